@@ -1,0 +1,95 @@
+"""Prospect-partitioned assets: raw_sources -> profile -> draft, and profile -> context_pack.
+
+Each asset handles every partition of its run (a run may carry one prospect or a range
+of them, see ``PROSPECT_BACKFILL``), calls the step for each, and records per-partition
+metadata: skill, version, group, provider, model, tokens, hashes, journal ids. Never a
+name or an email: erasure must not require rewriting Dagster's event log.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+
+import dagster as dg
+
+from gtm_pipeline.defs.catalog import rubrics_version, skill_catalog
+from gtm_pipeline.defs.discovery import discovery_keys
+from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
+from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.pipeline.draft import CONTEXT_PACK_SKILL, DRAFT_SKILL, build_context_pack, draft_first_touch
+from gtm_pipeline.pipeline.reports import StepReport
+from gtm_pipeline.pipeline.research import AUGMENT_SKILL, augment, fetch_sources
+from gtm_pipeline.pipeline.services import Services
+
+FETCH_VERSION = "corpus-fetch@1"
+
+
+def _run_step(
+    context: dg.AssetExecutionContext,
+    step: Callable[..., StepReport],
+    services: Services,
+) -> dg.MaterializeResult:
+    statuses: Counter[str] = Counter()
+    for prospect_id in context.partition_keys:
+        report = step(services, prospect_id, run_id=context.run.run_id)
+        statuses[report.status] += 1
+        context.add_asset_metadata(report.metadata(), partition_key=prospect_id)
+    context.log.info(f"{context.asset_key.to_user_string()}: {dict(statuses)}")
+    return dg.MaterializeResult()
+
+
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    deps=discovery_keys,
+    group_name="research",
+    code_version=FETCH_VERSION,
+    kinds={"sqlite"},
+    description="Every source fetched for the prospect's company, stored with its content hash.",
+)
+def raw_sources(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    for prospect_id in context.partition_keys:
+        report = fetch_sources(gtm.services, prospect_id, run_id=context.run.run_id)
+        context.add_asset_metadata(report.metadata(), partition_key=prospect_id)
+    return dg.MaterializeResult()
+
+
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    deps=[raw_sources],
+    group_name="research",
+    code_version=f"{skill_catalog().skill(AUGMENT_SKILL).code_version}+rubrics:{rubrics_version()}",
+    kinds={"sqlite"},
+    description="Structured profile and fit judgment (augment-profile skill), then the qualification rule.",
+)
+def profile(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    return _run_step(context, augment, gtm.services)
+
+
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    deps=[profile],
+    group_name="outreach",
+    code_version=skill_catalog().skill(DRAFT_SKILL).code_version,
+    kinds={"sqlite"},
+    description="First-touch email draft (draft-first-touch skill), routed by the group's mode.",
+)
+def draft(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    return _run_step(context, draft_first_touch, gtm.services)
+
+
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    deps=[profile],
+    group_name="outreach",
+    code_version=skill_catalog().skill(CONTEXT_PACK_SKILL).code_version,
+    kinds={"sqlite"},
+    description="Context pack for a manual LinkedIn touch (context-pack skill).",
+)
+def context_pack(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    return _run_step(context, build_context_pack, gtm.services)
+
+
+PROSPECT_ASSETS = [raw_sources, profile, draft, context_pack]

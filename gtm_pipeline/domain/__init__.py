@@ -1,0 +1,1 @@
+"""Pure domain layer: ids, contracts, states, hypotheses. No I/O, no Dagster."""

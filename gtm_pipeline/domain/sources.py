@@ -1,0 +1,52 @@
+"""Fetched source documents and the evidence check (pure).
+
+Source text is untrusted input: it is carried as data and quoted, never obeyed. The
+evidence check is what makes a result trustworthy: every quote must occur in a source
+fetched for *this* prospect, so a made-up source or an invented quote fails validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from gtm_pipeline.domain.contracts import EvidenceRef
+
+_SPACE_RE = re.compile(r"\s+")
+_QUOTE_MAP = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """One fetched document."""
+
+    source_id: str
+    url: str
+    kind: str
+    title: str
+    text: str
+    published_on: dt.date | None
+    retrieved_at: dt.datetime
+    content_hash: str
+
+
+def normalize_for_match(text: str) -> str:
+    """Fold whitespace, typographic quotes and Unicode forms so layout does not matter."""
+    return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)).strip()
+
+
+def evidence_problems(evidence: list[EvidenceRef], sources: list[SourceDoc]) -> list[str]:
+    """Every way ``evidence`` fails to be grounded in ``sources`` (empty when it holds)."""
+    by_id = {doc.source_id: normalize_for_match(doc.text) for doc in sources}
+    problems: list[str] = []
+    for index, ref in enumerate(evidence):
+        text = by_id.get(ref.source_id)
+        if text is None:
+            problems.append(f"evidence[{index}]: source {ref.source_id!r} was not fetched for this prospect")
+        elif normalize_for_match(ref.quote) not in text:
+            problems.append(f"evidence[{index}]: quote does not occur in source {ref.source_id!r}")
+    return problems

@@ -1,0 +1,1 @@
+"""Pipeline steps as plain functions: testable without Dagster, called by thin assets."""

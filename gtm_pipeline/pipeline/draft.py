@@ -1,0 +1,155 @@
+"""Drafting: a first touch in the partner's voice, and a context pack for manual channels.
+
+Both run only for qualified prospects and read the stored, contract-validated profile.
+What happens to a draft is the group's mode, applied here in code: in copilot mode it
+waits in the review queue; in dark-factory mode it is approved, unless its confidence is
+below the group's floor (escalated, waits) or it is sampled for an after-the-fact audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from gtm_pipeline.domain.contracts import SkillResult, result_model
+from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
+from gtm_pipeline.pipeline.reports import StepReport
+from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.skills.runner import input_hash
+
+DRAFT_SKILL = "draft-first-touch"
+CONTEXT_PACK_SKILL = "context-pack"
+MODE_ACTOR = "rule:group-mode@1"
+_DRAFTABLE = frozenset({State.QUALIFIED, State.AWAITING_REVIEW, State.APPROVED})
+
+
+@dataclass
+class _Produced:
+    report: StepReport
+    artifact_id: str | None = None
+    result: SkillResult[Any] | None = None
+    fresh: bool = False
+
+
+def _first_name(full_name: str | None) -> str | None:
+    return full_name.split()[0] if full_name and full_name.split() else None
+
+
+def _produce(
+    services: Services, prospect_id: str, skill_name: str, kind: str, run_id: str | None
+) -> _Produced:
+    """Run ``skill_name`` on the prospect's profile unless its stored output is current."""
+    prospect = require_prospect(services, prospect_id)
+    report = StepReport(prospect_id, "skipped", prospect.state.value)
+    if prospect.state in DISQUALIFIED or prospect.state not in _DRAFTABLE:
+        report.detail = f"state {prospect.state.value} is not draftable"
+        return _Produced(report)
+    profile_artifact = services.store.latest_artifact(prospect_id, "profile")
+    hypothesis = services.hypotheses.get(prospect.hypothesis_slug)
+    if profile_artifact is None or hypothesis is None:
+        report.detail = "no profile or hypothesis"
+        return _Produced(report)
+    profile = profile_result(profile_artifact)
+    skill = services.catalog.skill(skill_name)
+    sources = stored_sources(services, prospect_id)
+    inputs = {
+        "hypothesis": {"slug": hypothesis.slug, "value_proposition": hypothesis.value_proposition},
+        "company": {"name": prospect.company_name, "domain": prospect.company_domain},
+        "contact": {"first_name": _first_name(prospect.contact_name), "role": prospect.contact_role},
+        "profile": profile.finding.model_dump(mode="json"),
+        "sender": {"signature": services.sender.signature},
+    }
+    digest = input_hash(skill, inputs, sources)
+    latest = services.store.latest_artifact(prospect_id, kind)
+    if latest is not None and latest.meta.get("input_hash") == digest:
+        report.status, report.artifact_id = "unchanged", latest.id
+        report.provenance.update(
+            {"skill": skill.name, "skill_version": skill.version, "input_hash": digest[:16]}
+        )
+        if latest.journal_entry_id:
+            report.journal_ids.append(latest.journal_entry_id)
+        stored = result_model(skill.finding_type).model_validate_json(latest.content or "")
+        return _Produced(report, latest.id, stored)
+    outcome = services.runner.run(
+        skill, subject=prospect_id, inputs=inputs, sources=sources, prospect_id=prospect_id, run_id=run_id
+    )
+    report.record_outcome(outcome)
+    if outcome.result is None:
+        report.status = "dead_letter"
+        return _Produced(report)
+    artifact_id, _ = services.store.add_artifact(
+        prospect_id=prospect_id,
+        kind=kind,
+        content=outcome.result.model_dump_json(),
+        meta={
+            "input_hash": digest,
+            "skill": skill.name,
+            "skill_version": skill.version,
+            "group": skill.group.spec.name,
+        },
+        journal_entry_id=outcome.journal_entry_id,
+        run_id=run_id,
+    )
+    report.status, report.artifact_id = "done", artifact_id
+    return _Produced(report, artifact_id, outcome.result, fresh=True)
+
+
+def sampled(prospect_id: str, artifact_id: str, rate: float) -> bool:
+    """Deterministic sampling: the same output is always in (or out of) the audit sample."""
+    if rate <= 0:
+        return False
+    bucket = int(hashlib.sha256(f"{prospect_id}:{artifact_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return bucket < rate
+
+
+def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
+    """Draft the first touch and hand it to the operator or to the send step per the group's mode."""
+    produced = _produce(services, prospect_id, DRAFT_SKILL, "draft", run_id)
+    report = produced.report
+    if produced.artifact_id is None or produced.result is None:
+        report.state = require_prospect(services, prospect_id).state.value
+        return report
+    group = services.catalog.skill(DRAFT_SKILL).group.spec
+    artifact_id, confidence = produced.artifact_id, produced.result.confidence
+    if require_prospect(services, prospect_id).state is State.QUALIFIED:
+        if group.mode == "copilot" or confidence < group.escalate_below:
+            services.store.enqueue_review(prospect_id=prospect_id, artifact_id=artifact_id, kind="draft")
+            why = (
+                "copilot group: drafts wait for the operator"
+                if group.mode == "copilot"
+                else (f"confidence {confidence} below {group.escalate_below}: escalated")
+            )
+            services.store.apply_event(
+                prospect_id,
+                Event.DRAFT_READY_FOR_REVIEW,
+                actor=MODE_ACTOR,
+                rationale=why,
+                details={"draft_artifact": artifact_id},
+                run_id=run_id,
+            )
+        else:
+            services.store.apply_event(
+                prospect_id,
+                Event.DRAFT_AUTO_APPROVED,
+                actor=MODE_ACTOR,
+                rationale=(
+                    f"dark-factory group {group.name}: confidence {confidence} >= {group.escalate_below}"
+                ),
+                details={"draft_artifact": artifact_id},
+                run_id=run_id,
+            )
+            if sampled(prospect_id, artifact_id, group.sample_rate):
+                services.store.enqueue_review(
+                    prospect_id=prospect_id, artifact_id=artifact_id, kind="audit_sample"
+                )
+    report.state = require_prospect(services, prospect_id).state.value
+    return report
+
+
+def build_context_pack(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
+    """Prepare what the operator needs for a manual LinkedIn touch (no state change)."""
+    produced = _produce(services, prospect_id, CONTEXT_PACK_SKILL, "context_pack", run_id)
+    produced.report.state = require_prospect(services, prospect_id).state.value
+    return produced.report

@@ -1,0 +1,211 @@
+"""Research: fetch a prospect's raw sources, then augment them into a profile.
+
+Fetching is deterministic (same snapshot, same documents, same hashes). Augmentation is
+the augment-profile skill's bounded judgment; whether the prospect is qualified is then
+decided here, in plain code, against the hypothesis' threshold, so it can be replayed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
+from gtm_pipeline.domain.sources import SourceDoc
+from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.pipeline.reports import StepReport
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.skills.runner import input_hash
+from gtm_pipeline.store.repository import ArtifactRecord, ProspectRecord
+
+AUGMENT_SKILL = "augment-profile"
+RULE_ACTOR = "rule:qualification@1"
+
+
+@dataclass
+class FetchReport:
+    """Which sources a fetch recorded for a prospect (ids and hashes only)."""
+
+    prospect_id: str
+    source_ids: list[str]
+    source_hashes: list[str]
+    new: int
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "prospect_id": self.prospect_id,
+            "sources": len(self.source_ids),
+            "new_sources": self.new,
+            "source_ids": ",".join(self.source_ids),
+            "source_hashes": ",".join(h[:16] for h in self.source_hashes),
+        }
+
+
+def require_prospect(services: Services, prospect_id: str) -> ProspectRecord:
+    prospect = services.store.get_prospect(prospect_id)
+    if prospect is None:
+        raise KeyError(f"unknown prospect {prospect_id}: run discovery first")
+    return prospect
+
+
+def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = None) -> FetchReport:
+    """Fetch and store every source of the prospect's company (idempotent)."""
+    prospect = require_prospect(services, prospect_id)
+    docs = services.corpus.fetch(prospect.company_domain)
+    new = 0
+    for doc in docs:
+        _id, created = services.store.add_artifact(
+            prospect_id=prospect_id,
+            kind="raw_source",
+            content=doc.text,
+            source_id=doc.source_id,
+            url=doc.url,
+            source_kind=doc.kind,
+            published_on=doc.published_on,
+            meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
+            run_id=run_id,
+        )
+        new += int(created)
+    return FetchReport(prospect_id, [d.source_id for d in docs], [d.content_hash for d in docs], new)
+
+
+def stored_sources(services: Services, prospect_id: str) -> list[SourceDoc]:
+    """The sources fetched for this prospect, as stored: what evidence is checked against."""
+    latest: dict[str, SourceDoc] = {}
+    for art in services.store.artifacts(prospect_id, "raw_source"):
+        if art.content is None or art.source_id is None:
+            continue  # tombstoned
+        latest[art.source_id] = SourceDoc(
+            source_id=art.source_id,
+            url=art.url or "",
+            kind=art.source_kind or "unknown",
+            title=str(art.meta.get("title", "")),
+            text=art.content,
+            published_on=art.published_on,
+            retrieved_at=dt.datetime.fromisoformat(str(art.meta["retrieved_at"])),
+            content_hash=art.content_hash,
+        )
+    return [latest[k] for k in sorted(latest)]
+
+
+def profile_result(artifact: ArtifactRecord) -> SkillResult[ProfileFinding]:
+    """Read a stored profile back, validating it against the contract on read."""
+    if artifact.content is None:
+        raise ValueError(f"profile {artifact.id} was tombstoned")
+    return result_model(ProfileFinding).model_validate_json(artifact.content)
+
+
+def is_qualified(services: Services, prospect: ProspectRecord, result: SkillResult[ProfileFinding]) -> bool:
+    """The deterministic qualification rule applied to the skill's judgment."""
+    hypothesis = services.hypotheses[prospect.hypothesis_slug]
+    finding = result.finding
+    return (
+        finding.fit == "fit"
+        and finding.fit_score >= hypothesis.qualify_threshold
+        and not finding.disqualifiers_hit
+        and bool(finding.signals)
+    )
+
+
+def augment(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
+    """Build the prospect's profile with the augment-profile skill and route on it."""
+    prospect = require_prospect(services, prospect_id)
+    hypothesis = services.hypotheses.get(prospect.hypothesis_slug)
+    if hypothesis is None:
+        return StepReport(
+            prospect_id, "skipped", prospect.state.value, f"hypothesis {prospect.hypothesis_slug} gone"
+        )
+    skill = services.catalog.skill(AUGMENT_SKILL)
+    sources = stored_sources(services, prospect_id)
+    inputs = {
+        "hypothesis": hypothesis.model_dump(mode="json", exclude={"body"}),
+        "company": {"name": prospect.company_name, "domain": prospect.company_domain},
+        "as_of": max((d.retrieved_at for d in sources), default=services.clock.now()).date().isoformat(),
+    }
+    digest = input_hash(skill, inputs, sources)
+    report = StepReport(prospect_id, "done", prospect.state.value)
+    latest = services.store.latest_artifact(prospect_id, "profile")
+    if latest is not None and latest.meta.get("input_hash") == digest:
+        # Same skill text, inputs and sources: the stored result stands, no provider call.
+        report.status, report.artifact_id = "unchanged", latest.id
+        report.provenance.update(
+            {"skill": skill.name, "skill_version": skill.version, "input_hash": digest[:16]}
+        )
+        if latest.journal_entry_id:
+            report.journal_ids.append(latest.journal_entry_id)
+        artifact_id, entry_id = latest.id, latest.journal_entry_id
+    else:
+        if prospect.state is State.DISCOVERED:
+            services.store.apply_event(
+                prospect_id,
+                Event.RESEARCH_STARTED,
+                actor=RULE_ACTOR,
+                rationale="sources fetched",
+                run_id=run_id,
+            )
+        outcome = services.runner.run(
+            skill, subject=prospect_id, inputs=inputs, sources=sources, prospect_id=prospect_id, run_id=run_id
+        )
+        report.record_outcome(outcome)
+        if outcome.result is None:
+            report.status = "dead_letter"
+            report.state = require_prospect(services, prospect_id).state.value
+            return report
+        artifact_id, _ = services.store.add_artifact(
+            prospect_id=prospect_id,
+            kind="profile",
+            content=outcome.result.model_dump_json(),
+            meta={"input_hash": digest, "skill": skill.name, "skill_version": skill.version},
+            journal_entry_id=outcome.journal_entry_id,
+            run_id=run_id,
+        )
+        report.artifact_id, entry_id = artifact_id, outcome.journal_entry_id
+    _route(services, prospect_id, artifact_id, entry_id, report, run_id=run_id)
+    report.state = require_prospect(services, prospect_id).state.value
+    return report
+
+
+def _route(
+    services: Services,
+    prospect_id: str,
+    artifact_id: str,
+    skill_entry: str | None,
+    report: StepReport,
+    *,
+    run_id: str | None,
+) -> None:
+    """Qualify or disqualify a prospect still in research, or escalate a low-confidence profile.
+
+    Runs on a fresh profile and on an unchanged one, so a crash between storing the profile
+    and routing it is healed by the next run instead of leaving the prospect stuck.
+    """
+    current = require_prospect(services, prospect_id)
+    if current.state is not State.RESEARCHING:
+        return
+    artifact = services.store.get_artifact(artifact_id)
+    assert artifact is not None
+    result = profile_result(artifact)
+    group = services.catalog.skill(AUGMENT_SKILL).group.spec
+    if result.confidence < group.escalate_below:
+        created = services.store.enqueue_review(
+            prospect_id=prospect_id, artifact_id=artifact_id, kind="escalation"
+        )
+        report.status = "escalated"
+        report.detail = f"confidence {result.confidence} below {group.escalate_below}" + (
+            "" if created else " (queued)"
+        )
+        return
+    hypothesis = services.hypotheses[current.hypothesis_slug]
+    qualified = is_qualified(services, current, result)
+    decision = services.store.apply_event(
+        prospect_id,
+        Event.QUALIFIED if qualified else Event.DISQUALIFIED,
+        actor=RULE_ACTOR,
+        rationale=(
+            f"fit={result.finding.fit} score={result.finding.fit_score} "
+            f"threshold={hypothesis.qualify_threshold} disqualifiers={result.finding.disqualifiers_hit}"
+        ),
+        details={"profile_artifact": artifact_id, "skill_result_entry": skill_entry},
+        run_id=run_id,
+    )
+    report.detail = decision.reason

@@ -1,0 +1,65 @@
+"""What the steps need, built once per process (or per Dagster resource)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gtm_pipeline.config import Paths, paths
+from gtm_pipeline.domain.clock import Clock, SystemClock
+from gtm_pipeline.domain.hypothesis import Hypothesis
+from gtm_pipeline.pipeline.corpus import SampleCorpus
+from gtm_pipeline.pipeline.hypotheses import load_hypotheses
+from gtm_pipeline.providers.base import Provider, ProviderRouter
+from gtm_pipeline.providers.offline import OfflineProvider
+from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
+from gtm_pipeline.skills.runner import SkillRunner
+from gtm_pipeline.store.repository import Store
+
+DEFAULT_SIGNATURE = "Best regards,\nAlex Morgan\nNorthwind Advisory (demo sender)"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who signs drafts (configured with ``GTM_SENDER_SIGNATURE``)."""
+
+    signature: str = DEFAULT_SIGNATURE
+
+
+def configured_providers() -> dict[str, Provider]:
+    """Providers available here. The offline provider is always there (no keys needed)."""
+    return {"offline": OfflineProvider()}
+
+
+@dataclass
+class Services:
+    """The store, skills, providers, corpus and hypotheses a step works with."""
+
+    paths: Paths
+    store: Store
+    catalog: SkillCatalog
+    corpus: SampleCorpus
+    hypotheses: Mapping[str, Hypothesis]
+    providers: Mapping[str, Provider] = field(default_factory=configured_providers)
+    sender: Sender = field(default_factory=Sender)
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def runner(self) -> SkillRunner:
+        return SkillRunner(self.store, ProviderRouter(self.providers))
+
+    @classmethod
+    def from_environment(cls, resolved: Paths | None = None) -> Services:
+        p = resolved or paths()
+        return cls(
+            paths=p,
+            store=Store.open(p.database_url),
+            catalog=load_catalog(p.skills_dir),
+            corpus=SampleCorpus(p.corpus_dir),
+            hypotheses=load_hypotheses(p.hypotheses_dir),
+            sender=Sender(os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n")),
+        )
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,55 @@
+"""Counts for the operator: what ``gtm demo`` prints and ``gtm status`` shows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gtm_pipeline.domain.states import DISQUALIFIED, State
+from gtm_pipeline.store.repository import Store
+
+QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The pipeline at a glance (ids and counts only)."""
+
+    prospects: int
+    qualified: int
+    drafted: int
+    waiting_for_review: int
+    dead_lettered: int
+    by_state: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(store: Store) -> Summary:
+    by_state = store.counts_by_state()
+    return Summary(
+        prospects=sum(by_state.values()),
+        qualified=sum(n for state, n in by_state.items() if State(state) in QUALIFIED_OR_LATER),
+        drafted=store.count_artifacts("draft"),
+        waiting_for_review=len(store.pending_reviews()),
+        dead_lettered=len(store.open_dead_letters()),
+        by_state=dict(sorted(by_state.items())),
+    )
+
+
+def waiting_for_operator(store: Store) -> dict[str, Any]:
+    """What the operator must look at: pending reviews and open dead letters."""
+    return {
+        "reviews": [
+            {
+                "id": r.id,
+                "prospect_id": r.prospect_id,
+                "kind": r.kind,
+                "artifact_id": r.artifact_id,
+                "since": r.created_at.isoformat(),
+            }
+            for r in store.pending_reviews()
+        ],
+        "dead_letters": store.open_dead_letters(),
+    }

@@ -1,0 +1,1 @@
+"""Skills as files (``skills/<group>/<skill>/SKILL.md``) and the runner that enforces the contract."""

@@ -1,0 +1,201 @@
+"""Run a skill: build the request, call the group's provider, validate on read, record.
+
+The policy is fixed and deterministic: up to ``max_attempts`` calls with the *same*
+input; an output that fails JSON parsing, the pydantic contract or the evidence check is
+never fed back to the model (no re-prompt loop). When every attempt fails the raw output
+and the reason go to the dead-letter queue, and the journal says so: never silent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from gtm_pipeline.domain.contracts import (
+    DeadLetterReason,
+    Evidence,
+    Finding,
+    Producer,
+    SkillOutput,
+    SkillResult,
+    output_json_schema,
+    output_model,
+    result_model,
+)
+from gtm_pipeline.domain.ids import content_hash
+from gtm_pipeline.domain.journal import canonical_json
+from gtm_pipeline.domain.sources import SourceDoc, evidence_problems
+from gtm_pipeline.providers.base import ProviderError, ProviderReply, ProviderRouter, SkillRequest
+from gtm_pipeline.providers.prompt import prompt_hash
+from gtm_pipeline.skills.catalog import Skill
+from gtm_pipeline.store.repository import Store
+
+
+@dataclass(frozen=True)
+class SkillOutcome:
+    """What a skill call produced: a validated result, or a dead letter."""
+
+    skill: Skill
+    input_hash: str
+    attempts: int
+    result: SkillResult[Any] | None
+    journal_entry_id: str
+    dead_letter_id: int | None = None
+    failure: DeadLetterReason | None = None
+    reply: ProviderReply | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def input_hash(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]) -> str:
+    """Identity of a call: same skill text, inputs and source contents give the same hash."""
+    material = canonical_json(
+        {"skill": skill.code_version, "inputs": inputs, "sources": sorted(d.content_hash for d in sources)}
+    )
+    return content_hash(material)
+
+
+def _parse(
+    skill: Skill, reply: ProviderReply, sources: list[SourceDoc]
+) -> tuple[SkillOutput[Any] | None, DeadLetterReason | None]:
+    try:
+        json.loads(reply.text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        return None, DeadLetterReason(kind="invalid_json", detail=f"output is not JSON: {exc}")
+    try:
+        output = output_model(skill.finding_type).model_validate_json(reply.text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'output'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        return None, DeadLetterReason(kind="contract", detail=problems)
+    problems_found = evidence_problems(list(output.evidence), sources)
+    if problems_found:
+        return None, DeadLetterReason(kind="evidence", detail="; ".join(problems_found[:5]))
+    return output, None
+
+
+class SkillRunner:
+    """Runs skills for one pipeline step, recording results and failures in the store."""
+
+    def __init__(self, store: Store, router: ProviderRouter) -> None:
+        self.store = store
+        self.router = router
+
+    def run(
+        self,
+        skill: Skill,
+        *,
+        subject: str,
+        inputs: dict[str, Any],
+        sources: list[SourceDoc],
+        prospect_id: str | None = None,
+        run_id: str | None = None,
+    ) -> SkillOutcome:
+        """Call ``skill`` for ``subject`` (a prospect id, or a hypothesis for discovery)."""
+        request = SkillRequest(
+            skill=skill.name,
+            skill_version=skill.version,
+            instructions=skill.instructions,
+            voice=skill.group.voice,
+            output_contract=skill.spec.output,
+            output_schema=output_json_schema(skill.finding_type),
+            inputs=inputs,
+            sources=sources,
+        )
+        digest = input_hash(skill, inputs, sources)
+        provider = self.router.first(skill.group.spec.providers)
+        failure: DeadLetterReason | None = None
+        reply: ProviderReply | None = None
+        for attempt in range(1, skill.spec.max_attempts + 1):
+            try:
+                reply = provider.complete(request)
+            except ProviderError as exc:
+                failure = DeadLetterReason(kind="provider_error", detail=str(exc))
+                continue
+            output, failure = _parse(skill, reply, sources)
+            if output is not None:
+                result = self._result(skill, output, reply, request, sources, attempt)
+                entry = self.store.append_journal(
+                    subject=subject,
+                    kind="skill_result",
+                    actor=skill.actor,
+                    payload={"input_hash": digest, "result": result.model_dump(mode="json")},
+                    dedupe_key=f"skill:{skill.code_version}:{subject}:{digest}:{content_hash(reply.text)[:16]}",
+                    run_id=run_id,
+                )
+                return SkillOutcome(skill, digest, attempt, result, entry, reply=reply)
+        assert failure is not None
+        attempts = skill.spec.max_attempts
+        dead_letter_id, _created = self.store.record_dead_letter(
+            prospect_id=prospect_id,
+            skill=skill.name,
+            skill_version=skill.version,
+            group=skill.group.spec.name,
+            input_hash=digest,
+            attempts=attempts,
+            reason_kind=failure.kind,
+            reason=failure.detail,
+            raw_output=reply.text if reply else None,
+        )
+        entry = self.store.append_journal(
+            subject=subject,
+            kind="dead_letter",
+            actor=skill.actor,
+            payload={
+                "input_hash": digest,
+                "attempts": attempts,
+                "reason_kind": failure.kind,
+                "reason": failure.detail,
+                "dead_letter_id": dead_letter_id,
+                "provider": provider.name,
+            },
+            dedupe_key=f"dead:{skill.code_version}:{subject}:{digest}",
+            run_id=run_id,
+        )
+        return SkillOutcome(skill, digest, attempts, None, entry, dead_letter_id, failure, reply)
+
+    @staticmethod
+    def _result(
+        skill: Skill,
+        output: SkillOutput[Any],
+        reply: ProviderReply,
+        request: SkillRequest,
+        sources: list[SourceDoc],
+        attempt: int,
+    ) -> SkillResult[Any]:
+        by_id = {doc.source_id: doc for doc in sources}
+        evidence = [
+            Evidence(
+                source_id=ref.source_id,
+                quote=ref.quote,
+                url=by_id[ref.source_id].url,
+                retrieved_at=by_id[ref.source_id].retrieved_at,
+            )
+            for ref in output.evidence
+        ]
+        producer = Producer(
+            skill=skill.name,
+            skill_version=skill.version,
+            group=skill.group.spec.name,
+            mode=skill.group.spec.mode,
+            provider=reply.provider,
+            model=reply.model,
+            prompt_hash=prompt_hash(request),
+            attempt=attempt,
+            usage=reply.usage,
+        )
+        finding: Finding = output.finding
+        return result_model(skill.finding_type)(
+            finding=finding,
+            rationale=output.rationale,
+            confidence=output.confidence,
+            alternatives=list(output.alternatives),
+            evidence=evidence,
+            producer=producer,
+        )

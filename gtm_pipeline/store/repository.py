@@ -1,0 +1,566 @@
+"""The store's operations. Every write is one transaction; every decision is journaled.
+
+Steps call these methods instead of writing SQL, so the invariants live in one place:
+idempotent inserts (re-running a step adds nothing), a journal entry for every state
+change in the same transaction as the change, and hash-chained journal entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from gtm_pipeline.domain.ids import content_hash, email_hash
+from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash
+from gtm_pipeline.domain.states import Decision, Event, State, transition
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.engine import READ_ONLY, create_engine, migrate
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; everything the store writes is UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ProspectRecord:
+    """A prospect as stored (contact fields are ``None`` once erased)."""
+
+    id: str
+    hypothesis_slug: str
+    company_domain: str
+    company_name: str
+    contact_name: str | None
+    contact_email: str | None
+    contact_role: str | None
+    state: State
+    state_since: dt.datetime
+    discovered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """A stored artifact: a fetched source or a skill result."""
+
+    id: str
+    prospect_id: str
+    kind: str
+    source_id: str | None
+    url: str | None
+    source_kind: str | None
+    published_on: dt.date | None
+    content: str | None
+    content_hash: str
+    meta: dict[str, Any]
+    journal_entry_id: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    """One journal entry."""
+
+    entry_id: str
+    subject: str
+    seq: int
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+    payload_hash: str
+    prev_hash: str
+    entry_hash: str
+    run_id: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """Something waiting for the operator."""
+
+    id: int
+    prospect_id: str
+    artifact_id: str
+    kind: str
+    status: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class NewProspect:
+    """What discovery knows about a prospect when it registers it."""
+
+    id: str
+    hypothesis_slug: str
+    company_domain: str
+    company_name: str
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_role: str | None = None
+
+
+class Store:
+    """Access to the system of record."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (and migrate, if needed) the store at ``url``."""
+        engine = create_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
+            yield connection
+
+    # ------------------------------------------------------------ hypotheses
+
+    def upsert_hypothesis(self, slug: str, title: str, version: str, digest: str) -> bool:
+        """Record the hypothesis snapshot; returns True when it is new or changed."""
+        now = _now()
+        with self._write() as c:
+            row = c.execute(sa.select(t.hypotheses.c.content_hash).where(t.hypotheses.c.slug == slug)).first()
+            if row is not None and row.content_hash == digest:
+                return False
+            values = {"title": title, "version": version, "content_hash": digest, "updated_at": now}
+            if row is None:
+                c.execute(t.hypotheses.insert().values(slug=slug, **values))
+            else:
+                c.execute(t.hypotheses.update().where(t.hypotheses.c.slug == slug).values(**values))
+            return True
+
+    # ------------------------------------------------------------ prospects
+
+    def add_prospect(
+        self, new: NewProspect, *, actor: str, payload: dict[str, Any], run_id: str | None = None
+    ) -> bool:
+        """Register a discovered prospect once; returns False when it already exists."""
+        now = _now()
+        with self._write() as c:
+            exists = c.execute(sa.select(t.prospects.c.id).where(t.prospects.c.id == new.id)).first()
+            if exists is not None:
+                return False
+            c.execute(
+                t.prospects.insert().values(
+                    id=new.id,
+                    hypothesis_slug=new.hypothesis_slug,
+                    company_domain=new.company_domain,
+                    company_name=new.company_name,
+                    contact_name=new.contact_name,
+                    contact_email=new.contact_email,
+                    contact_role=new.contact_role,
+                    contact_email_hash=email_hash(new.contact_email) if new.contact_email else None,
+                    state=State.DISCOVERED.value,
+                    state_since=now,
+                    discovered_at=now,
+                )
+            )
+            self._append(
+                c,
+                subject=new.id,
+                kind="discovered",
+                actor=actor,
+                payload={**payload, "to_state": State.DISCOVERED.value},
+                run_id=run_id,
+                now=now,
+            )
+            return True
+
+    def get_prospect(self, prospect_id: str) -> ProspectRecord | None:
+        with self._read() as c:
+            row = c.execute(sa.select(t.prospects).where(t.prospects.c.id == prospect_id)).first()
+        return _prospect(row) if row is not None else None
+
+    def list_prospects(
+        self, *, hypothesis: str | None = None, states: Sequence[State] | None = None
+    ) -> list[ProspectRecord]:
+        query = sa.select(t.prospects).order_by(t.prospects.c.discovered_at, t.prospects.c.id)
+        if hypothesis:
+            query = query.where(t.prospects.c.hypothesis_slug == hypothesis)
+        if states:
+            query = query.where(t.prospects.c.state.in_([s.value for s in states]))
+        with self._read() as c:
+            return [_prospect(row) for row in c.execute(query)]
+
+    def apply_event(
+        self,
+        prospect_id: str,
+        event: Event,
+        *,
+        actor: str,
+        rationale: str,
+        now: dt.datetime | None = None,
+        details: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Decision:
+        """Apply ``event`` through the pure transition table and journal the decision.
+
+        The state read, the decision, the journal entry and the state update happen in one
+        write transaction, so two processes can never both move the same prospect.
+        A rejected event is journaled too: nothing changes silently, nothing is lost.
+        """
+        at = now or _now()
+        with self._write() as c:
+            row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
+            if row is None:
+                raise KeyError(f"unknown prospect {prospect_id}")
+            decision = transition(State(row.state), event, at)
+            payload = {
+                "event": event.value,
+                "from_state": decision.from_state.value,
+                "to_state": decision.to_state.value,
+                "allowed": decision.allowed,
+                "rationale": rationale,
+                "reason": decision.reason,
+                **(details or {}),
+            }
+            kind = "transition" if decision.allowed else "transition_rejected"
+            self._append(
+                c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at
+            )
+            if decision.allowed and decision.to_state != decision.from_state:
+                c.execute(
+                    t.prospects.update()
+                    .where(t.prospects.c.id == prospect_id)
+                    .values(state=decision.to_state.value, state_since=at)
+                )
+            return decision
+
+    # ------------------------------------------------------------ artifacts
+
+    def add_artifact(
+        self,
+        *,
+        prospect_id: str,
+        kind: str,
+        content: str,
+        meta: dict[str, Any] | None = None,
+        source_id: str | None = None,
+        url: str | None = None,
+        source_kind: str | None = None,
+        published_on: dt.date | None = None,
+        journal_entry_id: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[str, bool]:
+        """Store an artifact once per (prospect, kind, source, content); returns (id, created)."""
+        digest = content_hash(content)
+        artifact_id = "a_" + content_hash(f"{prospect_id}|{kind}|{source_id or ''}|{digest}")[:32]
+        with self._write() as c:
+            if c.execute(sa.select(t.artifacts.c.id).where(t.artifacts.c.id == artifact_id)).first():
+                return artifact_id, False
+            c.execute(
+                t.artifacts.insert().values(
+                    id=artifact_id,
+                    prospect_id=prospect_id,
+                    kind=kind,
+                    source_id=source_id,
+                    url=url,
+                    source_kind=source_kind,
+                    published_on=published_on,
+                    content=content,
+                    content_hash=digest,
+                    meta=meta or {},
+                    journal_entry_id=journal_entry_id,
+                    run_id=run_id,
+                    created_at=_now(),
+                )
+            )
+            return artifact_id, True
+
+    def artifacts(self, prospect_id: str, kind: str) -> list[ArtifactRecord]:
+        query = (
+            sa.select(t.artifacts)
+            .where(t.artifacts.c.prospect_id == prospect_id, t.artifacts.c.kind == kind)
+            .order_by(t.artifacts.c.created_at, t.artifacts.c.id)
+        )
+        with self._read() as c:
+            return [_artifact(row) for row in c.execute(query)]
+
+    def latest_artifact(self, prospect_id: str, kind: str) -> ArtifactRecord | None:
+        found = self.artifacts(prospect_id, kind)
+        return found[-1] if found else None
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord | None:
+        with self._read() as c:
+            row = c.execute(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)).first()
+        return _artifact(row) if row is not None else None
+
+    # ------------------------------------------------------------ journal
+
+    def append_journal(
+        self,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Append an entry (or return the existing one with the same ``dedupe_key``)."""
+        with self._write() as c:
+            return self._append(
+                c,
+                subject=subject,
+                kind=kind,
+                actor=actor,
+                payload=payload,
+                dedupe_key=dedupe_key,
+                run_id=run_id,
+                now=_now(),
+            )
+
+    def _append(
+        self,
+        c: sa.Connection,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        if dedupe_key is not None:
+            existing = c.execute(
+                sa.select(t.journal.c.entry_id).where(t.journal.c.dedupe_key == dedupe_key)
+            ).first()
+            if existing is not None:
+                return str(existing.entry_id)
+        last = c.execute(
+            sa.select(t.journal.c.seq, t.journal.c.entry_hash)
+            .where(t.journal.c.subject == subject)
+            .order_by(t.journal.c.seq.desc())
+            .limit(1)
+        ).first()
+        seq = (last.seq + 1) if last else 1
+        prev = last.entry_hash if last else GENESIS_HASH
+        digest = payload_hash(payload)
+        link = entry_hash(
+            subject=subject,
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            payload_digest=digest,
+            prev_hash=prev,
+            created_at=now,
+        )
+        entry_id = "j_" + link[:24]
+        c.execute(
+            t.journal.insert().values(
+                entry_id=entry_id,
+                subject=subject,
+                seq=seq,
+                kind=kind,
+                actor=actor,
+                payload=payload,
+                payload_hash=digest,
+                prev_hash=prev,
+                entry_hash=link,
+                dedupe_key=dedupe_key,
+                run_id=run_id,
+                created_at=now,
+            )
+        )
+        return entry_id
+
+    def journal(self, subject: str) -> list[JournalRecord]:
+        query = sa.select(t.journal).where(t.journal.c.subject == subject).order_by(t.journal.c.seq)
+        with self._read() as c:
+            return [_journal(row) for row in c.execute(query)]
+
+    def journal_head(self, subject: str) -> JournalRecord | None:
+        entries = self.journal(subject)
+        return entries[-1] if entries else None
+
+    # ------------------------------------------------------------ review queue and dead letters
+
+    def enqueue_review(self, *, prospect_id: str, artifact_id: str, kind: str) -> bool:
+        """Put an artifact in front of the operator once; returns False if already queued."""
+        with self._write() as c:
+            found = c.execute(
+                sa.select(t.review_queue.c.id).where(t.review_queue.c.artifact_id == artifact_id)
+            ).first()
+            if found is not None:
+                return False
+            c.execute(
+                t.review_queue.insert().values(
+                    prospect_id=prospect_id,
+                    artifact_id=artifact_id,
+                    kind=kind,
+                    status="pending",
+                    created_at=_now(),
+                )
+            )
+            return True
+
+    def pending_reviews(self) -> list[ReviewItem]:
+        query = (
+            sa.select(t.review_queue)
+            .where(t.review_queue.c.status == "pending")
+            .order_by(t.review_queue.c.id)
+        )
+        with self._read() as c:
+            return [
+                ReviewItem(
+                    id=row.id,
+                    prospect_id=row.prospect_id,
+                    artifact_id=row.artifact_id,
+                    kind=row.kind,
+                    status=row.status,
+                    created_at=_utc(row.created_at),
+                )
+                for row in c.execute(query)
+            ]
+
+    def record_dead_letter(
+        self,
+        *,
+        prospect_id: str | None,
+        skill: str,
+        skill_version: str,
+        group: str,
+        input_hash: str,
+        attempts: int,
+        reason_kind: str,
+        reason: str,
+        raw_output: str | None,
+    ) -> tuple[int, bool]:
+        """Keep a failed skill call for the operator, once per identical input."""
+        with self._write() as c:
+            found = c.execute(
+                sa.select(t.dead_letters.c.id).where(
+                    t.dead_letters.c.prospect_id == prospect_id,
+                    t.dead_letters.c.skill == skill,
+                    t.dead_letters.c.skill_version == skill_version,
+                    t.dead_letters.c.input_hash == input_hash,
+                )
+            ).first()
+            if found is not None:
+                return int(found.id), False
+            result = c.execute(
+                t.dead_letters.insert().values(
+                    prospect_id=prospect_id,
+                    skill=skill,
+                    skill_version=skill_version,
+                    group_name=group,
+                    input_hash=input_hash,
+                    attempts=attempts,
+                    reason_kind=reason_kind,
+                    reason=reason,
+                    raw_output=raw_output,
+                    created_at=_now(),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0]), True
+
+    def open_dead_letters(self) -> list[dict[str, Any]]:
+        query = (
+            sa.select(
+                t.dead_letters.c.id,
+                t.dead_letters.c.prospect_id,
+                t.dead_letters.c.skill,
+                t.dead_letters.c.skill_version,
+                t.dead_letters.c.reason_kind,
+                t.dead_letters.c.reason,
+                t.dead_letters.c.attempts,
+            )
+            .where(t.dead_letters.c.resolved_at.is_(None))
+            .order_by(t.dead_letters.c.id)
+        )
+        with self._read() as c:
+            return [dict(row._mapping) for row in c.execute(query)]
+
+    # ------------------------------------------------------------ reporting
+
+    def counts_by_state(self) -> dict[str, int]:
+        query = sa.select(t.prospects.c.state, sa.func.count()).group_by(t.prospects.c.state)
+        with self._read() as c:
+            return {str(state): int(n) for state, n in c.execute(query)}
+
+    def count_artifacts(self, kind: str) -> int:
+        query = sa.select(sa.func.count(sa.distinct(t.artifacts.c.prospect_id))).where(
+            t.artifacts.c.kind == kind
+        )
+        with self._read() as c:
+            return int(c.execute(query).scalar_one())
+
+    def table_counts(self) -> dict[str, int]:
+        """Row counts of every table (used by idempotency checks and ``gtm status``)."""
+        with self._read() as c:
+            return {
+                table.name: int(c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for table in t.metadata.sorted_tables
+            }
+
+
+def _prospect(row: sa.Row[Any]) -> ProspectRecord:
+    return ProspectRecord(
+        id=row.id,
+        hypothesis_slug=row.hypothesis_slug,
+        company_domain=row.company_domain,
+        company_name=row.company_name,
+        contact_name=row.contact_name,
+        contact_email=row.contact_email,
+        contact_role=row.contact_role,
+        state=State(row.state),
+        state_since=_utc(row.state_since),
+        discovered_at=_utc(row.discovered_at),
+    )
+
+
+def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
+    return ArtifactRecord(
+        id=row.id,
+        prospect_id=row.prospect_id,
+        kind=row.kind,
+        source_id=row.source_id,
+        url=row.url,
+        source_kind=row.source_kind,
+        published_on=row.published_on,
+        content=row.content,
+        content_hash=row.content_hash,
+        meta=dict(row.meta or {}),
+        journal_entry_id=row.journal_entry_id,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _journal(row: sa.Row[Any]) -> JournalRecord:
+    return JournalRecord(
+        entry_id=row.entry_id,
+        subject=row.subject,
+        seq=row.seq,
+        kind=row.kind,
+        actor=row.actor,
+        payload=dict(row.payload),
+        payload_hash=row.payload_hash,
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+        run_id=row.run_id,
+        created_at=_utc(row.created_at),
+    )

@@ -1,0 +1,111 @@
+"""Tables of the store (SQLAlchemy Core).
+
+Personal data lives only in the columns marked PII below and in artifact ``content``;
+everything else (ids, hashes, states, timestamps, decision metadata) is what an erasure
+keeps. Migrations in ``migrations/versions`` create these tables; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+hypotheses = sa.Table(
+    "hypotheses",
+    metadata,
+    sa.Column("slug", sa.String(64), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+prospects = sa.Table(
+    "prospects",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("hypothesis_slug", sa.String(64), nullable=False, index=True),
+    sa.Column("company_domain", sa.String(255), nullable=False, unique=True),
+    sa.Column("company_name", sa.Text, nullable=False),
+    sa.Column("contact_name", sa.Text),  # PII
+    sa.Column("contact_email", sa.Text),  # PII
+    sa.Column("contact_role", sa.Text),  # PII
+    sa.Column("contact_email_hash", sa.String(40), index=True),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("state_since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("discovered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("erased_at", sa.DateTime(timezone=True)),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("prospect_id", sa.String(32), sa.ForeignKey("prospects.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source_id", sa.String(200)),
+    sa.Column("url", sa.Text),
+    sa.Column("source_kind", sa.String(32)),
+    sa.Column("published_on", sa.Date),
+    sa.Column("content", sa.Text),  # PII possible; removed by a tombstone
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    sa.Column("journal_entry_id", sa.String(40)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_artifacts_prospect_kind", "prospect_id", "kind", "created_at"),
+)
+
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Column("dedupe_key", sa.String(300), unique=True),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("subject", "seq", name="uq_journal_subject_seq"),
+)
+
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prospect_id", sa.String(32), sa.ForeignKey("prospects.id"), nullable=False, index=True),
+    sa.Column("artifact_id", sa.String(40), sa.ForeignKey("artifacts.id"), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(80)),
+    sa.Column("reason", sa.Text),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prospect_id", sa.String(32), index=True),
+    sa.Column("skill", sa.String(80), nullable=False),
+    sa.Column("skill_version", sa.String(32), nullable=False),
+    sa.Column("group_name", sa.String(80), nullable=False),
+    sa.Column("input_hash", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("reason_kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw_output", sa.Text),  # may quote sources; removed by a tombstone
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("prospect_id", "skill", "skill_version", "input_hash", name="uq_dead_letter_input"),
+)

@@ -1,0 +1,161 @@
+"""The Dagster wiring, materialized for real on an ephemeral instance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from gtm_pipeline.definitions import defs as lazy_defs
+from gtm_pipeline.defs.automation import new_prospects
+from gtm_pipeline.defs.partitions import PROSPECTS
+from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.domain.ids import prospect_id
+from gtm_pipeline.orchestrate import run_graph
+from gtm_pipeline.pipeline.corpus import SampleCorpus
+from tests.conftest import REPO
+
+
+def _defs() -> dg.Definitions:
+    return lazy_defs() if not isinstance(lazy_defs, dg.Definitions) else lazy_defs  # type: ignore[no-any-return]
+
+
+def _contacts() -> list[str]:
+    corpus = SampleCorpus(REPO / "data" / "samples" / "corpus")
+    found = []
+    for candidate in corpus.candidates():
+        if candidate.contact:
+            found += [candidate.contact.email, candidate.contact.name]
+    return found
+
+
+def test_definitions_hold_the_graph_the_design_asks_for() -> None:
+    graph = _defs().resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {
+        "hypothesis/healthcare_compliance_automation",
+        "discovery/healthcare_compliance_automation",
+        "raw_sources",
+        "profile",
+        "draft",
+        "context_pack",
+    } == keys
+    profile = graph.get(dg.AssetKey("profile"))
+    assert profile.partitions_def == dg.DynamicPartitionsDefinition(name=PROSPECTS)
+    assert profile.code_version and "augment-profile@1.0.0" in profile.code_version
+    assert {k.name for k in graph.asset_check_keys} == {
+        "profile_contract",
+        "draft_contract",
+        "context_pack_contract",
+    }
+    assert [s.name for s in _defs().schedules] == ["daily_discovery"]
+
+
+def test_dagster_definitions_validate_passes(gtm_home: Path) -> None:
+    env = {**os.environ, "GTM_HOME": str(gtm_home), "DAGSTER_HOME": str(gtm_home / "dagster")}
+    (gtm_home / "dagster").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_whole_graph_materializes_with_per_prospect_provenance(gtm_home: Path) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        outcome = run_graph(instance, log_level="WARNING")
+        assert outcome.success and outcome.partitions == 22
+        assert len(outcome.run_ids) == 2  # discovery, then ONE ranged run for all prospects
+        assert sorted(instance.get_dynamic_partitions(PROSPECTS)) == sorted(
+            set(instance.get_dynamic_partitions(PROSPECTS))
+        )
+        pid = prospect_id("medibridge-health.example")
+        event = instance.get_latest_materialization_event(dg.AssetKey("profile"))
+        assert event is not None
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("draft"), asset_partitions=[pid]), limit=1
+        ).records
+        metadata = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}  # type: ignore[union-attr]
+        assert metadata["prospect_id"] == pid
+        assert metadata["skill"] == "draft-first-touch" and metadata["skill_version"] == "1.0.0"
+        assert metadata["group"] == "writing-copilot" and metadata["provider"] == "offline"
+        assert metadata["input_tokens"] > 0 and str(metadata["journal_ids"]).startswith("j_")
+        sources = (
+            instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_sources"), asset_partitions=[pid]), limit=1
+            )
+            .records[0]
+            .asset_materialization
+        )
+        assert sources is not None and sources.metadata["sources"].value == 5
+        checks = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("profile"), "profile_contract"), limit=5
+        )
+        assert checks and all(c.status.value == "SUCCEEDED" for c in checks)
+        # no name or email of any contact anywhere in Dagster's metadata or tags
+        everything = repr(
+            [
+                r.event_log_entry
+                for r in instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("draft")), limit=1000
+                ).records
+            ]
+        )
+        everything += repr([instance.get_run_by_id(run_id).tags for run_id in outcome.run_ids])  # type: ignore[union-attr]
+        for personal in _contacts():
+            assert personal not in everything
+
+
+def test_the_graph_fails_loudly_when_a_stored_profile_is_tampered_with(gtm_home: Path) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_graph(instance, log_level="WARNING").success
+        resource = GtmResource()
+        store = resource.services.store
+        pid = prospect_id("carepoint-clinics.example")
+        profile = store.latest_artifact(pid, "profile")
+        assert profile is not None and profile.content is not None
+        forged = profile.content.replace(
+            "CarePoint Clinics is a primary care", "CarePoint Clinics is a happy customer"
+        )
+        with store.engine.begin() as c:
+            c.exec_driver_sql("UPDATE artifacts SET content = ? WHERE id = ?", (forged, profile.id))
+        keys = instance.get_dynamic_partitions(PROSPECTS)
+        result = (
+            _defs()
+            .resolve_job_def("prospect_pipeline_job")
+            .execute_in_process(
+                instance=instance,
+                tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                raise_on_error=False,
+            )
+        )
+        check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "profile_contract")
+        assert not check.passed
+        assert pid in str(check.metadata["problems"].value)
+        resource.services.close()
+
+
+def test_the_new_prospects_sensor_requests_one_ranged_run(gtm_home: Path) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        _defs().resolve_job_def("discovery_job").execute_in_process(
+            instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+        )
+        with dg.build_sensor_context(instance=instance, resources={"gtm": GtmResource()}) as context:
+            result = new_prospects(context)
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests or []
+        keys = instance.get_dynamic_partitions(PROSPECTS)
+        assert request.partition_key_range == dg.PartitionKeyRange(keys[0], keys[-1])
+        with dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"gtm": GtmResource()}
+        ) as ctx:
+            assert isinstance(new_prospects(ctx), dg.SkipReason)  # requested once, not every tick

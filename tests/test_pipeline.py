@@ -1,0 +1,143 @@
+"""The steps end to end without Dagster, on the bundled corpus and the offline provider."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from gtm_pipeline.domain.ids import prospect_id
+from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.pipeline.discover import discover
+from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
+from gtm_pipeline.pipeline.research import augment, fetch_sources
+from gtm_pipeline.pipeline.services import Services
+from tests.conftest import HYPOTHESIS
+
+
+def _run_all(services: Services) -> list[str]:
+    report = discover(services, services.hypotheses[HYPOTHESIS])
+    for pid in report.prospect_ids:
+        fetch_sources(services, pid)
+        augment(services, pid)
+        draft_first_touch(services, pid)
+        build_context_pack(services, pid)
+    return report.prospect_ids
+
+
+def _state_of(services: Services, domain: str) -> State:
+    prospect = services.store.get_prospect(prospect_id(domain))
+    assert prospect is not None, domain
+    return prospect.state
+
+
+def test_discovery_registers_signal_companies_once(services: Services) -> None:
+    report = discover(services, services.hypotheses[HYPOTHESIS])
+    assert report.candidates == 28
+    assert len(report.duplicates) == 1  # MediBridge under a second spelling
+    assert prospect_id("medibridge-health.example") in report.registered
+    for rejected in (
+        "brightboard.example",
+        "oakmont-health.example",
+        "greenleaf-dental.example",
+        "swiftcart.example",
+    ):
+        assert prospect_id(rejected) in report.rejected
+    assert len(report.registered) == 22
+    again = discover(services, services.hypotheses[HYPOTHESIS])
+    assert again.registered == [] and sorted(again.already_known) == sorted(report.registered)
+
+
+def test_the_pipeline_routes_every_prospect_to_the_right_state(services: Services) -> None:
+    _run_all(services)
+    for domain in ("medibridge-health.example", "carepoint-clinics.example", "kestrel-billing.example"):
+        assert _state_of(services, domain) is State.AWAITING_REVIEW
+    for domain in (
+        "ledgerly.example",  # fintech: outside the segment
+        "auditly-health.example",  # competitor
+        "tinyclinic.example",  # too small
+        "meridian-health.example",  # being acquired
+        "novacare-labs.example",  # below the rubric threshold
+    ):
+        assert _state_of(services, domain) is State.NOT_A_FIT
+    assert _state_of(services, "sparrow-health.example") is State.RESEARCHING  # dead-lettered profile
+    dead = services.store.open_dead_letters()
+    assert [(d["prospect_id"], d["skill"]) for d in dead] == [
+        (prospect_id("sparrow-health.example"), "augment-profile")
+    ]
+    assert len(services.store.pending_reviews()) == 13
+
+
+@pytest.mark.parametrize(
+    ("domain", "disqualifier"),
+    [
+        ("auditly-health.example", "competitor"),
+        ("tinyclinic.example", "too_small"),
+        ("meridian-health.example", "being_acquired"),
+        ("ledgerly.example", "outside_segment"),
+    ],
+)
+def test_disqualification_names_its_reason_in_the_journal(
+    services: Services, domain: str, disqualifier: str
+) -> None:
+    _run_all(services)
+    entries = services.store.journal(prospect_id(domain))
+    transition = [e for e in entries if e.kind == "transition" and e.payload["to_state"] == "not_a_fit"]
+    assert len(transition) == 1 and disqualifier in transition[0].payload["rationale"]
+    assert transition[0].actor.startswith("rule:")
+    skill_result = next(e for e in entries if e.kind == "skill_result" and "augment-profile" in e.actor)
+    assert disqualifier in skill_result.payload["result"]["finding"]["disqualifiers_hit"]
+
+
+def test_a_second_run_adds_nothing(services: Services) -> None:
+    _run_all(services)
+    before = services.store.table_counts()
+    _run_all(services)
+    assert services.store.table_counts() == before
+
+
+def test_drafts_are_grounded_plain_and_link_free(services: Services) -> None:
+    _run_all(services)
+    for review in services.store.pending_reviews():
+        artifact = services.store.get_artifact(review.artifact_id)
+        assert artifact is not None and artifact.content is not None
+        result = json.loads(artifact.content)
+        body = result["finding"]["body"]
+        assert not re.search(r"https?://|www\.", body)
+        assert result["producer"]["provider"] == "offline"
+        assert result["producer"]["group"] == "writing-copilot" and result["producer"]["mode"] == "copilot"
+        assert result["evidence"], "a draft cites the signal it opens with"
+        assert result["confidence"] <= 0.55
+
+
+def test_every_state_change_is_journaled_with_its_actor(services: Services) -> None:
+    _run_all(services)
+    pid = prospect_id("medibridge-health.example")
+    kinds = [(e.kind, e.payload.get("to_state")) for e in services.store.journal(pid)]
+    assert ("discovered", "discovered") in kinds
+    assert ("transition", "researching") in kinds
+    assert ("transition", "qualified") in kinds
+    assert ("transition", "awaiting_review") in kinds
+    assert sum(1 for k, _ in kinds if k == "skill_result") == 4  # discover, augment, draft, context pack
+
+
+def test_a_crash_between_profile_and_routing_heals_on_the_next_run(services: Services) -> None:
+    report = discover(services, services.hypotheses[HYPOTHESIS])
+    pid = prospect_id("carepoint-clinics.example")
+    assert pid in report.registered
+    fetch_sources(services, pid)
+    original = services.store.apply_event
+
+    def crash(*args: object, **kwargs: object) -> object:
+        if args[1] in (Event.QUALIFIED, Event.DISQUALIFIED):
+            raise RuntimeError("process killed")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    services.store.apply_event = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        augment(services, pid)
+    services.store.apply_event = original  # type: ignore[method-assign]
+    assert _state_of(services, "carepoint-clinics.example") is State.RESEARCHING
+    healed = augment(services, pid)
+    assert healed.status == "unchanged" and healed.state == State.QUALIFIED.value

@@ -1,0 +1,141 @@
+"""The skill runner's fixed policy: validate on read, retry with the same input, then dead-letter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from gtm_pipeline.domain.contracts import Usage
+from gtm_pipeline.pipeline.research import fetch_sources, stored_sources
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.providers.base import ProviderError, ProviderReply, ProviderRouter, SkillRequest
+from gtm_pipeline.providers.offline import OfflineProvider
+from gtm_pipeline.skills.runner import SkillRunner
+from gtm_pipeline.store.repository import NewProspect
+from tests.conftest import HYPOTHESIS
+
+
+@dataclass
+class ScriptedProvider:
+    """A provider whose replies are scripted per call (records every request it saw)."""
+
+    replies: list[str | Exception]
+    name: str = "scripted"
+    model: str = "scripted-1"
+    seen: list[SkillRequest] = field(default_factory=list)
+
+    def complete(self, request: SkillRequest) -> ProviderReply:
+        self.seen.append(request)
+        reply = self.replies[min(len(self.seen), len(self.replies)) - 1]
+        if isinstance(reply, Exception):
+            raise reply
+        return ProviderReply(text=reply, provider=self.name, model=self.model, usage=Usage(input_tokens=10))
+
+
+@pytest.fixture
+def prospect(services: Services) -> str:
+    candidate = next(c for c in services.corpus.candidates() if c.folder == "carepoint-clinics")
+    pid = "p_" + "1" * 20
+    services.store.add_prospect(
+        NewProspect(pid, HYPOTHESIS, candidate.domain, candidate.name), actor="test", payload={}
+    )
+    fetch_sources(services, pid)
+    return pid
+
+
+def _run(services: Services, prospect: str, provider: ScriptedProvider):  # type: ignore[no-untyped-def]
+    runner = SkillRunner(services.store, ProviderRouter({"offline": provider}))
+    skill = services.catalog.skill("augment-profile")
+    inputs = {
+        "hypothesis": services.hypotheses[HYPOTHESIS].model_dump(mode="json", exclude={"body"}),
+        "company": {"name": "CarePoint Clinics", "domain": "carepoint-clinics.example"},
+        "as_of": "2026-11-20",
+    }
+    return runner.run(
+        skill,
+        subject=prospect,
+        inputs=inputs,
+        sources=stored_sources(services, prospect),
+        prospect_id=prospect,
+    )
+
+
+class RecordingOffline(OfflineProvider):
+    """The real offline provider, remembering its last reply."""
+
+    last = ""
+
+    def complete(self, request: SkillRequest) -> ProviderReply:
+        reply = super().complete(request)
+        self.last = reply.text
+        return reply
+
+
+def _valid_reply(services: Services, prospect: str) -> str:
+    recorder = RecordingOffline()
+    assert _run(services, prospect, recorder).ok  # type: ignore[arg-type]
+    return recorder.last
+
+
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        ("not json at all", "invalid_json"),
+        ('{"finding": {"company_name": "CarePoint"', "invalid_json"),  # truncated output
+        ('{"finding": {}, "rationale": "x", "confidence": 2}', "contract"),
+    ],
+)
+def test_invalid_output_is_retried_then_dead_lettered_with_the_raw_output(
+    services: Services, prospect: str, bad: str, kind: str
+) -> None:
+    provider = ScriptedProvider(replies=[bad])
+    outcome = _run(services, prospect, provider)
+    assert not outcome.ok
+    assert len(provider.seen) == 2  # fixed policy: max_attempts of the skill, same request each time
+    assert provider.seen[0] == provider.seen[1]  # never a re-prompt with the error fed back
+    assert outcome.failure is not None and outcome.failure.kind == kind
+    dead = services.store.open_dead_letters()
+    assert [d["reason_kind"] for d in dead] == [kind]
+    journal = services.store.journal(prospect)
+    assert journal[-1].kind == "dead_letter" and journal[-1].payload["reason_kind"] == kind
+
+
+def test_a_quote_not_in_the_sources_fails_the_evidence_check(services: Services, prospect: str) -> None:
+    data = json.loads(_valid_reply(services, prospect))
+    data["evidence"][0]["quote"] = "CarePoint signed a three-year contract with us."
+    outcome = _run(services, prospect, ScriptedProvider(replies=[json.dumps(data)]))
+    assert outcome.failure is not None and outcome.failure.kind == "evidence"
+    assert "does not occur" in outcome.failure.detail
+
+
+def test_a_made_up_source_fails_the_evidence_check(services: Services, prospect: str) -> None:
+    data = json.loads(_valid_reply(services, prospect))
+    data["evidence"][0]["source_id"] = "carepoint-clinics/internal-memo"
+    outcome = _run(services, prospect, ScriptedProvider(replies=[json.dumps(data)]))
+    assert outcome.failure is not None and "was not fetched" in outcome.failure.detail
+
+
+def test_a_retry_that_succeeds_records_the_attempt(services: Services, prospect: str) -> None:
+    good = _valid_reply(services, prospect)
+    outcome = _run(services, prospect, ScriptedProvider(replies=["oops", good]))
+    assert outcome.ok and outcome.attempts == 2
+    assert outcome.result is not None and outcome.result.producer.attempt == 2
+    assert outcome.result.evidence[0].url and outcome.result.evidence[0].url.startswith(
+        "https://carepoint-clinics"
+    )
+    assert services.store.open_dead_letters() == []
+
+
+def test_provider_errors_are_dead_lettered_not_raised(services: Services, prospect: str) -> None:
+    provider = ScriptedProvider(replies=[ProviderError("503 from upstream", retryable=True)])
+    outcome = _run(services, prospect, provider)
+    assert outcome.failure is not None and outcome.failure.kind == "provider_error"
+    assert outcome.dead_letter_id is not None
+
+
+def test_the_same_dead_letter_is_recorded_once(services: Services, prospect: str) -> None:
+    _run(services, prospect, ScriptedProvider(replies=["bad"]))
+    _run(services, prospect, ScriptedProvider(replies=["bad"]))
+    assert len(services.store.open_dead_letters()) == 1
