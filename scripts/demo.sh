@@ -3,10 +3,5 @@
 # embedded default: no API keys, no servers. State goes to $GTM_HOME (default ./data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+source scripts/bootstrap.sh
 exec .venv/bin/gtm demo "$@"

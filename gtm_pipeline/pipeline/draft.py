@@ -14,7 +14,7 @@ from typing import Any
 
 from gtm_pipeline.domain.contracts import SkillResult, result_model
 from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
-from gtm_pipeline.pipeline.reports import StepReport
+from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.skills.runner import input_hash
@@ -62,14 +62,9 @@ def _produce(
         "sender": {"signature": services.sender.signature},
     }
     digest = input_hash(skill, inputs, sources)
-    latest = services.store.latest_artifact(prospect_id, kind)
-    if latest is not None and latest.meta.get("input_hash") == digest:
-        report.status, report.artifact_id = "unchanged", latest.id
-        report.provenance.update(
-            {"skill": skill.name, "skill_version": skill.version, "input_hash": digest[:16]}
-        )
-        if latest.journal_entry_id:
-            report.journal_ids.append(latest.journal_entry_id)
+    latest = current_artifact(services.store, prospect_id, kind, digest)
+    if latest is not None:
+        report.mark_unchanged(latest, skill, digest)
         stored = result_model(skill.finding_type).model_validate_json(latest.content or "")
         return _Produced(report, latest.id, stored)
     outcome = services.runner.run(

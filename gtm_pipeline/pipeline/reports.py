@@ -9,7 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.skills.runner import SkillOutcome
+from gtm_pipeline.store.repository import ArtifactRecord, Store
+
+
+def current_artifact(store: Store, prospect_id: str, kind: str, digest: str) -> ArtifactRecord | None:
+    """The latest ``kind`` artifact if it was produced from exactly this input (memoization).
+
+    Re-running a step whose skill, inputs and sources are unchanged reuses the stored
+    result: no provider call, no spend, no new journal entry.
+    """
+    latest = store.latest_artifact(prospect_id, kind)
+    return latest if latest is not None and latest.meta.get("input_hash") == digest else None
 
 
 @dataclass
@@ -55,6 +67,15 @@ class StepReport:
             self.provenance.update(
                 {"dead_letter_id": outcome.dead_letter_id, "failure": outcome.failure.kind}
             )
+
+    def mark_unchanged(self, artifact: ArtifactRecord, skill: Skill, digest: str) -> None:
+        """Report a reused artifact (see :func:`current_artifact`)."""
+        self.status, self.artifact_id = "unchanged", artifact.id
+        self.provenance.update(
+            {"skill": skill.name, "skill_version": skill.version, "input_hash": digest[:16]}
+        )
+        if artifact.journal_entry_id:
+            self.journal_ids.append(artifact.journal_entry_id)
 
     def metadata(self) -> dict[str, Any]:
         """Flat, PII-free metadata for a Dagster materialization."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
 from gtm_pipeline.domain.sources import SourceDoc
 from gtm_pipeline.domain.states import Event, State
-from gtm_pipeline.pipeline.reports import StepReport
+from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.skills.runner import input_hash
 from gtm_pipeline.store.repository import ArtifactRecord, ProspectRecord
@@ -124,15 +124,10 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
     }
     digest = input_hash(skill, inputs, sources)
     report = StepReport(prospect_id, "done", prospect.state.value)
-    latest = services.store.latest_artifact(prospect_id, "profile")
-    if latest is not None and latest.meta.get("input_hash") == digest:
+    latest = current_artifact(services.store, prospect_id, "profile", digest)
+    if latest is not None:
         # Same skill text, inputs and sources: the stored result stands, no provider call.
-        report.status, report.artifact_id = "unchanged", latest.id
-        report.provenance.update(
-            {"skill": skill.name, "skill_version": skill.version, "input_hash": digest[:16]}
-        )
-        if latest.journal_entry_id:
-            report.journal_ids.append(latest.journal_entry_id)
+        report.mark_unchanged(latest, skill, digest)
         artifact_id, entry_id = latest.id, latest.journal_entry_id
     else:
         if prospect.state is State.DISCOVERED:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -423,17 +423,7 @@ class Store:
             .order_by(t.review_queue.c.id)
         )
         with self._read() as c:
-            return [
-                ReviewItem(
-                    id=row.id,
-                    prospect_id=row.prospect_id,
-                    artifact_id=row.artifact_id,
-                    kind=row.kind,
-                    status=row.status,
-                    created_at=_utc(row.created_at),
-                )
-                for row in c.execute(query)
-            ]
+            return [_record(ReviewItem, row) for row in c.execute(query)]
 
     def record_dead_letter(
         self,
@@ -518,49 +508,35 @@ class Store:
             }
 
 
+R = TypeVar("R")
+
+
+def _record(cls: type[R], row: sa.Row[Any]) -> R:
+    """Build a record dataclass from the row's columns of the same names.
+
+    Timestamps come back UTC-aware, JSON columns as plain dicts, states as :class:`State`.
+    """
+    values: dict[str, Any] = {}
+    mapping = row._mapping
+    for spec in fields(cls):  # type: ignore[arg-type]
+        value = mapping[spec.name]
+        if isinstance(value, dt.datetime):
+            value = _utc(value)
+        elif spec.name in ("meta", "payload"):
+            value = dict(value or {})
+        elif spec.name == "state":
+            value = State(value)
+        values[spec.name] = value
+    return cls(**values)
+
+
 def _prospect(row: sa.Row[Any]) -> ProspectRecord:
-    return ProspectRecord(
-        id=row.id,
-        hypothesis_slug=row.hypothesis_slug,
-        company_domain=row.company_domain,
-        company_name=row.company_name,
-        contact_name=row.contact_name,
-        contact_email=row.contact_email,
-        contact_role=row.contact_role,
-        state=State(row.state),
-        state_since=_utc(row.state_since),
-        discovered_at=_utc(row.discovered_at),
-    )
+    return _record(ProspectRecord, row)
 
 
 def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
-    return ArtifactRecord(
-        id=row.id,
-        prospect_id=row.prospect_id,
-        kind=row.kind,
-        source_id=row.source_id,
-        url=row.url,
-        source_kind=row.source_kind,
-        published_on=row.published_on,
-        content=row.content,
-        content_hash=row.content_hash,
-        meta=dict(row.meta or {}),
-        journal_entry_id=row.journal_entry_id,
-        created_at=_utc(row.created_at),
-    )
+    return _record(ArtifactRecord, row)
 
 
 def _journal(row: sa.Row[Any]) -> JournalRecord:
-    return JournalRecord(
-        entry_id=row.entry_id,
-        subject=row.subject,
-        seq=row.seq,
-        kind=row.kind,
-        actor=row.actor,
-        payload=dict(row.payload),
-        payload_hash=row.payload_hash,
-        prev_hash=row.prev_hash,
-        entry_hash=row.entry_hash,
-        run_id=row.run_id,
-        created_at=_utc(row.created_at),
-    )
+    return _record(JournalRecord, row)
