@@ -18,7 +18,11 @@ def _gtm(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["GTM_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, "-m", "gtm_pipeline.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
