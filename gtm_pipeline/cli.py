@@ -6,11 +6,12 @@ Nothing here prints a name or an email unless the command is about a person by d
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,11 +35,13 @@ def demo(
     """Run the whole graph for the bundled sample hypothesis on the embedded default (no keys)."""
     import dagster as dg
 
-    from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph
+    from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph, seed_accounts
     from gtm_pipeline.reporting import summarize
 
     p = paths()
     dagster_home = prepare_dagster_home(p)
+    if seed_accounts(p):
+        typer.echo(f"Seeded the accounts list (customers, open deals) at {p.accounts_file} from the samples.")
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         outcome = run_graph(instance, log_level="DEBUG" if verbose else "WARNING")
@@ -93,12 +96,205 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"  #{item['id']:<5} {item['kind']:<12} {item['prospect_id']}  since {item['since'][:16]}")
     if len(waiting["reviews"]) > 20:
         typer.echo(f"  … and {len(waiting['reviews']) - 20} more (gtm status --json)")
+    typer.echo(f"Open rights requests: {len(waiting['rights_requests_open'])}")
+    for req in waiting["rights_requests_open"][:20]:
+        typer.echo(f"  #{req['id']:<5} {req['kind']:<12} due {req['due'][:10]}  {req['prospect_id'] or '-'}")
     typer.echo(f"Dead letters: {len(waiting['dead_letters'])}")
     for dead in waiting["dead_letters"][:20]:
         typer.echo(
             f"  #{dead['id']:<5} {dead['skill']}@{dead['skill_version']} {dead['prospect_id']}: "
             f"{dead['reason_kind']}: {dead['reason'][:90]}"
         )
+
+
+def _parse_time(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _anchors() -> dict[str, Any]:
+    """The journal heads Dagster anchored (empty when there is no Dagster instance yet)."""
+    import dagster as dg
+
+    from gtm_pipeline.orchestrate import journal_anchors
+
+    home = paths().dagster_home
+    if not (home / "dagster.yaml").is_file():
+        return {}
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        return dict(journal_anchors(instance))
+
+
+@app.command()
+def replay(
+    check: Annotated[
+        bool, typer.Option("--check", help="Verify and compare; exit 1 on any difference.")
+    ] = False,
+) -> None:
+    """Verify every prospect's hash chain and rebuild its state from the journal."""
+    from gtm_pipeline.pipeline.audit import replay_check
+    from gtm_pipeline.store.repository import Store
+
+    store = Store.open_read_only(paths().database_url)
+    try:
+        report = replay_check(store, _anchors())
+    finally:
+        store.close()
+    for problem in report.problems:
+        typer.echo(f"MISMATCH {problem}")
+    typer.echo(
+        f"replayed {report.prospects} prospects, {report.entries} journal entries: "
+        + ("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    )
+    if check and not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("dry-run")
+def dry_run(
+    at: Annotated[str, typer.Option("--at", help="The time to evaluate the rules at (ISO 8601).")],
+) -> None:
+    """List the transitions the time-based rules would make at a given time, touching nothing."""
+    from gtm_pipeline.pipeline.privacy import retention_days
+    from gtm_pipeline.pipeline.timekeeping import plan, sequence_policy
+    from gtm_pipeline.skills.catalog import load_catalog
+    from gtm_pipeline.store.repository import Store
+
+    moment = _parse_time(at)
+    store = Store.open_read_only(paths().database_url)  # the database itself refuses writes
+    try:
+        planned = plan(store, sequence_policy(load_catalog(paths().skills_dir)), moment, retention_days())
+    finally:
+        store.close()
+    for item in planned:
+        typer.echo(item.describe())
+    typer.echo(
+        f"dry run at {moment.isoformat()}: {len(planned)} prospect(s) with a rule due; nothing was changed"
+    )
+
+
+@app.command()
+def erase(
+    target: Annotated[str, typer.Argument(help="The person's email address, or a prospect id (p_...).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "data principal request",
+) -> None:
+    """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request."""
+    from gtm_pipeline.pipeline.privacy import UnknownSubjectError
+    from gtm_pipeline.pipeline.privacy import erase as erase_subject
+
+    store = _store()
+    try:
+        report = erase_subject(store, target, reason=reason, now=dt.datetime.now(dt.UTC))
+    except UnknownSubjectError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    typer.echo(
+        f"erased {len(report.prospect_ids)} prospect(s) {report.prospect_ids}; tombstoned {report.counts}; "
+        f"identity {report.subject_hash} suppressed; request #{report.request_id} completed"
+    )
+    if not report.compacted:
+        typer.echo(
+            "warning: another process holds the database open, so old page images may remain in the "
+            "write-ahead log until the next checkpoint; run `gtm erase` again once it is closed",
+            err=True,
+        )
+
+
+@app.command()
+def export(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
+    """Print everything held about a person as JSON (the data principal's access right)."""
+    from gtm_pipeline.pipeline.privacy import export as export_subject
+
+    store = _store()
+    try:
+        data = export_subject(store, email, now=dt.datetime.now(dt.UTC))
+    finally:
+        store.close()
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+rights_app = typer.Typer(help="Data-principal rights requests (access, correction, erasure, grievance).")
+app.add_typer(rights_app, name="rights")
+
+
+@rights_app.command("add")
+def rights_add(
+    kind: Annotated[str, typer.Option(help="access | correction | erasure | grievance")],
+    email: Annotated[str, typer.Option(help="The requester's email address (only its hash is stored).")],
+) -> None:
+    """Record a request received by mail or phone, with its due date."""
+    from gtm_pipeline.domain.ids import email_hash
+    from gtm_pipeline.pipeline.privacy import RIGHTS_KINDS, response_days
+
+    if kind not in RIGHTS_KINDS:
+        raise typer.BadParameter(f"kind must be one of {RIGHTS_KINDS}")
+    store = _store()
+    try:
+        digest = email_hash(email)
+        matches = store.prospects_with_email_hash(digest)
+        request_id = store.record_rights_request(
+            kind=kind,
+            subject_hash=digest,
+            prospect_id=matches[0][0] if matches else None,
+            received_at=dt.datetime.now(dt.UTC),
+            response_days=response_days(),
+        )
+    finally:
+        store.close()
+    typer.echo(f"recorded {kind} request #{request_id}, due in {response_days()} days")
+
+
+@rights_app.command("list")
+def rights_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Include completed requests.")] = False,
+) -> None:
+    """Open rights requests by due date (overdue first)."""
+    store = _store()
+    try:
+        requests = store.rights_requests(status=None if show_all else "open")
+    finally:
+        store.close()
+    now = dt.datetime.now(dt.UTC)
+    for r in requests:
+        flag = "OVERDUE " if r["status"] == "open" and r["due_at"] < now else ""
+        typer.echo(
+            f"#{r['id']:<4} {flag}{r['kind']:<10} {r['status']:<9} due {r['due_at']:%Y-%m-%d} "
+            f"{r['prospect_id'] or '-'}"
+        )
+    typer.echo(f"{len(requests)} request(s)")
+
+
+rules_app = typer.Typer(help="The time-based rules of the state machine.")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("apply")
+def rules_apply(
+    at: Annotated[str | None, typer.Option("--at", help="Evaluate at this time (default now).")] = None,
+) -> None:
+    """Apply the rules due now (what the hourly Dagster schedule does)."""
+    from gtm_pipeline.pipeline.privacy import retention_days
+    from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
+    from gtm_pipeline.skills.catalog import load_catalog
+
+    moment = _parse_time(at) if at else dt.datetime.now(dt.UTC)
+    store = _store()
+    try:
+        planned = plan(store, sequence_policy(load_catalog(paths().skills_dir)), moment, retention_days())
+        decisions = apply(store, planned, moment)
+    finally:
+        store.close()
+    for item in planned:
+        typer.echo(item.describe())
+    typer.echo(
+        f"applied {len(decisions)} transition(s) and {sum(p.retention for p in planned)} retention erasure(s)"
+    )
 
 
 @app.command()

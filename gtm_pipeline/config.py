@@ -41,6 +41,11 @@ class Paths:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
 
     @property
+    def accounts_file(self) -> Path:
+        """The operator's list of customers, open deals and partners (never contacted cold)."""
+        return Path(os.environ.get("GTM_ACCOUNTS_FILE") or self.home / "accounts.csv")
+
+    @property
     def skills_dir(self) -> Path:
         return Path(os.environ.get("GTM_SKILLS_DIR") or self.root / "skills")
 

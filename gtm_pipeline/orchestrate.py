@@ -12,13 +12,18 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from gtm_pipeline.config import Paths
 
+if TYPE_CHECKING:
+    from gtm_pipeline.pipeline.audit import Anchor
+
 RUN_BATCH = 200
+ANCHOR_PAGE = 10_000
 
 
 def prepare_dagster_home(p: Paths) -> Path:
@@ -32,6 +37,16 @@ def prepare_dagster_home(p: Paths) -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("GTM_HOME", str(p.home))
     return home
+
+
+def seed_accounts(p: Paths) -> bool:
+    """Give the demo an accounts list (customers, open deals) unless the operator has one."""
+    sample = p.root / "data" / "samples" / "accounts.csv"
+    if "GTM_ACCOUNTS_FILE" in os.environ or p.accounts_file.exists() or not sample.is_file():
+        return False
+    p.accounts_file.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample, p.accounts_file)
+    return True
 
 
 @dataclass
@@ -82,3 +97,25 @@ def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> Graph
         if not result.success:
             outcome.failed.append(result.run_id)
     return outcome
+
+
+def journal_anchors(instance: dg.DagsterInstance) -> dict[str, Anchor]:
+    """The newest journal head Dagster recorded for each prospect partition (read only)."""
+    from gtm_pipeline.pipeline.audit import Anchor
+
+    anchors: dict[str, Anchor] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(dg.AssetKey("journal"), limit=ANCHOR_PAGE, cursor=cursor)
+        for record in page.records:  # newest first
+            event = record.asset_materialization
+            if event is None or event.partition is None or event.partition in anchors:
+                continue
+            meta = event.metadata
+            if "head_seq" in meta and "head_hash" in meta:
+                anchors[event.partition] = Anchor(
+                    int(str(meta["head_seq"].value)), str(meta["head_hash"].value)
+                )
+        if not page.has_more:
+            return anchors
+        cursor = page.cursor

@@ -41,6 +41,15 @@ def summarize(store: Store) -> Summary:
 def waiting_for_operator(store: Store) -> dict[str, Any]:
     """What the operator must look at: pending reviews and open dead letters."""
     return {
+        "rights_requests_open": [
+            {
+                "id": r["id"],
+                "kind": r["kind"],
+                "due": r["due_at"].isoformat(),
+                "prospect_id": r["prospect_id"],
+            }
+            for r in store.rights_requests(status="open")
+        ],
         "reviews": [
             {
                 "id": r.id,

@@ -31,7 +31,7 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
     first = _gtm(home, "demo")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "prospects found     22" in first.stdout
-    assert "waiting for review  13" in first.stdout
+    assert "waiting for review  11" in first.stdout
     assert "dead-lettered       1" in first.stdout
     assert (home / "dagster" / "dagster.yaml").is_file()  # Dagster's instance lives under GTM_HOME
 
@@ -49,8 +49,13 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
     status = _gtm(home, "status", "--json")
     assert status.returncode == 0
     data = json.loads(status.stdout)
-    assert data["summary"]["by_state"] == {"awaiting_review": 13, "not_a_fit": 8, "researching": 1}
-    assert len(data["waiting"]["reviews"]) == 13 and len(data["waiting"]["dead_letters"]) == 1
+    assert data["summary"]["by_state"] == {
+        "awaiting_review": 11,
+        "conflict": 2,
+        "not_a_fit": 8,
+        "researching": 1,
+    }
+    assert len(data["waiting"]["reviews"]) == 11 and len(data["waiting"]["dead_letters"]) == 1
 
     # Nothing Dagster stored (event log, run storage, compute logs) names a contact.
     personal = []
@@ -63,5 +68,5 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
             leaked = [p for p in personal if p in blob]
             assert not leaked, f"{path} contains {leaked}"
     text_status = _gtm(home, "status")
-    assert "Waiting for review: 13" in text_status.stdout
+    assert "Waiting for review: 11" in text_status.stdout
     assert not any(p.decode() in text_status.stdout for p in personal)

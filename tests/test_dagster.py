@@ -43,6 +43,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "profile",
         "draft",
         "context_pack",
+        "journal",
     } == keys
     profile = graph.get(dg.AssetKey("profile"))
     assert profile.partitions_def == dg.DynamicPartitionsDefinition(name=PROSPECTS)
@@ -52,7 +53,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "draft_contract",
         "context_pack_contract",
     }
-    assert [s.name for s in _defs().schedules] == ["daily_discovery"]
+    assert sorted(s.name for s in _defs().schedules) == ["daily_discovery", "hourly_time_rules"]
 
 
 def test_dagster_definitions_validate_passes(gtm_home: Path) -> None:

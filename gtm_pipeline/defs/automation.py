@@ -1,6 +1,9 @@
 """Schedules and sensors.
 
 * ``daily_discovery`` materializes every hypothesis and its discovery once a day.
+* ``hourly_time_rules`` applies the time-based rules (follow-up due, unresponsive, not-now
+  revisit, retention erasure) with the wall clock, and re-anchors the journal of every
+  prospect it moved.
 * ``new_prospects`` turns prospects that discovery registered but nobody has researched
   yet into *one* run over their partition range (not one run per prospect), with a cursor
   so each prospect is requested once even if the sensor ticks again before the run ends.
@@ -14,6 +17,9 @@ from gtm_pipeline.defs.partitions import PROSPECTS
 from gtm_pipeline.defs.prospects import PROSPECT_ASSETS
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.pipeline.audit import journal_anchor
+from gtm_pipeline.pipeline.privacy import retention_days
+from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 
 MAX_PROSPECTS_PER_TICK = 500
 
@@ -52,3 +58,37 @@ def new_prospects(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.S
     )
     # The cursor keeps only prospects still waiting, so it stays small.
     return dg.SensorResult(run_requests=[run], cursor=",".join(sorted((seen & waiting) | set(todo))))
+
+
+@dg.op(description="Apply the time-based rules due now; journal every decision; re-anchor changed journals.")
+def apply_time_rules(context: dg.OpExecutionContext, gtm: GtmResource) -> None:
+    services = gtm.services
+    now = services.clock.now()
+    planned = plan(services.store, sequence_policy(services.catalog), now, retention_days())
+    decisions = apply(services.store, planned, now)
+    for item in planned:
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key="journal",
+                partition=item.prospect_id,
+                metadata={
+                    "prospect_id": item.prospect_id,
+                    **journal_anchor(services.store.journal_head(item.prospect_id)),
+                },
+            )
+        )
+    context.log.info(f"time rules at {now.isoformat()}: {len(planned)} due, {len(decisions)} transitions")
+
+
+@dg.job(description="The time-based rules of the state machine, applied once.")
+def time_rules_job() -> None:
+    apply_time_rules()
+
+
+hourly_time_rules = dg.ScheduleDefinition(
+    name="hourly_time_rules",
+    job=time_rules_job,
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -15,6 +15,7 @@ from gtm_pipeline.defs.catalog import rubrics_version, skill_catalog
 from gtm_pipeline.defs.discovery import discovery_keys
 from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
 from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.pipeline.audit import journal_anchor
 from gtm_pipeline.pipeline.draft import CONTEXT_PACK_SKILL, DRAFT_SKILL, build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.reports import StepReport
 from gtm_pipeline.pipeline.research import AUGMENT_SKILL, augment, fetch_sources
@@ -92,4 +93,27 @@ def context_pack(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.Mate
     return _run_step(context, build_context_pack, gtm.services)
 
 
-PROSPECT_ASSETS = [raw_sources, profile, draft, context_pack]
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    deps=[draft, context_pack],
+    group_name="audit",
+    code_version="journal@1",
+    kinds={"sqlite"},
+    description=(
+        "The prospect's hash-chained journal, anchored: each materialization records the chain's head, "
+        "so an edit of the journal after the fact is detectable (`gtm replay --check`)."
+    ),
+)
+def journal(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    store = gtm.services.store
+    for prospect_id in context.partition_keys:
+        prospect = store.get_prospect(prospect_id)
+        metadata = {"prospect_id": prospect_id, "state": prospect.state.value if prospect else "unknown"}
+        context.add_asset_metadata(
+            {**metadata, **journal_anchor(store.journal_head(prospect_id))}, partition_key=prospect_id
+        )
+    return dg.MaterializeResult()
+
+
+PROSPECT_ASSETS = [raw_sources, profile, draft, context_pack, journal]

@@ -40,3 +40,44 @@ def entry_hash(
     stamp = created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
     material = "\x1f".join([subject, str(seq), kind, actor, payload_digest, prev_hash, stamp])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+# What a tombstone keeps of each kind of entry: decision metadata, never free text or
+# anything a person could be recognised by. Everything else in the payload is removed.
+_KEPT_KEYS: dict[str, tuple[str, ...]] = {
+    "transition": ("event", "from_state", "to_state", "allowed", "reason", "revisit_on", "resume_on"),
+    "transition_rejected": ("event", "from_state", "to_state", "allowed", "reason"),
+    "discovered": (
+        "hypothesis",
+        "hypothesis_version",
+        "signal_type",
+        "signal_date",
+        "signal_source_id",
+        "to_state",
+    ),
+    "skill_result": ("input_hash",),
+    "dead_letter": ("input_hash", "attempts", "reason_kind", "dead_letter_id", "provider"),
+}
+_KEPT_PRODUCER_KEYS = (
+    "skill",
+    "skill_version",
+    "group",
+    "mode",
+    "provider",
+    "model",
+    "prompt_hash",
+    "attempt",
+)
+
+
+def redact(kind: str, payload: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The payload a tombstoned entry keeps: decision metadata and the reason, no personal data."""
+    kept = {key: payload[key] for key in _KEPT_KEYS.get(kind, ()) if key in payload}
+    result = payload.get("result")
+    if kind == "skill_result" and isinstance(result, dict):
+        producer = result.get("producer") or {}
+        kept["producer"] = {key: producer[key] for key in _KEPT_PRODUCER_KEYS if key in producer}
+        kept["confidence"] = result.get("confidence")
+        kept["evidence_sources"] = sorted({e.get("source_id") for e in result.get("evidence", []) if e})
+    kept["tombstone"] = {"reason": reason}
+    return kept

@@ -4,6 +4,9 @@ The discover-prospects skill judges each candidate's dated posts and news; code 
 what follows. A candidate is registered as a prospect only with a dated signal in the
 recency window; the same company under another spelling is the same prospect id and is
 recorded once; a company already registered stays as it is (no second prospect, ever).
+A suppressed identity (erased, unsubscribed, complained) is never rediscovered, and a
+conflict (a customer, an open deal, the same person elsewhere, a second hypothesis) is
+registered in state ``conflict`` so the operator sees it, never touched.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from dataclasses import dataclass, field
 
 from gtm_pipeline.domain.contracts import DiscoveryFinding
 from gtm_pipeline.domain.hypothesis import Hypothesis
-from gtm_pipeline.domain.ids import prospect_id
+from gtm_pipeline.domain.ids import email_hash, prospect_id
+from gtm_pipeline.domain.states import PRE_SEND, Event, State
+from gtm_pipeline.pipeline.conflicts import account_conflict, person_conflict
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.repository import NewProspect
 
 SKILL = "discover-prospects"
+CONFLICT_ACTOR = "rule:conflict@1"
 
 
 @dataclass
@@ -30,6 +36,8 @@ class DiscoveryReport:
     duplicates: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
     journal_ids: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +65,15 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
         existing = services.store.get_prospect(pid)
         if existing is not None:
             report.already_known.append(pid)
+            if existing.hypothesis_slug != hypothesis.slug and _cross_hypothesis_conflict(
+                services, existing.id, existing.state, hypothesis.slug, run_id
+            ):
+                report.conflicts.append(pid)
+            continue
+        contact = candidate.contact
+        contact_hash = email_hash(contact.email) if contact else None
+        if services.store.suppression_reason(pid, contact_hash or "") is not None:
+            report.suppressed.append(pid)  # no skill call, no registration, nothing stored about them
             continue
         outcome = services.runner.run(
             skill,
@@ -74,7 +91,6 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
         if not finding.signal_found:
             report.rejected.append(pid)
             continue
-        contact = candidate.contact
         services.store.add_prospect(
             NewProspect(
                 id=pid,
@@ -97,4 +113,35 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
             run_id=run_id,
         )
         report.registered.append(pid)
+        reason = account_conflict(services.accounts, candidate.domain) or (
+            person_conflict(services.store.prospects_with_email_hash(contact_hash), pid)
+            if contact_hash
+            else None
+        )
+        if reason is not None:
+            services.store.apply_event(
+                pid, Event.CONFLICT_DETECTED, actor=CONFLICT_ACTOR, rationale=reason, run_id=run_id
+            )
+            report.conflicts.append(pid)
     return report
+
+
+def _cross_hypothesis_conflict(
+    services: Services, prospect_id: str, state: State, other_hypothesis: str, run_id: str | None
+) -> bool:
+    """A second hypothesis reached a known prospect: stop it before any touch, or note it if in flight."""
+    rationale = f"also reached through hypothesis {other_hypothesis}"
+    if state in PRE_SEND:
+        services.store.apply_event(
+            prospect_id, Event.CONFLICT_DETECTED, actor=CONFLICT_ACTOR, rationale=rationale, run_id=run_id
+        )
+        return True
+    services.store.append_journal(
+        subject=prospect_id,
+        kind="conflict_noted",
+        actor=CONFLICT_ACTOR,
+        payload={"rationale": rationale + "; already in flight, no second touch", "state": state.value},
+        dedupe_key=f"conflict:{prospect_id}:{other_hypothesis}",
+        run_id=run_id,
+    )
+    return False

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
 from gtm_pipeline.domain.sources import SourceDoc
-from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Event, State
 from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.skills.runner import input_hash
@@ -51,6 +51,9 @@ def require_prospect(services: Services, prospect_id: str) -> ProspectRecord:
 def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = None) -> FetchReport:
     """Fetch and store every source of the prospect's company (idempotent)."""
     prospect = require_prospect(services, prospect_id)
+    if prospect.state in DISQUALIFIED | TERMINAL:
+        # An erased or stopped prospect is never fetched again: nothing new is stored about them.
+        return FetchReport(prospect_id, [], [], 0)
     docs = services.corpus.fetch(prospect.company_domain)
     new = 0
     for doc in docs:
@@ -114,6 +117,10 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
     if hypothesis is None:
         return StepReport(
             prospect_id, "skipped", prospect.state.value, f"hypothesis {prospect.hypothesis_slug} gone"
+        )
+    if prospect.state in DISQUALIFIED | TERMINAL:
+        return StepReport(
+            prospect_id, "skipped", prospect.state.value, f"state {prospect.state.value}: no research"
         )
     skill = services.catalog.skill(AUGMENT_SKILL)
     sources = stored_sources(services, prospect_id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from gtm_pipeline.config import Paths, paths
 from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.domain.hypothesis import Hypothesis
+from gtm_pipeline.pipeline.conflicts import Account, load_accounts
 from gtm_pipeline.pipeline.corpus import SampleCorpus
 from gtm_pipeline.pipeline.hypotheses import load_hypotheses
 from gtm_pipeline.providers.base import Provider, ProviderRouter
@@ -41,6 +42,7 @@ class Services:
     catalog: SkillCatalog
     corpus: SampleCorpus
     hypotheses: Mapping[str, Hypothesis]
+    accounts: Mapping[str, Account] = field(default_factory=dict)
     providers: Mapping[str, Provider] = field(default_factory=configured_providers)
     sender: Sender = field(default_factory=Sender)
     clock: Clock = field(default_factory=SystemClock)
@@ -58,6 +60,7 @@ class Services:
             catalog=load_catalog(p.skills_dir),
             corpus=SampleCorpus(p.corpus_dir),
             hypotheses=load_hypotheses(p.hypotheses_dir),
+            accounts=load_accounts(p.accounts_file),
             sender=Sender(os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n")),
         )
 

@@ -43,6 +43,9 @@ class GroupSpec(BaseModel):
     providers: list[str] = Field(min_length=1)
     sample_rate: float = Field(default=0.0, ge=0, le=1)
     escalate_below: float = Field(default=0.0, ge=0, le=1)
+    follow_ups: int = Field(default=2, ge=0, le=5)
+    follow_up_after_days: int = Field(default=4, ge=1, le=60)
+    unresponsive_after_days: int = Field(default=14, ge=1, le=120)
     description: str = ""
 
     @field_validator("providers")

@@ -12,6 +12,8 @@ and several Dagster run processes writing at once:
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,36 +25,98 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 BUSY_TIMEOUT_MS = 60_000
+WAL_SWITCH_ATTEMPTS = 8
 READ_ONLY = {"gtm_read_only": True}
 
 
-def create_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the SQLite settings above when it is SQLite."""
+def create_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Create an engine for ``url`` with the SQLite settings above when it is SQLite.
+
+    ``read_only`` opens SQLite with ``mode=ro`` (and Postgres with a read-only default
+    transaction), so the database itself refuses any write.
+    """
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
+        if read_only:
+            if not database or not Path(database).is_file():
+                raise FileNotFoundError(f"no store at {database}: run the pipeline first")
+            engine = sa.create_engine(
+                f"sqlite:///file:{Path(database).resolve()}?mode=ro&uri=true",
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            )
+            _configure_sqlite(engine, read_only=True)
+            return engine
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
+    if read_only:
+        return sa.create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True})
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _ensure_wal(cursor: Any) -> None:
+    """Switch a database to WAL once (the mode is persistent in the file).
+
+    The switch needs an exclusive lock and SQLite does not wait on the busy handler for
+    it, so two processes opening a brand-new file at once can see "database is locked":
+    retry with backoff instead of failing the process.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+            return
+        _ensure_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Overwrite deleted content with zeros: an erased person must not linger in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        read_only = connection.get_execution_options().get("gtm_read_only", False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        deferred = read_only or connection.get_execution_options().get("gtm_read_only", False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def compact(engine: Engine) -> bool:
+    """Rewrite a SQLite database so no erased content survives in the WAL or free pages.
+
+    Returns False when another process kept the write-ahead log from being reset (the
+    content is then still zeroed in the database file, but old page images may remain in
+    the WAL until the next checkpoint). Postgres needs nothing here (VACUUM is routine).
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.execute("VACUUM")
+        busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+        return not busy
+    finally:
+        raw.close()
 
 
 def _alembic_config() -> Config:

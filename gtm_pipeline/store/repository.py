@@ -8,6 +8,7 @@ change in the same transaction as the change, and hash-chained journal entries.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -17,10 +18,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gtm_pipeline.domain.ids import content_hash, email_hash
-from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash
-from gtm_pipeline.domain.states import Decision, Event, State, transition
+from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash, redact
+from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Decision, Event, State, transition
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.engine import READ_ONLY, create_engine, migrate
+from gtm_pipeline.store.engine import (
+    READ_ONLY,
+    compact,
+    create_engine,
+    current_revision,
+    migrate,
+    schema_head,
+)
+
+_KEPT_ARTIFACT_META = ("skill", "skill_version", "group", "input_hash", "retrieved_at")
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -81,6 +91,7 @@ class JournalRecord:
     entry_hash: str
     run_id: str | None
     created_at: dt.datetime
+    tombstoned_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -111,8 +122,9 @@ class NewProspect:
 class Store:
     """Access to the system of record."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
+        self.read_only = read_only
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -121,11 +133,30 @@ class Store:
         migrate(engine)
         return cls(engine)
 
+    @classmethod
+    def open_read_only(cls, url: str) -> Store:
+        """Open the store so that no write can happen, by construction.
+
+        SQLite is opened with ``mode=ro`` (the database engine itself refuses writes) and no
+        migration runs; every write method raises before touching the database. Dry runs
+        and replays use this.
+        """
+        engine = create_engine(url, read_only=True)
+        found, head = current_revision(engine), schema_head()
+        if found != head:
+            engine.dispose()
+            raise RuntimeError(
+                f"the store is at schema {found}, this code needs {head}: run `gtm demo` to migrate"
+            )
+        return cls(engine, read_only=True)
+
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
+        if self.read_only:
+            raise PermissionError("this store was opened read-only")
         with self.engine.begin() as connection:
             yield connection
 
@@ -245,6 +276,15 @@ class Store:
                     .where(t.prospects.c.id == prospect_id)
                     .values(state=decision.to_state.value, state_since=at)
                 )
+                if decision.to_state in DISQUALIFIED | TERMINAL:
+                    # Nothing of a stopped prospect may still wait for approval (and so for sending).
+                    c.execute(
+                        t.review_queue.update()
+                        .where(
+                            t.review_queue.c.prospect_id == prospect_id, t.review_queue.c.status == "pending"
+                        )
+                        .values(status="withdrawn", decided_at=at, decided_by=actor)
+                    )
             return decision
 
     # ------------------------------------------------------------ artifacts
@@ -484,6 +524,196 @@ class Store:
         )
         with self._read() as c:
             return [dict(row._mapping) for row in c.execute(query)]
+
+    # ------------------------------------------------------------ suppression
+
+    def suppress(self, identity: str, *, kind: str, reason: str, journal_entry_id: str | None = None) -> bool:
+        """Add an identity (an email hash or a prospect id) to the permanent suppression list."""
+        with self._write() as c:
+            if c.execute(
+                sa.select(t.suppressions.c.identity).where(t.suppressions.c.identity == identity)
+            ).first():
+                return False
+            c.execute(
+                t.suppressions.insert().values(
+                    identity=identity,
+                    kind=kind,
+                    reason=reason,
+                    journal_entry_id=journal_entry_id,
+                    created_at=_now(),
+                )
+            )
+            return True
+
+    def suppression_reason(self, *identities: str) -> str | None:
+        """Why any of ``identities`` is suppressed, or None when none is."""
+        wanted = [i for i in identities if i]
+        if not wanted:
+            return None
+        query = sa.select(t.suppressions.c.reason).where(t.suppressions.c.identity.in_(wanted)).limit(1)
+        with self._read() as c:
+            row = c.execute(query).first()
+        return str(row.reason) if row else None
+
+    def suppressions(self) -> list[dict[str, Any]]:
+        with self._read() as c:
+            return [
+                dict(r._mapping)
+                for r in c.execute(sa.select(t.suppressions).order_by(t.suppressions.c.created_at))
+            ]
+
+    # ------------------------------------------------------------ rights requests
+
+    def record_rights_request(
+        self,
+        *,
+        kind: str,
+        subject_hash: str,
+        prospect_id: str | None,
+        received_at: dt.datetime,
+        response_days: int,
+    ) -> int:
+        """Record a data principal's request with its due date, so none is forgotten."""
+        with self._write() as c:
+            result = c.execute(
+                t.rights_requests.insert().values(
+                    kind=kind,
+                    subject_hash=subject_hash,
+                    prospect_id=prospect_id,
+                    status="open",
+                    received_at=received_at,
+                    due_at=received_at + dt.timedelta(days=response_days),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def complete_rights_request(
+        self, request_id: int, *, outcome: str, at: dt.datetime | None = None
+    ) -> None:
+        with self._write() as c:
+            c.execute(
+                t.rights_requests.update()
+                .where(t.rights_requests.c.id == request_id)
+                .values(status="completed", completed_at=at or _now(), outcome=outcome)
+            )
+
+    def rights_requests(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(t.rights_requests).order_by(t.rights_requests.c.due_at)
+        if status:
+            query = query.where(t.rights_requests.c.status == status)
+        with self._read() as c:
+            return [
+                {k: (_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r._mapping.items()}
+                for r in c.execute(query)
+            ]
+
+    # ------------------------------------------------------------ erasure
+
+    def prospects_with_email_hash(self, digest: str) -> list[tuple[str, str]]:
+        """(id, state) of every prospect whose contact has this email hash."""
+        query = sa.select(t.prospects.c.id, t.prospects.c.state).where(
+            t.prospects.c.contact_email_hash == digest
+        )
+        with self._read() as c:
+            return [(str(r.id), str(r.state)) for r in c.execute(query)]
+
+    def tombstone_prospect(
+        self, prospect_id: str, *, reason: str, now: dt.datetime | None = None
+    ) -> dict[str, int]:
+        """Remove every piece of personal data held for a prospect; keep ids, hashes and decisions.
+
+        Contact fields, artifact content and URLs, journal payloads (reduced to decision
+        metadata, see :func:`redact`), dead-letter raw outputs and operator notes go; the
+        journal's hashes stay, so the chain still verifies. Idempotent.
+        """
+        at = now or _now()
+        counts = {"artifacts": 0, "journal_entries": 0, "dead_letters": 0}
+        with self._write() as c:
+            c.execute(
+                t.prospects.update()
+                .where(t.prospects.c.id == prospect_id)
+                .values(contact_name=None, contact_email=None, contact_role=None, erased_at=at)
+            )
+            arts = c.execute(
+                sa.select(t.artifacts.c.id, t.artifacts.c.meta).where(
+                    t.artifacts.c.prospect_id == prospect_id, t.artifacts.c.tombstoned_at.is_(None)
+                )
+            ).all()
+            for art in arts:
+                kept = {k: v for k, v in dict(art.meta or {}).items() if k in _KEPT_ARTIFACT_META}
+                c.execute(
+                    t.artifacts.update()
+                    .where(t.artifacts.c.id == art.id)
+                    .values(
+                        content=None,
+                        url=None,
+                        meta={**kept, "tombstone": {"reason": reason}},
+                        tombstoned_at=at,
+                    )
+                )
+            counts["artifacts"] = len(arts)
+            entries = c.execute(
+                sa.select(t.journal.c.id, t.journal.c.kind, t.journal.c.payload).where(
+                    t.journal.c.subject == prospect_id, t.journal.c.tombstoned_at.is_(None)
+                )
+            ).all()
+            for entry in entries:
+                c.execute(
+                    t.journal.update()
+                    .where(t.journal.c.id == entry.id)
+                    .values(payload=redact(entry.kind, dict(entry.payload), reason), tombstoned_at=at)
+                )
+            counts["journal_entries"] = len(entries)
+            result = c.execute(
+                t.dead_letters.update()
+                .where(t.dead_letters.c.prospect_id == prospect_id, t.dead_letters.c.raw_output.is_not(None))
+                .values(raw_output=None)
+            )
+            counts["dead_letters"] = result.rowcount or 0
+            c.execute(
+                t.review_queue.update().where(t.review_queue.c.prospect_id == prospect_id).values(reason=None)
+            )
+        return counts
+
+    def inactive_prospects(self, cutoff: dt.datetime) -> list[str]:
+        """Prospects not erased whose newest journal entry is older than ``cutoff``."""
+        last = (
+            sa.select(t.journal.c.subject, sa.func.max(t.journal.c.created_at).label("last"))
+            .group_by(t.journal.c.subject)
+            .subquery()
+        )
+        query = (
+            sa.select(t.prospects.c.id)
+            .join(last, last.c.subject == t.prospects.c.id)
+            .where(t.prospects.c.erased_at.is_(None), last.c.last < cutoff)
+            .order_by(t.prospects.c.id)
+        )
+        with self._read() as c:
+            return [str(r.id) for r in c.execute(query)]
+
+    def compact(self) -> bool:
+        """Make erased content unrecoverable from the database files (see ``engine.compact``)."""
+        return compact(self.engine)
+
+    def journal_subjects(self) -> list[str]:
+        """Every prospect id that has journal entries."""
+        query = sa.select(sa.distinct(t.journal.c.subject)).where(
+            t.journal.c.subject.like("p\\_%", escape="\\")
+        )
+        with self._read() as c:
+            return sorted(str(r[0]) for r in c.execute(query))
+
+    def content_digest(self) -> str:
+        """A hash of every row of every table: equal before and after means nothing was written."""
+        digest = hashlib.sha256()
+        with self._read() as c:
+            for table in t.metadata.sorted_tables:
+                digest.update(table.name.encode())
+                for row in c.execute(sa.select(table).order_by(*table.primary_key.columns)):
+                    digest.update(repr(tuple(row)).encode())
+        return digest.hexdigest()
 
     # ------------------------------------------------------------ reporting
 

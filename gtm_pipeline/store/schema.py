@@ -109,3 +109,28 @@ dead_letters = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("prospect_id", "skill", "skill_version", "input_hash", name="uq_dead_letter_input"),
 )
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    # "e_<hash>" for a normalized email, "p_<id>" for a prospect account: never the address itself
+    sa.Column("identity", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("journal_entry_id", sa.String(40)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+rights_requests = sa.Table(
+    "rights_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # access | correction | erasure | grievance
+    sa.Column("subject_hash", sa.String(40), nullable=False, index=True),
+    sa.Column("prospect_id", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # open | completed
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome", sa.Text),  # no personal data: counts and ids
+)

@@ -1,0 +1,177 @@
+"""Data-principal rights under India's DPDP Act (and GDPR where it applies): erasure, access,
+rights requests with due dates, and retention.
+
+Erasure tombstones: personal data goes (contact fields, artifact content and URLs, journal
+payload text, dead-letter raw outputs), while ids, hashes, timestamps, decision metadata
+and the reason stay, so the audit trail the DPDP Rules require (logs kept at least a year)
+holds with no personal data in it, and the journal's hash chain still verifies. The
+identity goes on the permanent suppression list, so the person is never rediscovered or
+contacted again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from gtm_pipeline.domain.ids import email_hash, is_prospect_id
+from gtm_pipeline.domain.states import Event
+from gtm_pipeline.store.repository import Store
+
+MAX_RESPONSE_DAYS = 90  # DPDP Rules: a published response period not exceeding ninety days
+PRIVACY_ACTOR = "operator:privacy"
+PURPOSE = "B2B outbound prospecting: research of public company sources and one-to-one business email"
+RIGHTS_KINDS = ("access", "correction", "erasure", "grievance")
+
+
+def response_days() -> int:
+    """The published response period (``GTM_RIGHTS_RESPONSE_DAYS``, default 30, at most 90)."""
+    days = int(os.environ.get("GTM_RIGHTS_RESPONSE_DAYS", "30"))
+    if not 1 <= days <= MAX_RESPONSE_DAYS:
+        raise ValueError(f"GTM_RIGHTS_RESPONSE_DAYS must be 1..{MAX_RESPONSE_DAYS}, got {days}")
+    return days
+
+
+def retention_days() -> int:
+    """Inactivity after which the retention rule erases a prospect (``GTM_RETENTION_DAYS``, default 365)."""
+    return int(os.environ.get("GTM_RETENTION_DAYS", "365"))
+
+
+class UnknownSubjectError(LookupError):
+    """No prospect matches the email or id given."""
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure did (ids and counts only: safe to print and to journal)."""
+
+    subject_hash: str
+    prospect_ids: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    request_id: int | None = None
+    compacted: bool = True
+
+
+def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
+    """(subject hash, prospect ids) for an email address or a prospect id."""
+    if is_prospect_id(target):
+        return target, [target] if store.get_prospect(target) else []
+    digest = email_hash(target)
+    return digest, [pid for pid, _state in store.prospects_with_email_hash(digest)]
+
+
+def erase(
+    store: Store,
+    target: str,
+    *,
+    reason: str,
+    now: dt.datetime,
+    rights_request: bool = True,
+    allow_unknown: bool = False,
+) -> ErasureReport:
+    """Erase a person (by email) or a prospect (by id). Idempotent; safe to re-run after a crash."""
+    subject_hash, prospect_ids = _resolve(store, target)
+    if not prospect_ids and not allow_unknown and is_prospect_id(target):
+        raise UnknownSubjectError(f"no prospect {target}")
+    report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids)
+    if rights_request:
+        report.request_id = store.record_rights_request(
+            kind="erasure",
+            subject_hash=subject_hash,
+            prospect_id=prospect_ids[0] if prospect_ids else None,
+            received_at=now,
+            response_days=response_days(),
+        )
+    # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
+    if not is_prospect_id(target):
+        store.suppress(subject_hash, kind="email", reason=reason)
+    for pid in prospect_ids:
+        prospect = store.get_prospect(pid)
+        if prospect is not None and prospect.contact_email:
+            store.suppress(email_hash(prospect.contact_email), kind="email", reason=reason)
+        store.suppress(pid, kind="prospect", reason=reason)
+        counts = store.tombstone_prospect(pid, reason=reason, now=now)
+        for key, value in counts.items():
+            report.counts[key] = report.counts.get(key, 0) + value
+        entry = store.append_journal(
+            subject=pid,
+            kind="erasure",
+            actor=PRIVACY_ACTOR,
+            payload={"reason": reason, "request_id": report.request_id, "tombstoned": counts},
+        )
+        store.apply_event(
+            pid,
+            Event.ERASED,
+            actor=PRIVACY_ACTOR,
+            rationale=f"erasure: {reason}",
+            now=now,
+            details={"erasure_entry": entry},
+        )
+    report.compacted = store.compact()
+    if report.request_id is not None:
+        store.complete_rights_request(
+            report.request_id, outcome=f"erased {len(prospect_ids)} prospect(s): {report.counts}", at=now
+        )
+    return report
+
+
+def export(store: Store, email: str, *, now: dt.datetime) -> dict[str, Any]:
+    """Everything held about a person, as the access right requires (recorded as a request)."""
+    digest, prospect_ids = _resolve(store, email)
+    request_id = store.record_rights_request(
+        kind="access",
+        subject_hash=digest,
+        prospect_id=prospect_ids[0] if prospect_ids else None,
+        received_at=now,
+        response_days=response_days(),
+    )
+    held = []
+    for pid in prospect_ids:
+        prospect = store.get_prospect(pid)
+        assert prospect is not None
+        artifacts = [
+            store.artifacts(pid, kind) for kind in ("raw_source", "profile", "draft", "context_pack")
+        ]
+        held.append(
+            {
+                "prospect_id": pid,
+                "purpose": PURPOSE,
+                "hypothesis": prospect.hypothesis_slug,
+                "company": {"name": prospect.company_name, "domain": prospect.company_domain},
+                "contact": {
+                    "name": prospect.contact_name,
+                    "email": prospect.contact_email,
+                    "role": prospect.contact_role,
+                },
+                "state": prospect.state.value,
+                "sources": [
+                    {
+                        "source_id": a.source_id,
+                        "url": a.url,
+                        "kind": a.source_kind,
+                        "retrieved": a.meta.get("retrieved_at"),
+                    }
+                    for a in artifacts[0]
+                ],
+                "artifacts": [
+                    {"id": a.id, "kind": a.kind, "created_at": a.created_at.isoformat(), "content": a.content}
+                    for group in artifacts
+                    for a in group
+                ],
+                "decisions": [
+                    {"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.payload}
+                    for e in store.journal(pid)
+                ],
+            }
+        )
+    result = {
+        "subject_hash": digest,
+        "request_id": request_id,
+        "generated_at": now.isoformat(),
+        "suppressed": store.suppression_reason(digest) is not None,
+        "prospects": held,
+    }
+    store.complete_rights_request(request_id, outcome=f"exported {len(held)} prospect(s)", at=now)
+    return result
