@@ -70,3 +70,55 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
     text_status = _gtm(home, "status")
     assert "Waiting for review: 11" in text_status.stdout
     assert not any(p.decode() in text_status.stdout for p in personal)
+
+
+def _digest_files(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.test_privacy import personal_forms, scan
+
+    home = tmp_path / "home"
+    assert _gtm(home, "demo").returncode == 0
+
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    content_before = store.content_digest()
+    store.close()
+    files_before = _digest_files(home)
+    dry = _gtm(home, "dry-run", "--at", "2027-12-01T00:00Z")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "22 prospect(s) with a rule due; nothing was changed" in dry.stdout
+    assert dry.stdout.count("erase (retention") == 22
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    assert store.content_digest() == content_before  # the store is unchanged, row for row
+    store.close()
+    assert _digest_files(home) == files_before  # and so is every file: the store, Dagster's storage, logs
+
+    assert _gtm(home, "replay", "--check").returncode == 0
+    with sqlite3.connect(home / "gtm.sqlite") as db:
+        victim = db.execute(
+            "SELECT id FROM prospects WHERE state = 'awaiting_review' ORDER BY id"
+        ).fetchone()[0]
+        db.execute("UPDATE prospects SET state = 'approved' WHERE id = ?", (victim,))
+    broken = _gtm(home, "replay", "--check")
+    assert broken.returncode == 1 and f"MISMATCH {victim}" in broken.stdout
+    with sqlite3.connect(home / "gtm.sqlite") as db:
+        db.execute("UPDATE prospects SET state = 'awaiting_review' WHERE id = ?", (victim,))
+
+    email, name = "priya.raman@medibridge-health.example", "Priya Raman"
+    erased = _gtm(home, "erase", email, "--reason", "data principal request")
+    assert erased.returncode == 0, erased.stderr[-2000:]
+    assert name not in erased.stdout and email not in erased.stdout
+    assert scan(home, personal_forms(email, name)) == []
+    assert _gtm(home, "replay", "--check").returncode == 0
+    assert _gtm(home, "demo").returncode == 0  # the next run neither rediscovers nor refetches them
+    assert scan(home, personal_forms(email, name)) == []
