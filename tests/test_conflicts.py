@@ -89,5 +89,5 @@ def test_the_same_person_at_another_company_is_a_conflict(services: Services) ->
 def test_a_broken_accounts_file_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "accounts.csv"
     path.write_text("domain,relationship\nacme.example,customer\nbeta.example,friend\n")
-    with pytest.raises(AccountsFileError, match="accounts.csv:3"):
+    with pytest.raises(AccountsFileError, match=r"accounts\.csv:3"):
         load_accounts(path)
