@@ -270,6 +270,61 @@ def rights_list(
     typer.echo(f"{len(requests)} request(s)")
 
 
+@rights_app.command("complete")
+def rights_complete(
+    request_id: Annotated[int, typer.Argument(help="The request number (gtm rights list).")],
+    outcome: Annotated[str, typer.Option(help="What was done (no personal data: it is kept for the audit).")],
+) -> None:
+    """Mark a request answered (a correction made, a grievance resolved)."""
+    store = _store()
+    try:
+        store.complete_rights_request(request_id, outcome=outcome)
+    finally:
+        store.close()
+    typer.echo(f"request #{request_id} completed")
+
+
+review_app = typer.Typer(help="The operator's review queue.")
+app.add_typer(review_app, name="review")
+
+
+def _operator() -> str:
+    return "operator:" + os.environ.get("GTM_OPERATOR", "cli")
+
+
+@review_app.command("approve")
+def review_approve(
+    review_id: Annotated[int, typer.Argument(help="The review item number (gtm status).")],
+    note: Annotated[str, typer.Option(help="Why, for the journal.")] = "approved as drafted",
+) -> None:
+    """Approve a draft: a journaled operator decision that moves the prospect to approved."""
+    _decide(review_id, approve=True, reason=note)
+
+
+@review_app.command("reject")
+def review_reject(
+    review_id: Annotated[int, typer.Argument(help="The review item number (gtm status).")],
+    reason: Annotated[str, typer.Option(help="Why the draft was rejected (kept in the journal).")],
+) -> None:
+    """Reject a draft with a reason: the prospect returns to qualified for a new draft."""
+    _decide(review_id, approve=False, reason=reason)
+
+
+def _decide(review_id: int, *, approve: bool, reason: str) -> None:
+    store = _store()
+    try:
+        decision = store.decide_review(review_id, approve=approve, actor=_operator(), reason=reason)
+    except (KeyError, ValueError) as exc:
+        typer.echo(str(exc).strip("'\""), err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    if not decision.allowed:
+        typer.echo(f"rejected by the state machine: {decision.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"#{review_id}: {decision.reason}")
+
+
 rules_app = typer.Typer(help="The time-based rules of the state machine.")
 app.add_typer(rules_app, name="rules")
 

@@ -122,3 +122,44 @@ def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
     assert _gtm(home, "replay", "--check").returncode == 0
     assert _gtm(home, "demo").returncode == 0  # the next run neither rediscovers nor refetches them
     assert scan(home, personal_forms(email, name)) == []
+
+
+def test_operator_review_decisions_are_journaled_transitions(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _gtm(home, "demo").returncode == 0
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    first, second = store.pending_reviews()[:2]
+    store.close()
+    assert _gtm(home, "review", "approve", str(first.id)).returncode == 0
+    rejected = _gtm(home, "review", "reject", str(second.id), "--reason", "opener too generic")
+    assert rejected.returncode == 0, rejected.stderr
+    again = _gtm(home, "review", "approve", str(first.id))
+    assert again.returncode == 2 and "not pending" in again.stderr
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    approved, back = store.get_prospect(first.prospect_id), store.get_prospect(second.prospect_id)
+    assert approved is not None and approved.state.value == "approved"
+    assert back is not None and back.state.value == "qualified"
+    entry = store.journal(second.prospect_id)[-1]
+    assert entry.actor == "operator:cli" and entry.payload["rationale"] == "opener too generic"
+    assert entry.payload["review_id"] == second.id
+    store.close()
+
+
+def test_a_dry_run_never_loads_a_provider_or_sending_client(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _gtm(home, "demo").returncode == 0
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from gtm_pipeline.cli import app\n"
+        "result = CliRunner().invoke(app, ['dry-run', '--at', '2026-12-01T00:00Z'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'resend', 'httpx')"
+        " or m.startswith('gtm_pipeline.providers'))\n"
+        "print('LOADED', loaded)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["GTM_HOME"] = str(home)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LOADED []" in result.stdout

@@ -253,38 +253,74 @@ class Store:
         """
         at = now or _now()
         with self._write() as c:
-            row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
-            if row is None:
-                raise KeyError(f"unknown prospect {prospect_id}")
-            decision = transition(State(row.state), event, at)
-            payload = {
-                "event": event.value,
-                "from_state": decision.from_state.value,
-                "to_state": decision.to_state.value,
-                "allowed": decision.allowed,
-                "rationale": rationale,
-                "reason": decision.reason,
-                **(details or {}),
-            }
-            kind = "transition" if decision.allowed else "transition_rejected"
-            self._append(
-                c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at
+            return self._apply(c, prospect_id, event, actor, rationale, at, details, run_id)
+
+    def _apply(
+        self,
+        c: sa.Connection,
+        prospect_id: str,
+        event: Event,
+        actor: str,
+        rationale: str,
+        at: dt.datetime,
+        details: dict[str, Any] | None,
+        run_id: str | None,
+    ) -> Decision:
+        row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
+        if row is None:
+            raise KeyError(f"unknown prospect {prospect_id}")
+        decision = transition(State(row.state), event, at)
+        payload = {
+            **(details or {}),
+            "event": event.value,
+            "from_state": decision.from_state.value,
+            "to_state": decision.to_state.value,
+            "allowed": decision.allowed,
+            "rationale": rationale,
+            "reason": decision.reason,
+        }
+        kind = "transition" if decision.allowed else "transition_rejected"
+        self._append(c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at)
+        if decision.allowed and decision.to_state != decision.from_state:
+            c.execute(
+                t.prospects.update()
+                .where(t.prospects.c.id == prospect_id)
+                .values(state=decision.to_state.value, state_since=at)
             )
-            if decision.allowed and decision.to_state != decision.from_state:
+            if decision.to_state in DISQUALIFIED | TERMINAL:
+                # Nothing of a stopped prospect may still wait for approval (and so for sending).
                 c.execute(
-                    t.prospects.update()
-                    .where(t.prospects.c.id == prospect_id)
-                    .values(state=decision.to_state.value, state_since=at)
+                    t.review_queue.update()
+                    .where(t.review_queue.c.prospect_id == prospect_id, t.review_queue.c.status == "pending")
+                    .values(status="withdrawn", decided_at=at, decided_by=actor)
                 )
-                if decision.to_state in DISQUALIFIED | TERMINAL:
-                    # Nothing of a stopped prospect may still wait for approval (and so for sending).
-                    c.execute(
-                        t.review_queue.update()
-                        .where(
-                            t.review_queue.c.prospect_id == prospect_id, t.review_queue.c.status == "pending"
-                        )
-                        .values(status="withdrawn", decided_at=at, decided_by=actor)
+        return decision
+
+    def decide_review(
+        self, review_id: int, *, approve: bool, actor: str, reason: str, now: dt.datetime | None = None
+    ) -> Decision:
+        """An operator's approval or rejection: the review item, the transition and the journal, at once."""
+        at = now or _now()
+        with self._write() as c:
+            item = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
+            if item is None:
+                raise KeyError(f"no review item #{review_id}")
+            if item.status != "pending":
+                raise ValueError(f"review item #{review_id} is {item.status}, not pending")
+            event = Event.DRAFT_APPROVED if approve else Event.DRAFT_REJECTED
+            details = {"review_id": review_id, "artifact_id": item.artifact_id}
+            decision = self._apply(c, item.prospect_id, event, actor, reason, at, details, None)
+            if decision.allowed:
+                c.execute(
+                    t.review_queue.update()
+                    .where(t.review_queue.c.id == review_id)
+                    .values(
+                        status="approved" if approve else "rejected",
+                        decided_at=at,
+                        decided_by=actor,
+                        reason=reason,
                     )
+                )
             return decision
 
     # ------------------------------------------------------------ artifacts
