@@ -154,8 +154,9 @@ def test_a_dry_run_never_loads_a_provider_or_sending_client(tmp_path: Path) -> N
         "from gtm_pipeline.cli import app\n"
         "result = CliRunner().invoke(app, ['dry-run', '--at', '2026-12-01T00:00Z'])\n"
         "assert result.exit_code == 0, result.output\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'resend', 'httpx')"
-        " or m.startswith('gtm_pipeline.providers'))\n"
+        "clients = ('openai', 'anthropic', 'resend', 'httpx')\n"
+        "loaded = sorted(m for m in sys.modules"
+        " if m.split('.')[0] in clients or m.startswith('gtm_pipeline.providers'))\n"
         "print('LOADED', loaded)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
