@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh "[dev]"
-export PATH="$PWD/.venv/bin:$PATH"
+export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check gtm_pipeline tests scripts
 echo "== mypy"; mypy
 echo "== dg check defs"

@@ -10,20 +10,10 @@ import pytest
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.pipeline.discover import discover
-from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.research import augment, fetch_sources
 from gtm_pipeline.pipeline.services import Services
 from tests.conftest import HYPOTHESIS
-
-
-def _run_all(services: Services) -> list[str]:
-    report = discover(services, services.hypotheses[HYPOTHESIS])
-    for pid in report.prospect_ids:
-        fetch_sources(services, pid)
-        augment(services, pid)
-        draft_first_touch(services, pid)
-        build_context_pack(services, pid)
-    return report.prospect_ids
+from tests.helpers import run_all
 
 
 def _state_of(services: Services, domain: str) -> State:
@@ -50,7 +40,7 @@ def test_discovery_registers_signal_companies_once(services: Services) -> None:
 
 
 def test_the_pipeline_routes_every_prospect_to_the_right_state(services: Services) -> None:
-    _run_all(services)
+    run_all(services)
     for domain in ("medibridge-health.example", "carepoint-clinics.example", "kestrel-billing.example"):
         assert _state_of(services, domain) is State.AWAITING_REVIEW
     for domain in (
@@ -81,7 +71,7 @@ def test_the_pipeline_routes_every_prospect_to_the_right_state(services: Service
 def test_disqualification_names_its_reason_in_the_journal(
     services: Services, domain: str, disqualifier: str
 ) -> None:
-    _run_all(services)
+    run_all(services)
     entries = services.store.journal(prospect_id(domain))
     transition = [e for e in entries if e.kind == "transition" and e.payload["to_state"] == "not_a_fit"]
     assert len(transition) == 1 and disqualifier in transition[0].payload["rationale"]
@@ -91,14 +81,14 @@ def test_disqualification_names_its_reason_in_the_journal(
 
 
 def test_a_second_run_adds_nothing(services: Services) -> None:
-    _run_all(services)
+    run_all(services)
     before = services.store.table_counts()
-    _run_all(services)
+    run_all(services)
     assert services.store.table_counts() == before
 
 
 def test_drafts_are_grounded_plain_and_link_free(services: Services) -> None:
-    _run_all(services)
+    run_all(services)
     for review in services.store.pending_reviews():
         artifact = services.store.get_artifact(review.artifact_id)
         assert artifact is not None and artifact.content is not None
@@ -112,7 +102,7 @@ def test_drafts_are_grounded_plain_and_link_free(services: Services) -> None:
 
 
 def test_every_state_change_is_journaled_with_its_actor(services: Services) -> None:
-    _run_all(services)
+    run_all(services)
     pid = prospect_id("medibridge-health.example")
     kinds = [(e.kind, e.payload.get("to_state")) for e in services.store.journal(pid)]
     assert ("discovered", "discovered") in kinds
