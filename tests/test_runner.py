@@ -10,8 +10,9 @@ import pytest
 from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.pipeline.research import fetch_sources, stored_sources
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.providers.base import ProviderError, ProviderReply, ProviderRouter, SkillRequest
+from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.offline import OfflineProvider
+from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store.repository import NewProspect
 from tests.conftest import HYPOTHESIS

@@ -37,6 +37,7 @@ class DiscoveryReport:
     rejected: list[str] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     journal_ids: list[str] = field(default_factory=list)
 
@@ -83,6 +84,9 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
             run_id=run_id,
         )
         report.journal_ids.append(outcome.journal_entry_id)
+        if outcome.waiting:
+            report.waiting.append(pid)
+            continue
         if outcome.result is None:
             report.dead_lettered.append(pid)
             continue

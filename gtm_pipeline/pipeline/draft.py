@@ -72,7 +72,8 @@ def _produce(
     )
     report.record_outcome(outcome)
     if outcome.result is None:
-        report.status = "dead_letter"
+        report.status = "waiting" if outcome.waiting else "dead_letter"
+        report.detail = outcome.waiting or report.detail
         return _Produced(report)
     artifact_id, _ = services.store.add_artifact(
         prospect_id=prospect_id,

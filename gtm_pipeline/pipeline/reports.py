@@ -59,10 +59,14 @@ class StepReport:
                     "prompt_hash": producer.prompt_hash,
                     "input_tokens": producer.usage.input_tokens,
                     "output_tokens": producer.usage.output_tokens,
+                    "cache_read_tokens": producer.usage.cache_read_tokens,
                     "tokens_estimated": producer.usage.estimated,
+                    "cost_usd": producer.cost_usd,
                     "confidence": outcome.result.confidence,
                 }
             )
+        if outcome.route:
+            self.provenance["route"] = " > ".join(f"{a['provider']}:{a['outcome']}" for a in outcome.route)
         if outcome.failure is not None:
             self.provenance.update(
                 {"dead_letter_id": outcome.dead_letter_id, "failure": outcome.failure.kind}

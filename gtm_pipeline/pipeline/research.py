@@ -150,7 +150,8 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
         )
         report.record_outcome(outcome)
         if outcome.result is None:
-            report.status = "dead_letter"
+            report.status = "waiting" if outcome.waiting else "dead_letter"
+            report.detail = outcome.waiting or report.detail
             report.state = require_prospect(services, prospect_id).state.value
             return report
         artifact_id, _ = services.store.add_artifact(

@@ -12,8 +12,10 @@ from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.pipeline.conflicts import Account, load_accounts
 from gtm_pipeline.pipeline.corpus import SampleCorpus
 from gtm_pipeline.pipeline.hypotheses import load_hypotheses
-from gtm_pipeline.providers.base import Provider, ProviderRouter
-from gtm_pipeline.providers.offline import OfflineProvider
+from gtm_pipeline.providers.base import Provider
+from gtm_pipeline.providers.pricing import PriceTable
+from gtm_pipeline.providers.registry import build_router
+from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store.repository import Store
@@ -28,11 +30,6 @@ class Sender:
     signature: str = DEFAULT_SIGNATURE
 
 
-def configured_providers() -> dict[str, Provider]:
-    """Providers available here. The offline provider is always there (no keys needed)."""
-    return {"offline": OfflineProvider()}
-
-
 @dataclass
 class Services:
     """The store, skills, providers, corpus and hypotheses a step works with."""
@@ -43,13 +40,18 @@ class Services:
     corpus: SampleCorpus
     hypotheses: Mapping[str, Hypothesis]
     accounts: Mapping[str, Account] = field(default_factory=dict)
-    providers: Mapping[str, Provider] = field(default_factory=configured_providers)
+    router: ProviderRouter = field(default_factory=build_router)
+    prices: PriceTable = field(default_factory=lambda: PriceTable({}))
     sender: Sender = field(default_factory=Sender)
     clock: Clock = field(default_factory=SystemClock)
 
     @property
+    def providers(self) -> Mapping[str, Provider]:
+        return self.router.providers
+
+    @property
     def runner(self) -> SkillRunner:
-        return SkillRunner(self.store, ProviderRouter(self.providers))
+        return SkillRunner(self.store, self.router, self.prices, self.clock)
 
     @classmethod
     def from_environment(cls, resolved: Paths | None = None) -> Services:
@@ -61,6 +63,7 @@ class Services:
             corpus=SampleCorpus(p.corpus_dir),
             hypotheses=load_hypotheses(p.hypotheses_dir),
             accounts=load_accounts(p.accounts_file),
+            prices=PriceTable.load(p.root / "config" / "models.yaml"),
             sender=Sender(os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n")),
         )
 

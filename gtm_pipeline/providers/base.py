@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,11 +34,20 @@ class ProviderReply:
 
 
 class ProviderError(RuntimeError):
-    """A provider call that failed (network, rate limit, refusal)."""
+    """A provider call that failed. The message never carries a key, a prompt or a response body.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    ``kind`` is one of: rate_limit, overloaded, server_error, timeout, connection, auth,
+    bad_request, bad_output. Routing fails over on every kind; ``retry_after`` is the
+    server's hint for a rate limit.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool, kind: str = "server_error", retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.kind = kind
+        self.retry_after = retry_after
 
 
 class Provider(Protocol):
@@ -49,24 +57,3 @@ class Provider(Protocol):
     model: str
 
     def complete(self, request: SkillRequest) -> ProviderReply: ...
-
-
-class NoProviderError(LookupError):
-    """No provider of a group's chain is configured."""
-
-
-@dataclass(frozen=True)
-class ProviderRouter:
-    """Picks a provider for a group's ordered chain among those configured here."""
-
-    providers: Mapping[str, Provider]
-
-    def chain(self, names: list[str]) -> list[Provider]:
-        """The configured providers of ``names``, in order."""
-        return [self.providers[name] for name in names if name in self.providers]
-
-    def first(self, names: list[str]) -> Provider:
-        chain = self.chain(names)
-        if not chain:
-            raise NoProviderError(f"none of {names} is configured (configured: {sorted(self.providers)})")
-        return chain[0]

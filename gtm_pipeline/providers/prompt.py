@@ -8,9 +8,13 @@ early: the delimiter is escaped inside source text.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
+from typing import Any
 
+from gtm_pipeline.domain.sources import SourceDoc
 from gtm_pipeline.providers.base import SkillRequest
 
 UNTRUSTED_RULE = (
@@ -26,6 +30,7 @@ def system_prompt(request: SkillRequest) -> str:
             request.instructions.strip(),
             f"Group voice:\n{request.voice.strip()}" if request.voice.strip() else "",
             UNTRUSTED_RULE,
+            f"Output contract: {request.output_contract}",
             "Answer with one JSON object that validates against this schema:\n"
             + json.dumps(request.output_schema, sort_keys=True),
         ]
@@ -34,6 +39,10 @@ def system_prompt(request: SkillRequest) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("</source", "<\\/source").replace("<source", "<\\source")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("<\\/source", "</source").replace("<\\source", "<source")
 
 
 def user_prompt(request: SkillRequest) -> str:
@@ -52,3 +61,33 @@ def prompt_hash(request: SkillRequest) -> str:
     """Hash of the exact prompt: recorded as provenance, never the prompt itself."""
     material = system_prompt(request) + "\x1e" + user_prompt(request)
     return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+_SOURCE_RE = re.compile(
+    r'<source id="(?P<id>[^"]*)" kind="(?P<kind>[^"]*)" published="(?P<published>[^"]*)">\n'
+    r"(?P<text>.*?)\n</source>",
+    re.DOTALL,
+)
+
+
+def parse_user_prompt(text: str) -> tuple[dict[str, Any], list[SourceDoc]]:
+    """The inverse of :func:`user_prompt`: what a model (or a twin) reads back from the prompt."""
+    head, _, _rest = text.partition("\n\n<source")
+    inputs = json.loads(head.removeprefix("Inputs:\n")) if head.startswith("Inputs:") else {}
+    sources = []
+    for match in _SOURCE_RE.finditer(text):
+        body = _unescape(match["text"])
+        published = match["published"]
+        sources.append(
+            SourceDoc(
+                source_id=match["id"],
+                url="",
+                kind=match["kind"],
+                title="",
+                text=body,
+                published_on=None if published == "undated" else dt.date.fromisoformat(published),
+                retrieved_at=dt.datetime.now(dt.UTC),
+                content_hash=hashlib.sha256(body.encode()).hexdigest(),
+            )
+        )
+    return inputs, sources

@@ -46,6 +46,7 @@ class GroupSpec(BaseModel):
     follow_ups: int = Field(default=2, ge=0, le=5)
     follow_up_after_days: int = Field(default=4, ge=1, le=60)
     unresponsive_after_days: int = Field(default=14, ge=1, le=120)
+    daily_spend_cap_usd: float | None = Field(default=None, ge=0)
     description: str = ""
 
     @field_validator("providers")

@@ -8,12 +8,14 @@ and the reason go to the dead-letter queue, and the journal says so: never silen
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.domain.contracts import (
     DeadLetterReason,
     Evidence,
@@ -28,8 +30,10 @@ from gtm_pipeline.domain.contracts import (
 from gtm_pipeline.domain.ids import content_hash
 from gtm_pipeline.domain.journal import canonical_json
 from gtm_pipeline.domain.sources import SourceDoc, evidence_problems
-from gtm_pipeline.providers.base import ProviderError, ProviderReply, ProviderRouter, SkillRequest
+from gtm_pipeline.providers.base import ProviderReply, SkillRequest
+from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.providers.prompt import prompt_hash
+from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store.repository import Store
 
@@ -46,6 +50,8 @@ class SkillOutcome:
     dead_letter_id: int | None = None
     failure: DeadLetterReason | None = None
     reply: ProviderReply | None = None
+    route: list[dict[str, Any]] = field(default_factory=list)
+    waiting: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,11 +87,19 @@ def _parse(
 
 
 class SkillRunner:
-    """Runs skills for one pipeline step, recording results and failures in the store."""
+    """Runs skills for one pipeline step, recording results, spend and failures in the store."""
 
-    def __init__(self, store: Store, router: ProviderRouter) -> None:
+    def __init__(
+        self,
+        store: Store,
+        router: ProviderRouter,
+        prices: PriceTable | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.store = store
         self.router = router
+        self.prices = prices or PriceTable({})
+        self.clock = clock or SystemClock()
 
     def run(
         self,
@@ -109,34 +123,52 @@ class SkillRunner:
             sources=sources,
         )
         digest = input_hash(skill, inputs, sources)
-        provider = self.router.first(skill.group.spec.providers)
+        group = skill.group.spec
         failure: DeadLetterReason | None = None
         reply: ProviderReply | None = None
+        route: list[dict[str, Any]] = []
         for attempt in range(1, skill.spec.max_attempts + 1):
+            today = self.clock.now().date()
+            if (
+                group.daily_spend_cap_usd is not None
+                and self.store.spend_on(today, group.name) >= group.daily_spend_cap_usd
+            ):
+                return self._wait_for_budget(skill, subject, digest, today, run_id)
             try:
-                reply = provider.complete(request)
-            except ProviderError as exc:
+                reply, trail = self.router.complete(group.providers, request)
+            except AllProvidersFailed as exc:
+                route += [a.as_dict() for a in exc.trail]
                 failure = DeadLetterReason(kind="provider_error", detail=str(exc))
                 continue
+            route += [a.as_dict() for a in trail]
+            cost = self.prices.cost(reply.model, reply.usage)
+            self.store.record_spend(
+                day=today,
+                group=group.name,
+                provider=reply.provider,
+                model=reply.model,
+                usage=reply.usage,
+                cost_usd=cost,
+            )
             output, failure = _parse(skill, reply, sources)
             if output is not None:
-                result = self._result(skill, output, reply, request, sources, attempt)
+                result = self._result(skill, output, reply, request, sources, attempt, cost)
                 entry = self.store.append_journal(
                     subject=subject,
                     kind="skill_result",
                     actor=skill.actor,
-                    payload={"input_hash": digest, "result": result.model_dump(mode="json")},
+                    payload={"input_hash": digest, "result": result.model_dump(mode="json"), "route": route},
                     dedupe_key=f"skill:{skill.code_version}:{subject}:{digest}:{content_hash(reply.text)[:16]}",
                     run_id=run_id,
                 )
-                return SkillOutcome(skill, digest, attempt, result, entry, reply=reply)
+                return SkillOutcome(skill, digest, attempt, result, entry, reply=reply, route=route)
         assert failure is not None
         attempts = skill.spec.max_attempts
         dead_letter_id, _created = self.store.record_dead_letter(
             prospect_id=prospect_id,
             skill=skill.name,
             skill_version=skill.version,
-            group=skill.group.spec.name,
+            group=group.name,
             input_hash=digest,
             attempts=attempts,
             reason_kind=failure.kind,
@@ -153,12 +185,34 @@ class SkillRunner:
                 "reason_kind": failure.kind,
                 "reason": failure.detail,
                 "dead_letter_id": dead_letter_id,
-                "provider": provider.name,
+                "route": route,
             },
             dedupe_key=f"dead:{skill.code_version}:{subject}:{digest}",
             run_id=run_id,
         )
-        return SkillOutcome(skill, digest, attempts, None, entry, dead_letter_id, failure, reply)
+        return SkillOutcome(skill, digest, attempts, None, entry, dead_letter_id, failure, reply, route=route)
+
+    def _wait_for_budget(
+        self, skill: Skill, subject: str, digest: str, day: dt.date, run_id: str | None
+    ) -> SkillOutcome:
+        """The group's daily cap is reached: no call, the prospect waits (journaled once a day)."""
+        group = skill.group.spec
+        entry = self.store.append_journal(
+            subject=subject,
+            kind="spend_cap_wait",
+            actor=f"rule:spend-cap@1/{group.name}",
+            payload={
+                "group": group.name,
+                "day": day.isoformat(),
+                "cap_usd": group.daily_spend_cap_usd,
+                "input_hash": digest,
+            },
+            dedupe_key=f"spendcap:{group.name}:{day.isoformat()}:{subject}:{digest}",
+            run_id=run_id,
+        )
+        return SkillOutcome(
+            skill, digest, 0, None, entry, waiting=f"daily spend cap of group {group.name} reached"
+        )
 
     @staticmethod
     def _result(
@@ -168,6 +222,7 @@ class SkillRunner:
         request: SkillRequest,
         sources: list[SourceDoc],
         attempt: int,
+        cost: float = 0.0,
     ) -> SkillResult[Any]:
         by_id = {doc.source_id: doc for doc in sources}
         evidence = [
@@ -189,6 +244,7 @@ class SkillRunner:
             prompt_hash=prompt_hash(request),
             attempt=attempt,
             usage=reply.usage,
+            cost_usd=cost,
         )
         finding: Finding = output.finding
         return result_model(skill.finding_type)(

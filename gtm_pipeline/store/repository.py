@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.domain.ids import content_hash, email_hash
 from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash, redact
 from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Decision, Event, State, transition
@@ -750,6 +751,48 @@ class Store:
                 for row in c.execute(sa.select(table).order_by(*table.primary_key.columns)):
                     digest.update(repr(tuple(row)).encode())
         return digest.hexdigest()
+
+    # ------------------------------------------------------------ spend
+
+    def record_spend(
+        self, *, day: dt.date, group: str, provider: str, model: str, usage: Usage, cost_usd: float
+    ) -> None:
+        """Add one call's tokens and cost to the day's ledger (atomic increment)."""
+        key = {"day": day, "group_name": group, "provider": provider, "model": model}
+        with self._write() as c:
+            row = c.execute(
+                sa.select(t.spend).where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
+            ).first()
+            values = {
+                "calls": 1,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "cost_usd": cost_usd,
+            }
+            if row is None:
+                c.execute(t.spend.insert().values(**key, **values))
+            else:
+                c.execute(
+                    t.spend.update()
+                    .where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
+                    .values({name: getattr(t.spend.c, name) + value for name, value in values.items()})
+                )
+
+    def spend_on(self, day: dt.date, group: str) -> float:
+        query = sa.select(sa.func.coalesce(sa.func.sum(t.spend.c.cost_usd), 0.0)).where(
+            t.spend.c.day == day, t.spend.c.group_name == group
+        )
+        with self._read() as c:
+            return float(c.execute(query).scalar_one())
+
+    def spend_rows(self) -> list[dict[str, Any]]:
+        with self._read() as c:
+            return [
+                dict(r._mapping)
+                for r in c.execute(sa.select(t.spend).order_by(t.spend.c.day, t.spend.c.group_name))
+            ]
 
     # ------------------------------------------------------------ reporting
 

@@ -134,3 +134,18 @@ rights_requests = sa.Table(
     sa.Column("completed_at", sa.DateTime(timezone=True)),
     sa.Column("outcome", sa.Text),  # no personal data: counts and ids
 )
+
+spend = sa.Table(
+    "spend",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("group_name", sa.String(80), primary_key=True),
+    sa.Column("provider", sa.String(40), primary_key=True),
+    sa.Column("model", sa.String(120), primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    sa.Column("cache_read_tokens", sa.Integer, nullable=False),
+    sa.Column("cache_write_tokens", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+)
