@@ -62,7 +62,11 @@ def configured_providers(env: Mapping[str, str] | None = None) -> dict[str, Prov
         )
     polish_key = env.get("ANTHROPIC_API_KEY")
     if polish_key:
-        from gtm_pipeline.providers.anthropic_provider import DEFAULT_MODEL, AnthropicConfig, AnthropicProvider
+        from gtm_pipeline.providers.anthropic_provider import (
+            DEFAULT_MODEL,
+            AnthropicConfig,
+            AnthropicProvider,
+        )
 
         providers["polish"] = AnthropicProvider(
             "polish",
