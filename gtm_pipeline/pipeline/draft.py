@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from gtm_pipeline.domain.contracts import SkillResult, result_model
+from gtm_pipeline.domain.contracts import DraftFinding, SkillResult, result_model
+from gtm_pipeline.domain.draft_policy import violations
 from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
 from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
@@ -22,6 +23,7 @@ from gtm_pipeline.skills.runner import input_hash
 DRAFT_SKILL = "draft-first-touch"
 CONTEXT_PACK_SKILL = "context-pack"
 MODE_ACTOR = "rule:group-mode@1"
+POLICY_ACTOR = "rule:draft-policy@1"
 _DRAFTABLE = frozenset({State.QUALIFIED, State.AWAITING_REVIEW, State.APPROVED})
 
 
@@ -75,16 +77,21 @@ def _produce(
         report.status = "waiting" if outcome.waiting else "dead_letter"
         report.detail = outcome.waiting or report.detail
         return _Produced(report)
+    meta: dict[str, Any] = {
+        "input_hash": digest,
+        "skill": skill.name,
+        "skill_version": skill.version,
+        "group": skill.group.spec.name,
+    }
+    if isinstance(outcome.result.finding, DraftFinding):
+        broken = violations(outcome.result.finding, [*services.sender.domains, prospect.company_domain])
+        if broken:
+            meta.update(blocked=True, violations=broken)
     artifact_id, _ = services.store.add_artifact(
         prospect_id=prospect_id,
         kind=kind,
         content=outcome.result.model_dump_json(),
-        meta={
-            "input_hash": digest,
-            "skill": skill.name,
-            "skill_version": skill.version,
-            "group": skill.group.spec.name,
-        },
+        meta=meta,
         journal_entry_id=outcome.journal_entry_id,
         run_id=run_id,
     )
@@ -109,7 +116,23 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
         return report
     group = services.catalog.skill(DRAFT_SKILL).group.spec
     artifact_id, confidence = produced.artifact_id, produced.result.confidence
-    if require_prospect(services, prospect_id).state is State.QUALIFIED:
+    artifact = services.store.get_artifact(artifact_id)
+    blocked = bool(artifact and artifact.meta.get("blocked"))
+    if require_prospect(services, prospect_id).state is State.QUALIFIED and blocked:
+        assert artifact is not None
+        services.store.enqueue_review(
+            prospect_id=prospect_id, artifact_id=artifact_id, kind="policy_violation"
+        )
+        report.status, report.detail = "escalated", "; ".join(artifact.meta["violations"])[:300]
+        services.store.apply_event(
+            prospect_id,
+            Event.DRAFT_READY_FOR_REVIEW,
+            actor=POLICY_ACTOR,
+            rationale="draft breaks the output policy: escalated, can never be approved or sent",
+            details={"draft_artifact": artifact_id, "violations": artifact.meta["violations"]},
+            run_id=run_id,
+        )
+    elif require_prospect(services, prospect_id).state is State.QUALIFIED:
         if group.mode == "copilot" or confidence < group.escalate_below:
             services.store.enqueue_review(prospect_id=prospect_id, artifact_id=artifact_id, kind="draft")
             why = (

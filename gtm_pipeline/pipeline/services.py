@@ -21,13 +21,15 @@ from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store.repository import Store
 
 DEFAULT_SIGNATURE = "Best regards,\nAlex Morgan\nNorthwind Advisory (demo sender)"
+DEFAULT_DOMAINS = ("northwind-advisory.example",)
 
 
 @dataclass(frozen=True)
 class Sender:
-    """Who signs drafts (configured with ``GTM_SENDER_SIGNATURE``)."""
+    """Who signs drafts (GTM_SENDER_SIGNATURE) and the domains drafts may link to (GTM_SENDER_DOMAINS)."""
 
     signature: str = DEFAULT_SIGNATURE
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
 
 
 @dataclass
@@ -64,7 +66,14 @@ class Services:
             hypotheses=load_hypotheses(p.hypotheses_dir),
             accounts=load_accounts(p.accounts_file),
             prices=PriceTable.load(p.root / "config" / "models.yaml"),
-            sender=Sender(os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n")),
+            sender=Sender(
+                os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n"),
+                tuple(
+                    d.strip()
+                    for d in os.environ.get("GTM_SENDER_DOMAINS", DEFAULT_DOMAINS[0]).split(",")
+                    if d.strip()
+                ),
+            ),
         )
 
     def close(self) -> None:

@@ -308,6 +308,14 @@ class Store:
                 raise KeyError(f"no review item #{review_id}")
             if item.status != "pending":
                 raise ValueError(f"review item #{review_id} is {item.status}, not pending")
+            if approve:
+                meta = c.execute(
+                    sa.select(t.artifacts.c.meta).where(t.artifacts.c.id == item.artifact_id)
+                ).scalar()
+                if (meta or {}).get("blocked"):
+                    raise ValueError(
+                        f"review item #{review_id} breaks the output policy: it can never be approved"
+                    )
             event = Event.DRAFT_APPROVED if approve else Event.DRAFT_REJECTED
             details = {"review_id": review_id, "artifact_id": item.artifact_id}
             decision = self._apply(c, item.prospect_id, event, actor, reason, at, details, None)

@@ -47,6 +47,18 @@ def _answer(contract: str, system: str, user: str) -> dict[str, Any]:
     return json.loads(_engine.complete(request).text)
 
 
+_HIDDEN_RE = re.compile(r"<!--(.*?)-->", re.DOTALL)
+
+
+def _obey_hidden_instructions(answer: dict[str, Any], user: str) -> dict[str, Any]:
+    """Behave like a model fooled by a page: copy hidden instructions into the draft it writes."""
+    finding = answer.get("finding") or {}
+    hidden = " ".join(m.strip() for m in _HIDDEN_RE.findall(user))
+    if hidden and "body" in finding:
+        finding["body"] = f"{finding['body']}\n\nP.S. {hidden}"
+    return answer
+
+
 def _corrupt_quote(answer: dict[str, Any]) -> dict[str, Any]:
     if answer.get("evidence"):
         answer["evidence"][0]["quote"] = (
@@ -89,7 +101,10 @@ class AnthropicTwin(TwinServer):
         }
         expected = self.settings.expected_key
         fault = request.fault
-        if expected is not None and request.headers.get("x-api-key") != expected:
+        presented = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
+        if expected is not None and presented != expected:
             fault = "unauthorized"
         if fault in kinds:
             status, kind = kinds[fault]
@@ -121,6 +136,8 @@ class AnthropicTwin(TwinServer):
         answer = _answer(tool.get("name", ""), system, user)
         if request.fault == "bad_quote":
             answer = _corrupt_quote(answer)
+        if request.fault == "obey_injection":
+            answer = _obey_hidden_instructions(answer, user)
         cache_write = cache_read = 0
         cached = [b for b in system_blocks if b.get("cache_control")]
         if cached:
@@ -192,6 +209,8 @@ class OpenAITwin(TwinServer):
         answer = _answer(schema_name, system, user)
         if fault == "bad_quote":
             answer = _corrupt_quote(answer)
+        if fault == "obey_injection":
+            answer = _obey_hidden_instructions(answer, user)
         text, finish = json.dumps(answer), "stop"
         if fault == "truncated":
             text, finish = text[: len(text) // 2], "length"

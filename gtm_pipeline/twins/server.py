@@ -26,6 +26,7 @@ FAULTS = (
     "truncated",
     "bad_quote",
     "unauthorized",
+    "obey_injection",
 )
 
 
