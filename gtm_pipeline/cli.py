@@ -353,6 +353,34 @@ def rules_apply(
 
 
 @app.command()
+def costs(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Tokens and dollars: per day, group, provider and model; per skill; the costliest prospects."""
+    from gtm_pipeline.reporting import cost_report
+
+    store = _store()
+    try:
+        report = cost_report(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    typer.echo(
+        "day         group                 provider  model                                 calls   cost USD"
+    )
+    for row in report["ledger"]:
+        typer.echo(
+            f"{row['day']!s:<11} {row['group_name']:<21} {row['provider']:<9} {row['model']:<37} "
+            f"{row['calls']:>5} {row['cost_usd']:>10.4f}"
+        )
+    typer.echo("per skill: " + ", ".join(f"{k} ${v:.4f}" for k, v in report["per_skill"].items()))
+    typer.echo(
+        "costliest prospects: " + ", ".join(f"{k} ${v:.4f}" for k, v in report["top_prospects"].items())
+    )
+    typer.echo(f"total ${report['total_usd']:.4f}")
+
+
+@app.command()
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI (and daemon) on this project's instance under GTM_HOME."""
     from gtm_pipeline.orchestrate import prepare_dagster_home

@@ -3,7 +3,7 @@
 The demo runs the same jobs the schedule and the sensor launch in production, on the
 persistent instance under ``$GTM_HOME/dagster``, so ``dagster dev`` afterwards shows every
 run, asset, partition and check the demo produced. Prospect work runs as partition
-ranges (one run per 200 prospects), never one run per prospect.
+ranges (one run per 500 prospects), never one run per prospect.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gtm_pipeline.config import Paths
 if TYPE_CHECKING:
     from gtm_pipeline.pipeline.audit import Anchor
 
-RUN_BATCH = 200
+RUN_BATCH = 500  # as PROSPECT_BACKFILL
 ANCHOR_PAGE = 10_000
 
 

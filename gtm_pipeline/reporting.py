@@ -62,3 +62,28 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
         ],
         "dead_letters": store.open_dead_letters(),
     }
+
+
+def cost_report(store: Store, top: int = 10) -> dict[str, Any]:
+    """Spend from the ledger (every call, failed contracts too) and the journal (per skill and prospect)."""
+    per_skill: dict[str, float] = {}
+    per_prospect: dict[str, float] = {}
+    for subject in store.journal_subjects():
+        for entry in store.journal(subject):
+            if entry.kind != "skill_result":
+                continue
+            producer = (
+                (entry.payload.get("result") or {}).get("producer") or entry.payload.get("producer") or {}
+            )
+            cost = float(producer.get("cost_usd") or 0.0)
+            skill = f"{producer.get('skill')}@{producer.get('skill_version')}"
+            per_skill[skill] = per_skill.get(skill, 0.0) + cost
+            per_prospect[subject] = per_prospect.get(subject, 0.0) + cost
+    ledger = store.spend_rows()
+    costliest = sorted(per_prospect.items(), key=lambda kv: -kv[1])[:top]
+    return {
+        "ledger": ledger,
+        "per_skill": dict(sorted(per_skill.items())),
+        "top_prospects": dict(costliest),
+        "total_usd": round(sum(r["cost_usd"] for r in ledger), 6),
+    }

@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh "[dev]"
 export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check gtm_pipeline tests scripts
+echo "== ruff"; ruff check gtm_pipeline tests scripts bench
 echo "== mypy"; mypy
 echo "== dg check defs"
 tmp_home=$(mktemp -d)
 mkdir -p "$tmp_home/dagster" && cp dagster.yaml "$tmp_home/dagster/"
 GTM_HOME="$tmp_home" DAGSTER_HOME="$tmp_home/dagster" dg check defs
 rm -rf "$tmp_home"
+echo "== benchmark (prints figures, asserts nothing; GTM_BENCH_PROSPECTS=0 skips it)"
+if [ "${GTM_BENCH_PROSPECTS:-2000}" != "0" ]; then
+  python bench/rescore.py --prospects "${GTM_BENCH_PROSPECTS:-2000}" --latency 0.2 --rate 20 2>/dev/null
+fi
 echo "== pytest"; pytest -q "$@"

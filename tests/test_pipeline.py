@@ -131,3 +131,60 @@ def test_a_crash_between_profile_and_routing_heals_on_the_next_run(services: Ser
     assert _state_of(services, "carepoint-clinics.example") is State.RESEARCHING
     healed = augment(services, pid)
     assert healed.status == "unchanged" and healed.state == State.QUALIFIED.value
+
+
+class _Counting:
+    """The offline provider, counting calls per skill (to see what a re-run really recomputes)."""
+
+    def __init__(self) -> None:
+        from gtm_pipeline.providers.offline import OfflineProvider
+
+        self.inner, self.name, self.model = OfflineProvider(), "offline", "extractive-v1"
+        self.calls: dict[str, int] = {}
+
+    def complete(self, request):  # type: ignore[no-untyped-def]
+        self.calls[request.skill] = self.calls.get(request.skill, 0) + 1
+        return self.inner.complete(request)
+
+
+def test_a_new_skill_version_rescores_exactly_the_stale_work(
+    gtm_home: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from pathlib import Path
+
+    from gtm_pipeline.config import paths
+    from gtm_pipeline.providers.routing import ProviderRouter
+    from tests.conftest import REPO
+
+    skills = Path(str(tmp_path)) / "skills"
+    shutil.copytree(REPO / "skills", skills)
+    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
+
+    def fresh() -> tuple[Services, _Counting]:
+        counting = _Counting()
+        services = Services.from_environment(paths())
+        services.router = ProviderRouter({"offline": counting})  # type: ignore[dict-item]
+        return services, counting
+
+    services, counting = fresh()
+    run_all(services)
+    assert counting.calls["augment-profile"] == 21 + 2  # the dead-lettered profile took its two attempts
+    services.close()
+
+    services, counting = fresh()
+    run_all(services)
+    assert counting.calls == {}  # nothing stale: no call at all
+    services.close()
+
+    path = skills / "research" / "augment-profile" / "SKILL.md"
+    path.write_text(path.read_text().replace("version: 1.0.0", "version: 1.1.0"))
+    services, counting = fresh()
+    run_all(services)
+    active = [
+        p for p in services.store.list_prospects() if p.state.value in ("awaiting_review", "researching")
+    ]
+    # every active profile is re-scored (the dead letter with its two attempts again); drafts whose
+    # inputs did not change are not redrafted, and disqualified prospects are left alone
+    assert counting.calls == {"augment-profile": len(active) + 1}
+    services.close()

@@ -13,7 +13,7 @@ from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.offline import OfflineProvider
 from gtm_pipeline.providers.routing import ProviderRouter
-from gtm_pipeline.skills.runner import SkillRunner
+from gtm_pipeline.skills.runner import SkillRunner, build_request
 from gtm_pipeline.store.repository import NewProspect
 from tests.conftest import HYPOTHESIS
 
@@ -49,11 +49,7 @@ def prospect(services: Services) -> str:
 def _run(services: Services, prospect: str, provider: ScriptedProvider):  # type: ignore[no-untyped-def]
     runner = SkillRunner(services.store, ProviderRouter({"offline": provider}))
     skill = services.catalog.skill("augment-profile")
-    inputs = {
-        "hypothesis": services.hypotheses[HYPOTHESIS].model_dump(mode="json", exclude={"body"}),
-        "company": {"name": "CarePoint Clinics", "domain": "carepoint-clinics.example"},
-        "as_of": "2026-11-20",
-    }
+    inputs = _inputs(services)
     return runner.run(
         skill,
         subject=prospect,
@@ -63,21 +59,20 @@ def _run(services: Services, prospect: str, provider: ScriptedProvider):  # type
     )
 
 
-class RecordingOffline(OfflineProvider):
-    """The real offline provider, remembering its last reply."""
-
-    last = ""
-
-    def complete(self, request: SkillRequest) -> ProviderReply:
-        reply = super().complete(request)
-        self.last = reply.text
-        return reply
+def _inputs(services: Services) -> dict[str, object]:
+    return {
+        "hypothesis": services.hypotheses[HYPOTHESIS].model_dump(mode="json", exclude={"body"}),
+        "company": {"name": "CarePoint Clinics", "domain": "carepoint-clinics.example"},
+        "as_of": "2026-11-20",
+    }
 
 
 def _valid_reply(services: Services, prospect: str) -> str:
-    recorder = RecordingOffline()
-    assert _run(services, prospect, recorder).ok  # type: ignore[arg-type]
-    return recorder.last
+    """What the real offline provider answers to exactly the runner's request."""
+    request = build_request(
+        services.catalog.skill("augment-profile"), _inputs(services), stored_sources(services, prospect)
+    )
+    return OfflineProvider().complete(request).text
 
 
 @pytest.mark.parametrize(
@@ -136,7 +131,17 @@ def test_provider_errors_are_dead_lettered_not_raised(services: Services, prospe
     assert outcome.dead_letter_id is not None
 
 
-def test_the_same_dead_letter_is_recorded_once(services: Services, prospect: str) -> None:
+def test_an_open_dead_letter_is_not_resent_on_the_next_run(services: Services, prospect: str) -> None:
     _run(services, prospect, ScriptedProvider(replies=["bad"]))
-    _run(services, prospect, ScriptedProvider(replies=["bad"]))
+    again = ScriptedProvider(replies=["bad"])
+    outcome = _run(services, prospect, again)
+    assert again.seen == [] and outcome.reused  # it waits for the operator, no new spend
     assert len(services.store.open_dead_letters()) == 1
+
+
+def test_an_identical_call_reuses_the_journaled_result(services: Services, prospect: str) -> None:
+    first = _run(services, prospect, ScriptedProvider(replies=[_valid_reply(services, prospect)]))
+    second_provider = ScriptedProvider(replies=["never called"])
+    second = _run(services, prospect, second_provider)
+    assert second_provider.seen == [] and second.reused
+    assert second.result == first.result and second.journal_entry_id == first.journal_entry_id

@@ -7,4 +7,4 @@ prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
 
 # A backfill (a re-score after a skill change, say) runs many prospects per run, not one
 # run per prospect: Dagster's per-run overhead would dominate the LLM time otherwise.
-PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=200)
+PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=500)

@@ -16,6 +16,7 @@ from gtm_pipeline.defs.discovery import discovery_keys
 from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.pipeline.audit import journal_anchor
+from gtm_pipeline.pipeline.batch import run_many
 from gtm_pipeline.pipeline.draft import CONTEXT_PACK_SKILL, DRAFT_SKILL, build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.reports import StepReport
 from gtm_pipeline.pipeline.research import AUGMENT_SKILL, augment, fetch_sources
@@ -30,12 +31,18 @@ def _run_step(
     services: Services,
 ) -> dg.MaterializeResult:
     statuses: Counter[str] = Counter()
-    for prospect_id in context.partition_keys:
-        report = step(services, prospect_id, run_id=context.run.run_id)
+    totals: Counter[str] = Counter()
+    # Prospects run concurrently (LLM calls are I/O); metadata is recorded here, in the run's thread.
+    for prospect_id, report in run_many(step, services, context.partition_keys, run_id=context.run.run_id):
         statuses[report.status] += 1
+        for key in ("input_tokens", "output_tokens", "cache_read_tokens"):
+            totals[key] += int(report.provenance.get(key, 0))
+        totals["cost_micro_usd"] += round(1_000_000 * float(report.provenance.get("cost_usd", 0.0)))
         context.add_asset_metadata(report.metadata(), partition_key=prospect_id)
     context.log.info(f"{context.asset_key.to_user_string()}: {dict(statuses)}")
-    return dg.MaterializeResult()
+    run_totals: dict[str, int | str] = {f"run_{key}": value for key, value in totals.items()}
+    run_totals["run_statuses"] = ", ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
+    return dg.MaterializeResult(metadata=run_totals)
 
 
 @dg.asset(

@@ -52,6 +52,7 @@ class SkillOutcome:
     reply: ProviderReply | None = None
     route: list[dict[str, Any]] = field(default_factory=list)
     waiting: str | None = None
+    reused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -64,6 +65,20 @@ def input_hash(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]) -
         {"skill": skill.code_version, "inputs": inputs, "sources": sorted(d.content_hash for d in sources)}
     )
     return content_hash(material)
+
+
+def build_request(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]) -> SkillRequest:
+    """What every provider receives for one call of ``skill``."""
+    return SkillRequest(
+        skill=skill.name,
+        skill_version=skill.version,
+        instructions=skill.instructions,
+        voice=skill.group.voice,
+        output_contract=skill.spec.output,
+        output_schema=output_json_schema(skill.finding_type),
+        inputs=inputs,
+        sources=sources,
+    )
 
 
 def _parse(
@@ -112,18 +127,12 @@ class SkillRunner:
         run_id: str | None = None,
     ) -> SkillOutcome:
         """Call ``skill`` for ``subject`` (a prospect id, or a hypothesis for discovery)."""
-        request = SkillRequest(
-            skill=skill.name,
-            skill_version=skill.version,
-            instructions=skill.instructions,
-            voice=skill.group.voice,
-            output_contract=skill.spec.output,
-            output_schema=output_json_schema(skill.finding_type),
-            inputs=inputs,
-            sources=sources,
-        )
+        request = build_request(skill, inputs, sources)
         digest = input_hash(skill, inputs, sources)
         group = skill.group.spec
+        known = self._known_outcome(skill, subject, digest, prospect_id)
+        if known is not None:
+            return known
         failure: DeadLetterReason | None = None
         reply: ProviderReply | None = None
         route: list[dict[str, Any]] = []
@@ -191,6 +200,29 @@ class SkillRunner:
             run_id=run_id,
         )
         return SkillOutcome(skill, digest, attempts, None, entry, dead_letter_id, failure, reply, route=route)
+
+    def _known_outcome(
+        self, skill: Skill, subject: str, digest: str, prospect_id: str | None
+    ) -> SkillOutcome | None:
+        """Memoization: an identical call already produced a result, or is waiting in the dead-letter queue.
+
+        The same skill text, subject and input give the same answer from a deterministic
+        provider and an answer no better on average from a model, so a re-run spends
+        nothing; a dead letter waits for the operator (retry or discard) instead of being
+        re-sent on every run.
+        """
+        recorded = self.store.recorded_skill_result(f"skill:{skill.code_version}:{subject}:{digest}:")
+        if recorded is not None:
+            result = result_model(skill.finding_type).model_validate(recorded.payload["result"])
+            return SkillOutcome(skill, digest, 0, result, recorded.entry_id, reused=True)
+        dead = self.store.open_dead_letter(
+            prospect_id=prospect_id, skill=skill.name, skill_version=skill.version, input_hash=digest
+        )
+        if dead is not None:
+            reason = DeadLetterReason(kind=dead["reason_kind"], detail=dead["reason"])
+            entry = f"dead_letter:{dead['id']}"
+            return SkillOutcome(skill, digest, 0, None, entry, int(dead["id"]), reason, reused=True)
+        return None
 
     def _wait_for_budget(
         self, skill: Skill, subject: str, digest: str, day: dt.date, run_id: str | None

@@ -553,6 +553,35 @@ class Store:
             assert key is not None
             return int(key[0]), True
 
+    def recorded_skill_result(self, dedupe_prefix: str) -> JournalRecord | None:
+        """The journaled result of an identical earlier call (same skill text, subject and input)."""
+        query = (
+            sa.select(t.journal)
+            .where(t.journal.c.dedupe_key.like(dedupe_prefix + "%"), t.journal.c.tombstoned_at.is_(None))
+            .order_by(t.journal.c.id.desc())
+            .limit(1)
+        )
+        with self._read() as c:
+            row = c.execute(query).first()
+        return _journal(row) if row is not None else None
+
+    def open_dead_letter(
+        self, *, prospect_id: str | None, skill: str, skill_version: str, input_hash: str
+    ) -> dict[str, Any] | None:
+        """An unresolved dead letter for exactly this call, if any."""
+        query = sa.select(t.dead_letters).where(
+            t.dead_letters.c.prospect_id.is_(None)
+            if prospect_id is None
+            else t.dead_letters.c.prospect_id == prospect_id,
+            t.dead_letters.c.skill == skill,
+            t.dead_letters.c.skill_version == skill_version,
+            t.dead_letters.c.input_hash == input_hash,
+            t.dead_letters.c.resolved_at.is_(None),
+        )
+        with self._read() as c:
+            row = c.execute(query).first()
+        return dict(row._mapping) if row is not None else None
+
     def open_dead_letters(self) -> list[dict[str, Any]]:
         query = (
             sa.select(
@@ -744,8 +773,8 @@ class Store:
 
     def journal_subjects(self) -> list[str]:
         """Every prospect id that has journal entries."""
-        query = sa.select(sa.distinct(t.journal.c.subject)).where(
-            t.journal.c.subject.like("p\\_%", escape="\\")
+        query = (
+            sa.select(t.journal.c.subject).distinct().where(t.journal.c.subject.like("p\\_%", escape="\\"))
         )
         with self._read() as c:
             return sorted(str(r[0]) for r in c.execute(query))
