@@ -96,6 +96,12 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"  #{item['id']:<5} {item['kind']:<12} {item['prospect_id']}  since {item['since'][:16]}")
     if len(waiting["reviews"]) > 20:
         typer.echo(f"  … and {len(waiting['reviews']) - 20} more (gtm status --json)")
+    if waiting["spend_cap_waits_today"]:
+        groups = sorted({w.split(":")[0] for w in waiting["spend_cap_waits_today"]})
+        typer.echo(
+            f"Waiting on a daily spend cap: {len(waiting['spend_cap_waits_today'])} call(s) "
+            f"in group(s) {', '.join(groups)} (they resume tomorrow or when the cap is raised)"
+        )
     typer.echo(f"Open rights requests: {len(waiting['rights_requests_open'])}")
     for req in waiting["rights_requests_open"][:20]:
         typer.echo(f"  #{req['id']:<5} {req['kind']:<12} due {req['due'][:10]}  {req['prospect_id'] or '-'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,7 +41,10 @@ def summarize(store: Store) -> Summary:
 
 def waiting_for_operator(store: Store) -> dict[str, Any]:
     """What the operator must look at: pending reviews and open dead letters."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    waits = store.journal_of_kind("spend_cap_wait", today)
     return {
+        "spend_cap_waits_today": sorted({f"{e.payload.get('group')}:{e.subject}" for e in waits}),
         "rights_requests_open": [
             {
                 "id": r["id"],

@@ -246,5 +246,9 @@ def test_a_spend_cap_stops_calls_and_the_prospects_wait(
         run_all(services)  # still capped: no new call to the bulk family for the research group
         assert bulk.requests == calls_before
         assert report_ids
+        from gtm_pipeline.reporting import waiting_for_operator
+
+        visible = waiting_for_operator(services.store)["spend_cap_waits_today"]
+        assert visible and all(w.startswith("research:p_") for w in visible)
     finally:
         services.close()

@@ -476,6 +476,16 @@ class Store:
         with self._read() as c:
             return [_journal(row) for row in c.execute(query)]
 
+    def journal_of_kind(self, kind: str, since: dt.datetime) -> list[JournalRecord]:
+        """Entries of one kind written since a moment (e.g. today's spend-cap waits)."""
+        query = (
+            sa.select(t.journal)
+            .where(t.journal.c.kind == kind, t.journal.c.created_at >= since)
+            .order_by(t.journal.c.id)
+        )
+        with self._read() as c:
+            return [_journal(row) for row in c.execute(query)]
+
     def journal_head(self, subject: str) -> JournalRecord | None:
         entries = self.journal(subject)
         return entries[-1] if entries else None
