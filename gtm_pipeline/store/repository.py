@@ -57,6 +57,7 @@ class ProspectRecord:
     state: State
     state_since: dt.datetime
     discovered_at: dt.datetime
+    contact_timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class NewProspect:
     contact_name: str | None = None
     contact_email: str | None = None
     contact_role: str | None = None
+    contact_timezone: str | None = None
 
 
 class Store:
@@ -202,6 +204,7 @@ class Store:
                     contact_name=new.contact_name,
                     contact_email=new.contact_email,
                     contact_role=new.contact_role,
+                    contact_timezone=new.contact_timezone,
                     contact_email_hash=email_hash(new.contact_email) if new.contact_email else None,
                     state=State.DISCOVERED.value,
                     state_since=now,
@@ -713,13 +716,31 @@ class Store:
         journal's hashes stay, so the chain still verifies. Idempotent.
         """
         at = now or _now()
-        counts = {"artifacts": 0, "journal_entries": 0, "dead_letters": 0}
+        counts = {"artifacts": 0, "journal_entries": 0, "dead_letters": 0, "outbox": 0, "inbox": 0}
         with self._write() as c:
             c.execute(
                 t.prospects.update()
                 .where(t.prospects.c.id == prospect_id)
-                .values(contact_name=None, contact_email=None, contact_role=None, erased_at=at)
+                .values(
+                    contact_name=None,
+                    contact_email=None,
+                    contact_role=None,
+                    contact_timezone=None,
+                    erased_at=at,
+                )
             )
+            sends = c.execute(
+                t.outbox.update()
+                .where(t.outbox.c.prospect_id == prospect_id, t.outbox.c.tombstoned_at.is_(None))
+                .values(payload=None, last_error=None, tombstoned_at=at)
+            )
+            counts["outbox"] = sends.rowcount or 0
+            events = c.execute(
+                t.inbox.update()
+                .where(t.inbox.c.prospect_id == prospect_id, t.inbox.c.tombstoned_at.is_(None))
+                .values(payload={"tombstone": {"reason": reason}}, raw_message=None, tombstoned_at=at)
+            )
+            counts["inbox"] = events.rowcount or 0
             arts = c.execute(
                 sa.select(t.artifacts.c.id, t.artifacts.c.meta).where(
                     t.artifacts.c.prospect_id == prospect_id, t.artifacts.c.tombstoned_at.is_(None)

@@ -32,6 +32,7 @@ prospects = sa.Table(
     sa.Column("contact_email", sa.Text),  # PII
     sa.Column("contact_role", sa.Text),  # PII
     sa.Column("contact_email_hash", sa.String(40), index=True),
+    sa.Column("contact_timezone", sa.String(64)),
     sa.Column("state", sa.String(32), nullable=False, index=True),
     sa.Column("state_since", sa.DateTime(timezone=True), nullable=False),
     sa.Column("discovered_at", sa.DateTime(timezone=True), nullable=False),
@@ -148,4 +149,50 @@ spend = sa.Table(
     sa.Column("cache_read_tokens", sa.Integer, nullable=False),
     sa.Column("cache_write_tokens", sa.Integer, nullable=False),
     sa.Column("cost_usd", sa.Float, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # One row per touch, written *before* the provider is called: the send ledger.
+    sa.Column("touch_id", sa.String(40), primary_key=True),
+    sa.Column("prospect_id", sa.String(32), sa.ForeignKey("prospects.id"), nullable=False, index=True),
+    sa.Column("touch_number", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(256), nullable=False, unique=True),
+    sa.Column("message_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("artifact_id", sa.String(40), nullable=False),
+    sa.Column("mailbox", sa.String(320), nullable=False),
+    sa.Column("sending_domain", sa.String(255), nullable=False, index=True),
+    sa.Column("to_hash", sa.String(40), nullable=False, index=True),
+    sa.Column("payload", sa.JSON),  # PII: the exact request; removed by a tombstone
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("provider_email_id", sa.String(80), index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("bounced_at", sa.DateTime(timezone=True)),
+    sa.Column("complained_at", sa.DateTime(timezone=True)),
+    sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("prospect_id", "touch_number", name="uq_outbox_touch"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    # Every provider event and one-click unsubscribe, stored once (keyed by svix-id) before 2xx.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("prospect_id", sa.String(32), index=True),
+    sa.Column("touch_id", sa.String(40)),
+    sa.Column("provider_email_id", sa.String(80)),
+    sa.Column("payload", sa.JSON, nullable=False),  # PII (addresses); removed by a tombstone
+    sa.Column("raw_message", sa.Text),  # PII: a fetched reply; removed by a tombstone
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # new | processed | unmatched
+    sa.Column("outcome", sa.JSON),  # category, rule, event: no personal data
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True)),
+    sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
 )

@@ -27,6 +27,7 @@ FAULTS = (
     "bad_quote",
     "unauthorized",
     "obey_injection",
+    "accept_then_fail",
 )
 
 
@@ -114,6 +115,7 @@ class TwinServer:
 
             do_GET = _serve
             do_POST = _serve
+            do_PATCH = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -152,7 +154,8 @@ class TwinServer:
             with self._count_lock:
                 self.rate_limited += 1
             fault = "rate_limit"
-        route = self.routes.get((method, path.split("?")[0]))
+        bare = path.split("?")[0]
+        route = self.routes.get((method, bare)) or self.routes.get((method, bare.rsplit("/", 1)[0] + "/*"))
         if route is None:
             return 404, {"content-type": "application/json"}, b'{"error": "not found"}'
         lowered = {k.lower(): v for k, v in headers.items()}

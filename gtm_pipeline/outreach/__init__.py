@@ -1,0 +1,1 @@
+"""Sending through Resend, the deliverability policy, the webhook receiver and reply parsing."""

@@ -1,0 +1,137 @@
+"""Reading one raw email (RFC 822 / MIME) into what the classifiers need.
+
+Inbound mail is hostile input: any charset, broken MIME, missing headers. Parsing never
+raises on content; what cannot be decoded is replaced, so a malformed message is still
+classified (as machine mail or as a human reply) instead of being lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """The parts of a message that routing and classification read."""
+
+    message: EmailMessage
+    subject: str
+    from_address: str
+    from_display: str
+    to: list[str]
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    date: dt.datetime | None
+    text: str
+    raw_text: str
+    content_types: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        return _header(self.message, name)
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this message answers, nearest first (In-Reply-To, then References newest first)."""
+        seen: list[str] = []
+        for value in [*self.in_reply_to, *reversed(self.references)]:
+            if value not in seen:
+                seen.append(value)
+        return seen
+
+
+def _header(message: Message, name: str) -> str:
+    try:
+        value = message.get(name)
+    except Exception:  # a header the policy cannot parse is still text
+        raw = message.get_all(name, failobj=[])
+        value = raw[0] if raw else None
+    return str(value).strip() if value is not None else ""
+
+
+def _part_text(part: Message) -> str:
+    try:
+        if isinstance(part, EmailMessage):
+            content = part.get_content()
+            if isinstance(content, str):
+                return content
+    except Exception:
+        pass
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            return payload.decode(charset, errors="replace")
+        except LookupError:
+            return payload.decode("utf-8", errors="replace")
+    raw = part.get_payload()
+    return raw if isinstance(raw, str) else ""
+
+
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def body_text(message: Message) -> str:
+    """The readable text of a message: text/plain parts, else tag-stripped HTML, never attachments."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        if ctype == "text/plain":
+            plain.append(_part_text(part))
+        elif ctype == "text/html":
+            html.append(_TAG_RE.sub(" ", _part_text(part)))
+        elif ctype.startswith("message/") and ctype not in ("message/rfc822",):
+            plain.append(_part_text(part))
+    return "\n".join(plain) if plain else "\n".join(html)
+
+
+def _raw_body(data: bytes) -> str:
+    """The undecoded body, for messages whose MIME structure yields no readable part."""
+    text = data.decode("utf-8", errors="replace")
+    _head, sep, body = text.replace("\r\n", "\n").partition("\n\n")
+    return body if sep else ""
+
+
+def _ids(value: str) -> list[str]:
+    return _MSGID_RE.findall(value)
+
+
+def parse_mail(raw: bytes | str) -> ParsedMail:
+    """Parse raw RFC 822 bytes; never raises on the content of the message."""
+    data = raw.encode("utf-8", errors="replace") if isinstance(raw, str) else raw
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    senders = getaddresses([_header(message, "From")])
+    display, address = senders[0] if senders else ("", "")
+    date: dt.datetime | None
+    try:
+        date = parsedate_to_datetime(_header(message, "Date")) if _header(message, "Date") else None
+        if date is not None and date.tzinfo is None:
+            date = date.replace(tzinfo=dt.UTC)
+    except (TypeError, ValueError, IndexError):
+        date = None
+    message_ids = _ids(_header(message, "Message-ID"))
+    return ParsedMail(
+        message=message,
+        subject=_header(message, "Subject"),
+        from_address=address.strip().lower(),
+        from_display=display,
+        to=[addr.lower() for _name, addr in getaddresses([_header(message, "To")]) if addr],
+        message_id=message_ids[0] if message_ids else None,
+        in_reply_to=_ids(_header(message, "In-Reply-To")),
+        references=_ids(_header(message, "References")),
+        date=date,
+        text=body_text(message) or _raw_body(data),
+        raw_text=data.decode("utf-8", errors="replace"),
+        content_types=[part.get_content_type() for part in message.walk()],
+    )

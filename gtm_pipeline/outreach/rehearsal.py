@@ -1,0 +1,114 @@
+"""Rehearse a campaign end to end against the Resend twin, before going live.
+
+The operator's approvals, the send step (policy, ledger, idempotency), the twin playing
+each recipient, Svix-signed webhooks into the real receiver over HTTP, and the inbound
+processing: the same code as production, with only the far end simulated. Days are
+simulated with the clock, so the warm-up ramp and the caps show.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import resend
+
+from gtm_pipeline.app import create_app
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.outreach.inbound import Processor
+from gtm_pipeline.outreach.local_server import serving
+from gtm_pipeline.outreach.resend_client import ResendClient
+from gtm_pipeline.outreach.sender import run_sending
+from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.twins.resend_twin import BEHAVIOURS, ResendTwin, WebhookTarget
+
+OPERATOR = "operator:rehearsal"
+
+
+@dataclass
+class RehearsalReport:
+    """What the rehearsal did, by prospect id (no addresses)."""
+
+    behaviours: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    sends_per_touch: dict[str, int] = field(default_factory=dict)
+    suppressions: int = 0
+    days: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "behaviours": self.behaviours,
+            "states": self.states,
+            "max_sends_per_touch": max(self.sends_per_touch.values(), default=0),
+            "suppressions": self.suppressions,
+            "send_outcomes": dict(self.outcomes),
+        }
+
+
+def _first_window(start: dt.datetime, settings: SendingSettings) -> dt.datetime:
+    moment = start
+    while moment.weekday() >= 5 or not settings.window_start_hour <= moment.hour < settings.window_end_hour:
+        moment = (moment + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return moment
+
+
+def rehearse(
+    services: Services,
+    *,
+    behaviours: dict[str, str] | None = None,
+    duplicates: int = 2,
+    reorder: bool = True,
+    start: dt.datetime | None = None,
+    max_days: int = 10,
+) -> RehearsalReport:
+    """Approve what waits for review, then send, receive and process day by day."""
+    store = services.store
+    settings = sending_settings(services.paths.home)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    report = RehearsalReport()
+    for item in store.pending_reviews():
+        if item.kind == "draft":
+            store.decide_review(item.id, approve=True, actor=OPERATOR, reason="rehearsal: approve all drafts")
+    approved = store.list_prospects(states=[State.APPROVED])
+    chosen = behaviours or {p.id: BEHAVIOURS[i % len(BEHAVIOURS)] for i, p in enumerate(approved)}
+    twin = ResendTwin()
+    for prospect in approved:
+        if prospect.contact_email and prospect.id in chosen:
+            twin.behaviours[prospect.contact_email] = chosen[prospect.id]
+            report.behaviours[prospect.id] = chosen[prospect.id]
+    with twin:
+        client = ResendClient(api_url=twin.url)
+        saved = resend.api_key
+        resend.api_key = twin.api_key
+        processor = Processor(store, services.catalog, services.runner, fetch=client.received)
+        app = create_app(store, settings, secret, client.received)
+        try:
+            with serving(app) as base:
+                twin.webhook = WebhookTarget(f"{base}/webhooks/resend", secret, duplicates, reorder)
+                now = _first_window(start or services.clock.now(), settings)
+                for day in range(max_days):
+                    report.days = day + 1
+                    for sent in run_sending(store, settings, client, now):
+                        report.outcomes[sent.outcome] += 1
+                    twin.flush()
+                    processor.process(now=now)
+                    if not store.list_prospects(states=[State.APPROVED, State.SCHEDULED]):
+                        break
+                    now = _first_window(now + dt.timedelta(days=1), settings)
+        finally:
+            resend.api_key = saved
+    for prospect in approved:
+        current = store.get_prospect(prospect.id)
+        report.states[prospect.id] = current.state.value if current else "missing"
+    for email in twin.emails.values():
+        touch = next((t["value"] for t in email.get("tags", []) if t["name"] == "touch_id"), email["id"])
+        report.sends_per_touch[touch] = report.sends_per_touch.get(touch, 0) + 1
+    report.suppressions = len(store.suppressions())
+    return report

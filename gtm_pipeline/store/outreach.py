@@ -1,0 +1,299 @@
+"""The send ledger (outbox) and the inbox of provider events.
+
+The outbox row of a touch is written *before* the provider is called and carries the
+exact request and its idempotency key; the SENT transition is journaled in the same
+transaction that marks the row sent. So a crash anywhere in a send leaves a pending row,
+and the retry sends the same request with the same key: the provider answers with the
+original message, never a second one.
+
+The inbox stores every webhook event once, keyed by its ``svix-id``, before the receiver
+answers 2xx; processing marks each row once. A delivery repeated three times is one row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.states import Decision, Event
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.repository import JournalRecord, Store, _now, _record
+
+SENT_STATUSES = ("sent",)
+HALT_KINDS = ("sending_halted", "sending_resumed")
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One email of a prospect's sequence, as the ledger holds it."""
+
+    touch_id: str
+    prospect_id: str
+    touch_number: int
+    idempotency_key: str
+    message_id: str
+    artifact_id: str
+    mailbox: str
+    sending_domain: str
+    to_hash: str
+    payload: dict[str, Any]
+    status: str
+    provider_email_id: str | None
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One stored provider event (or one-click unsubscribe)."""
+
+    id: int
+    event_key: str
+    event_type: str
+    prospect_id: str | None
+    touch_id: str | None
+    provider_email_id: str | None
+    payload: dict[str, Any]
+    raw_message: str | None
+    status: str
+    received_at: dt.datetime
+
+
+class OutreachLedger:
+    """Outbox and inbox operations on the store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------ outbox
+
+    def touches(self, prospect_id: str) -> list[Touch]:
+        query = (
+            sa.select(t.outbox).where(t.outbox.c.prospect_id == prospect_id).order_by(t.outbox.c.touch_number)
+        )
+        with self.store._read() as c:
+            return [_record(Touch, r) for r in c.execute(query)]
+
+    def _touch_where(self, clause: sa.ColumnElement[bool]) -> Touch | None:
+        with self.store._read() as c:
+            row = c.execute(sa.select(t.outbox).where(clause)).first()
+        return _record(Touch, row) if row is not None else None
+
+    def touch(self, touch_id: str) -> Touch | None:
+        return self._touch_where(t.outbox.c.touch_id == touch_id)
+
+    def touch_by_message_id(self, message_id: str) -> Touch | None:
+        return self._touch_where(t.outbox.c.message_id == message_id)
+
+    def touch_by_provider_id(self, email_id: str) -> Touch | None:
+        return self._touch_where(t.outbox.c.provider_email_id == email_id)
+
+    def touches_with_status(self, *statuses: str) -> list[Touch]:
+        query = sa.select(t.outbox).where(t.outbox.c.status.in_(statuses)).order_by(t.outbox.c.created_at)
+        with self.store._read() as c:
+            return [_record(Touch, r) for r in c.execute(query)]
+
+    def open_touch(self, touch: Touch) -> Touch:
+        """Write the ledger row for a touch once; an existing row for the same touch wins."""
+        with self.store._write() as c:
+            existing = c.execute(
+                sa.select(t.outbox).where(
+                    t.outbox.c.prospect_id == touch.prospect_id, t.outbox.c.touch_number == touch.touch_number
+                )
+            ).first()
+            if existing is not None:
+                return _record(Touch, existing)
+            values = {f: getattr(touch, f) for f in Touch.__dataclass_fields__}
+            c.execute(t.outbox.insert().values(**values))
+        return touch
+
+    def record_attempt(self, touch_id: str, error: str | None) -> None:
+        with self.store._write() as c:
+            c.execute(
+                t.outbox.update()
+                .where(t.outbox.c.touch_id == touch_id)
+                .values(attempts=t.outbox.c.attempts + 1, last_error=error)
+            )
+
+    def set_status(self, touch_id: str, status: str, error: str | None = None) -> None:
+        with self.store._write() as c:
+            c.execute(
+                t.outbox.update()
+                .where(t.outbox.c.touch_id == touch_id)
+                .values(status=status, last_error=error)
+            )
+
+    def mark_sent(
+        self,
+        touch: Touch,
+        provider_email_id: str,
+        *,
+        actor: str,
+        rationale: str,
+        at: dt.datetime | None = None,
+    ) -> Decision | None:
+        """The provider accepted the touch: ledger and SENT transition in one transaction (once)."""
+        now = at or _now()
+        with self.store._write() as c:
+            status = c.execute(
+                sa.select(t.outbox.c.status).where(t.outbox.c.touch_id == touch.touch_id)
+            ).scalar()
+            if status == "sent":
+                return None
+            c.execute(
+                t.outbox.update()
+                .where(t.outbox.c.touch_id == touch.touch_id)
+                .values(status="sent", provider_email_id=provider_email_id, sent_at=now, last_error=None)
+            )
+            details = {
+                "touch_id": touch.touch_id,
+                "touch_number": touch.touch_number,
+                "mailbox": touch.mailbox,
+            }
+            return self.store._apply(c, touch.prospect_id, Event.SENT, actor, rationale, now, details, None)
+
+    def mark_outcome(self, touch_id: str, column: str, at: dt.datetime) -> None:
+        """Stamp delivered / bounced / complained on a touch (first time only)."""
+        col = t.outbox.c[column]
+        with self.store._write() as c:
+            c.execute(
+                t.outbox.update().where(t.outbox.c.touch_id == touch_id, col.is_(None)).values({column: at})
+            )
+
+    def sent_since(self, since: dt.datetime, *, mailbox: str | None = None, domain: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.sent_at >= since)
+        if mailbox is not None:
+            query = query.where(t.outbox.c.mailbox == mailbox)
+        if domain is not None:
+            query = query.where(t.outbox.c.sending_domain == domain)
+        with self.store._read() as c:
+            return int(c.execute(query).scalar() or 0)
+
+    def first_send(self, domain: str) -> dt.datetime | None:
+        query = sa.select(sa.func.min(t.outbox.c.sent_at)).where(t.outbox.c.sending_domain == domain)
+        with self.store._read() as c:
+            value = c.execute(query).scalar()
+        return (
+            value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo is None else value
+        )
+
+    def domain_health(self, domain: str, window: int) -> tuple[int, int, int]:
+        """(sends, hard bounces, complaints) over the domain's ``window`` most recent sends."""
+        recent = (
+            sa.select(t.outbox.c.bounced_at, t.outbox.c.complained_at)
+            .where(t.outbox.c.sending_domain == domain, t.outbox.c.sent_at.is_not(None))
+            .order_by(t.outbox.c.sent_at.desc())
+            .limit(window)
+            .subquery()
+        )
+        query = sa.select(
+            sa.func.count(),
+            sa.func.count(recent.c.bounced_at),
+            sa.func.count(recent.c.complained_at),
+        ).select_from(recent)
+        with self.store._read() as c:
+            sends, bounces, complaints = c.execute(query).one()
+        return int(sends), int(bounces), int(complaints)
+
+    def halt(self, domain: str) -> JournalRecord | None:
+        """The standing halt of a sending domain (the newest halt/resume entry, if a halt)."""
+        entries = [e for e in self.store.journal(f"sender:{domain}") if e.kind in HALT_KINDS]
+        return entries[-1] if entries and entries[-1].kind == "sending_halted" else None
+
+    # ------------------------------------------------------------ inbox
+
+    def add_event(
+        self,
+        *,
+        event_key: str,
+        event_type: str,
+        payload: dict[str, Any],
+        prospect_id: str | None,
+        touch_id: str | None,
+        provider_email_id: str | None,
+        raw_message: str | None = None,
+        status: str = "new",
+        at: dt.datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Store an event once by its key; returns (row id, whether it is new)."""
+        with self.store._write() as c:
+            row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).first()
+            if row is not None:
+                return int(row.id), False
+            result = c.execute(
+                t.inbox.insert().values(
+                    event_key=event_key,
+                    event_type=event_type,
+                    payload=payload,
+                    prospect_id=prospect_id,
+                    touch_id=touch_id,
+                    provider_email_id=provider_email_id,
+                    raw_message=raw_message,
+                    status=status,
+                    received_at=at or _now(),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0]), True
+
+    def set_raw_message(self, event_id: int, raw: str, prospect_id: str | None, touch_id: str | None) -> None:
+        with self.store._write() as c:
+            c.execute(
+                t.inbox.update()
+                .where(t.inbox.c.id == event_id)
+                .values(raw_message=raw, prospect_id=prospect_id, touch_id=touch_id)
+            )
+
+    def pending_events(self, prospect_id: str | None = None, limit: int = 1000) -> list[InboxRow]:
+        query = sa.select(t.inbox).where(t.inbox.c.status == "new").order_by(t.inbox.c.id).limit(limit)
+        if prospect_id is not None:
+            query = query.where(t.inbox.c.prospect_id == prospect_id)
+        with self.store._read() as c:
+            return [_record(InboxRow, r) for r in c.execute(query)]
+
+    def pending_count(self, prospect_id: str) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(t.inbox)
+            .where(t.inbox.c.status == "new", t.inbox.c.prospect_id == prospect_id)
+        )
+        with self.store._read() as c:
+            return int(c.execute(query).scalar() or 0)
+
+    def events_after(self, last_id: int, limit: int = 5000) -> list[tuple[int, str | None]]:
+        """(row id, prospect id) of events stored after ``last_id``: the inbox sensor's cursor walk."""
+        query = (
+            sa.select(t.inbox.c.id, t.inbox.c.prospect_id)
+            .where(t.inbox.c.id > last_id)
+            .order_by(t.inbox.c.id)
+            .limit(limit)
+        )
+        with self.store._read() as c:
+            return [(int(r.id), r.prospect_id) for r in c.execute(query)]
+
+    def finish_event(
+        self, event_id: int, status: str, outcome: dict[str, Any], at: dt.datetime | None = None
+    ) -> bool:
+        """Mark an event processed exactly once; False when another process got there first."""
+        with self.store._write() as c:
+            result = c.execute(
+                t.inbox.update()
+                .where(t.inbox.c.id == event_id, t.inbox.c.status == "new")
+                .values(status=status, outcome=outcome, processed_at=at or _now())
+            )
+            return bool(result.rowcount)
+
+    def events(self, prospect_id: str) -> list[InboxRow]:
+        query = sa.select(t.inbox).where(t.inbox.c.prospect_id == prospect_id).order_by(t.inbox.c.id)
+        with self.store._read() as c:
+            return [_record(InboxRow, r) for r in c.execute(query)]
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        query = sa.select(t.inbox.c.event_type, t.inbox.c.status, t.inbox.c.outcome).order_by(t.inbox.c.id)
+        with self.store._read() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
