@@ -105,6 +105,15 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     typer.echo(f"Open rights requests: {len(waiting['rights_requests_open'])}")
     for req in waiting["rights_requests_open"][:20]:
         typer.echo(f"  #{req['id']:<5} {req['kind']:<12} due {req['due'][:10]}  {req['prospect_id'] or '-'}")
+    sending = waiting["sending"]
+    if sending["touches"]:
+        typer.echo(f"Outbox: {sending['touches']}")
+    for domain, reason in sending["halted_domains"].items():
+        typer.echo(f"  SENDING HALTED for {domain}: {reason} (gtm sending resume --reason ...)")
+    for touch in sending["needs_operator"]:
+        typer.echo(f"  touch {touch['touch_id']} of {touch['prospect_id']}: {touch['status']}")
+    if sending["unmatched_events"]:
+        typer.echo(f"  {sending['unmatched_events']} inbound event(s) matched no touch")
     typer.echo(f"Dead letters: {len(waiting['dead_letters'])}")
     for dead in waiting["dead_letters"][:20]:
         typer.echo(
@@ -408,6 +417,151 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
     ]
     typer.echo(f"Dagster UI on http://127.0.0.1:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execv(sys.executable, command)
+
+
+inbox_app = typer.Typer(no_args_is_help=True, help="Provider events and replies.")
+sending_app = typer.Typer(no_args_is_help=True, help="The sending domain's halt state.")
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(sending_app, name="sending")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
+    host: Annotated[str, typer.Option(help="Interface (loopback by default; put a TLS proxy in front).")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Run the webhook receiver (POST /webhooks/resend) and the one-click unsubscribe endpoint."""
+    import uvicorn
+
+    from gtm_pipeline.app import create_app
+
+    typer.echo(f"receiver on http://{host}:{port}/webhooks/resend  (unsubscribe: /unsubscribe/<token>)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def classify(
+    file: Annotated[str, typer.Argument(help="A raw email (RFC 822), e.g. a saved .eml file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Classify one raw email: rules first, then the classify-reply skill."""
+    from pathlib import Path
+
+    from gtm_pipeline.outreach.classify import classify as run_classify
+    from gtm_pipeline.outreach.mailparse import parse_mail
+    from gtm_pipeline.pipeline.services import Services
+
+    raw = Path(file).read_bytes()
+    mail = parse_mail(raw)
+    services = Services.from_environment(paths())
+    try:
+        from gtm_pipeline.domain.ids import content_hash
+
+        received = mail.date or dt.datetime.now(dt.UTC)
+        result = run_classify(
+            mail,
+            received,
+            catalog=services.catalog,
+            runner=services.runner,
+            subject=f"mail:{content_hash(raw)[:16]}",
+        )
+    finally:
+        services.close()
+    data = result.as_json()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"{data['category']}  (decided by {data['decided_by']})")
+    for key in ("hard_bounce", "resume_on", "revisit_on", "referral_to", "erasure_requested"):
+        if data.get(key):
+            typer.echo(f"  {key}: {data[key]}")
+
+
+@app.command()
+def send(
+    at: Annotated[str | None, typer.Option(help="Pretend it is this time (ISO 8601, UTC).")] = None,
+) -> None:
+    """Schedule approved drafts and send what the deliverability policy allows now (needs RESEND_API_KEY)."""
+    from collections import Counter
+
+    from gtm_pipeline.outreach.resend_client import ResendClient, SendingNotConfiguredError
+    from gtm_pipeline.outreach.sender import run_sending
+    from gtm_pipeline.outreach.settings import sending_settings
+
+    try:
+        client = ResendClient.from_environment()
+    except SendingNotConfiguredError as exc:
+        typer.echo(f"{exc}. Drafts stay approved; nothing was sent.", err=True)
+        raise typer.Exit(2) from None
+    store = _store()
+    try:
+        now = _parse_time(at) if at else dt.datetime.now(dt.UTC)
+        reports = run_sending(store, sending_settings(paths().home), client, now)
+    finally:
+        store.close()
+    for report in reports:
+        typer.echo(f"{report.prospect_id}  {report.outcome:<10} {report.rule}: {report.reason[:80]}")
+    typer.echo(dict(Counter(r.outcome for r in reports)))
+
+
+@inbox_app.command("process")
+def inbox_process() -> None:
+    """Turn stored provider events and replies into transitions (the inbox sensor does this in Dagster)."""
+    from gtm_pipeline.app import receiving_fetch
+    from gtm_pipeline.outreach.inbound import Processor
+    from gtm_pipeline.pipeline.services import Services
+
+    services = Services.from_environment(paths())
+    try:
+        outcomes = Processor(services.store, services.catalog, services.runner, receiving_fetch()).process()
+    finally:
+        services.close()
+    for item in outcomes:
+        detail = item.get("to") or item.get("note") or ""
+        who, category = item.get("prospect_id") or "-", item.get("category") or ""
+        typer.echo(f"#{item['event_id']:<6} {who:<24} {category} {detail}")
+    typer.echo(f"{len(outcomes)} event(s) processed")
+
+
+@sending_app.command("resume")
+def sending_resume(reason: Annotated[str, typer.Option(help="Why sending may resume.")]) -> None:
+    """Lift the halt of the sending domain (after fixing what raised bounces or complaints)."""
+    from gtm_pipeline.outreach.sender import resume_domain
+    from gtm_pipeline.outreach.settings import sending_settings
+
+    store = _store()
+    try:
+        resume_domain(store, sending_settings(paths().home).sending_domain, actor=_operator(), reason=reason)
+    finally:
+        store.close()
+    typer.echo("sending resumed")
+
+
+@app.command()
+def rehearse(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Rehearse the campaign against the Resend twin: approve, send, replies and bounces, process."""
+    from gtm_pipeline.outreach.rehearsal import rehearse as run_rehearsal
+    from gtm_pipeline.pipeline.services import Services
+
+    services = Services.from_environment(paths())
+    try:
+        report = run_rehearsal(services)
+    finally:
+        services.close()
+    data = report.as_json()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"rehearsed {len(data['behaviours'])} prospects over {data['days']} simulated day(s)")
+    for pid, behaviour in data["behaviours"].items():
+        typer.echo(f"  {pid}  {behaviour:<12} -> {data['states'][pid]}")
+    typer.echo(
+        f"suppressions: {data['suppressions']}; most sends of one touch: {data['max_sends_per_touch']}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gtm_pipeline.domain.states import DISQUALIFIED, State
+from gtm_pipeline.store.outreach import OutreachLedger
 from gtm_pipeline.store.repository import Store
 
 QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
@@ -65,6 +66,31 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
             for r in store.pending_reviews()
         ],
         "dead_letters": store.open_dead_letters(),
+        "sending": sending_status(store),
+    }
+
+
+def sending_status(store: Store) -> dict[str, Any]:
+    """The outbox by status, touches that need a decision, unmatched inbound events, domain halts."""
+    ledger = OutreachLedger(store)
+    touches = ledger.touches_with_status("pending", "sent", "refused", "failed", "uncertain", "cancelled")
+    by_status: dict[str, int] = {}
+    for touch in touches:
+        by_status[touch.status] = by_status.get(touch.status, 0) + 1
+    halted = {
+        domain: str(entry.payload.get("reason"))
+        for domain in sorted({t.sending_domain for t in touches})
+        if (entry := ledger.halt(domain)) is not None
+    }
+    return {
+        "touches": by_status,
+        "needs_operator": [
+            {"touch_id": t.touch_id, "prospect_id": t.prospect_id, "status": t.status}
+            for t in touches
+            if t.status in ("failed", "uncertain")
+        ],
+        "unmatched_events": sum(1 for o in ledger.outcomes() if o["status"] == "unmatched"),
+        "halted_domains": halted,
     }
 
 

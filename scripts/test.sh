@@ -16,4 +16,7 @@ echo "== benchmark (prints figures, asserts nothing; GTM_BENCH_PROSPECTS=0 skips
 if [ "${GTM_BENCH_PROSPECTS:-2000}" != "0" ]; then
   python bench/rescore.py --prospects "${GTM_BENCH_PROSPECTS:-2000}" --latency 0.2 --rate 20 2>/dev/null
 fi
+if [ "${GTM_BENCH_WEBHOOKS:-3000}" != "0" ]; then
+  python bench/webhooks.py --events "${GTM_BENCH_WEBHOOKS:-3000}" --clients 8
+fi
 echo "== pytest"; pytest -q "$@"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from gtm_pipeline.definitions import defs as lazy_defs
@@ -44,6 +45,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "draft",
         "context_pack",
         "journal",
+        "conversation",
     } == keys
     profile = graph.get(dg.AssetKey("profile"))
     assert profile.partitions_def == dg.DynamicPartitionsDefinition(name=PROSPECTS)
@@ -53,7 +55,12 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "draft_contract",
         "context_pack_contract",
     }
-    assert sorted(s.name for s in _defs().schedules) == ["daily_discovery", "hourly_time_rules"]
+    assert sorted(s.name for s in _defs().schedules) == [
+        "daily_discovery",
+        "hourly_time_rules",
+        "send_every_15_minutes",
+    ]
+    assert sorted(s.name for s in _defs().sensors) == ["follow_ups_due", "inbox_events", "new_prospects"]
 
 
 def test_dagster_definitions_validate_passes(gtm_home: Path) -> None:
@@ -160,3 +167,81 @@ def test_the_new_prospects_sensor_requests_one_ranged_run(gtm_home: Path) -> Non
             instance=instance, cursor=result.cursor, resources={"gtm": GtmResource()}
         ) as ctx:
             assert isinstance(new_prospects(ctx), dg.SkipReason)  # requested once, not every tick
+
+
+def test_replies_reach_dagster_through_the_inbox_sensor(
+    gtm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Send through the twin, let its webhooks land in the receiver, then sensor -> one ranged run."""
+    import base64
+    import datetime as dt
+
+    import resend
+
+    from gtm_pipeline.app import create_app
+    from gtm_pipeline.defs.outreach import inbox_events
+    from gtm_pipeline.domain.states import State
+    from gtm_pipeline.outreach.local_server import serving
+    from gtm_pipeline.outreach.resend_client import ResendClient
+    from gtm_pipeline.outreach.sender import run_sending
+    from gtm_pipeline.outreach.settings import sending_settings
+    from gtm_pipeline.pipeline.services import Services
+    from gtm_pipeline.twins.resend_twin import ResendTwin, WebhookTarget
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_graph(instance, log_level="WARNING").success
+        services = Services.from_environment()
+        store = services.store
+        for item in store.pending_reviews():
+            store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+        with ResendTwin(default_behaviour="interested") as twin:
+            monkeypatch.setenv("RESEND_API_KEY", twin.api_key)
+            monkeypatch.setenv("RESEND_API_URL", twin.url)
+            client = ResendClient.from_environment()
+            with serving(create_app(store, sending_settings(services.paths.home), secret, None)) as base:
+                twin.webhook = WebhookTarget(f"{base}/webhooks/resend", secret)
+                monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+                sent = [
+                    r
+                    for r in run_sending(store, sending_settings(services.paths.home), client, monday)
+                    if r.outcome == "sent"
+                ]
+                twin.flush()
+            assert sent
+            with dg.build_sensor_context(instance=instance, resources={"gtm": GtmResource()}) as context:
+                result = inbox_events(context)
+            assert isinstance(result, dg.SensorResult)
+            (request,) = result.run_requests or []
+            job = _defs().resolve_job_def("conversation_job")
+            outcome = job.execute_in_process(
+                instance=instance,
+                tags=request.tags,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+            assert outcome.success
+            resend.api_key = None
+        replied = [r.prospect_id for r in sent]
+        for pid in replied:
+            assert store.get_prospect(pid).state is State.REPLIED  # type: ignore[union-attr]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("conversation"), asset_partitions=[replied[0]]),
+            limit=1,
+        ).records
+        metadata = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}  # type: ignore[union-attr]
+        assert metadata["state"] == "replied" and metadata["categories"] == "interested"
+        everything = repr(
+            [
+                r.event_log_entry
+                for r in instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("conversation")), limit=1000
+                ).records
+            ]
+        )
+        for personal in _contacts():
+            assert personal not in everything
+        with dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"gtm": GtmResource()}
+        ) as ctx:
+            assert isinstance(inbox_events(ctx), dg.SkipReason)
+        services.close()

@@ -129,3 +129,24 @@ def test_the_response_period_can_never_exceed_ninety_days(monkeypatch: pytest.Mo
     monkeypatch.setenv("GTM_RIGHTS_RESPONSE_DAYS", "91")
     with pytest.raises(ValueError, match="90"):
         response_days()
+
+
+def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_home: Path) -> None:
+    """After a rehearsed campaign (sends, webhooks, a fetched reply), erasure leaves no trace."""
+    from gtm_pipeline.outreach.rehearsal import rehearse
+    from gtm_pipeline.store.outreach import OutreachLedger
+
+    run_all(services)
+    prospect = services.store.get_prospect(PID)
+    assert prospect is not None and prospect.contact_email == EMAIL
+    report = rehearse(
+        services, behaviours={PID: "interested"}, start=dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    )
+    assert report.states[PID] == "replied"
+    ledger = OutreachLedger(services.store)
+    assert ledger.touches(PID) and any(e.raw_message for e in ledger.events(PID))
+    erase(services.store, EMAIL, reason="dpdp-request", now=NOW)
+    assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
+    assert all(not t.payload for t in ledger.touches(PID))
+    assert all(e.raw_message is None for e in ledger.events(PID))
+    assert replay_check(services.store, anchors={}).ok

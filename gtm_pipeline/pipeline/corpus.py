@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gtm_pipeline.domain.frontmatter import split_front_matter
 from gtm_pipeline.domain.ids import content_hash, normalize_domain
@@ -32,6 +33,17 @@ class Contact(BaseModel):
     name: str
     role: str
     email: str
+    timezone: str | None = None  # IANA name; sends wait for the recipient's business hours
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (KeyError, ValueError) as exc:  # a typo must not silently shift send windows
+                raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
 
 
 class CompanyFile(BaseModel):

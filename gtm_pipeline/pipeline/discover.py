@@ -104,6 +104,7 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
                 contact_name=contact.name if contact else None,
                 contact_email=contact.email if contact else None,
                 contact_role=contact.role if contact else None,
+                contact_timezone=contact.timezone if contact else None,
             ),
             actor=skill.actor,
             payload={

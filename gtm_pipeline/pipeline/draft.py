@@ -14,6 +14,7 @@ from typing import Any
 
 from gtm_pipeline.domain.contracts import DraftFinding, SkillResult, result_model
 from gtm_pipeline.domain.draft_policy import violations
+from gtm_pipeline.domain.history import fold
 from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
 from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
@@ -24,7 +25,8 @@ DRAFT_SKILL = "draft-first-touch"
 CONTEXT_PACK_SKILL = "context-pack"
 MODE_ACTOR = "rule:group-mode@1"
 POLICY_ACTOR = "rule:draft-policy@1"
-_DRAFTABLE = frozenset({State.QUALIFIED, State.AWAITING_REVIEW, State.APPROVED})
+_DRAFTABLE = frozenset({State.QUALIFIED, State.AWAITING_REVIEW, State.APPROVED, State.FOLLOW_UP_DUE})
+_NEEDS_DRAFT = frozenset({State.QUALIFIED, State.FOLLOW_UP_DUE})
 
 
 @dataclass
@@ -63,6 +65,10 @@ def _produce(
         "profile": profile.finding.model_dump(mode="json"),
         "sender": {"signature": services.sender.signature},
     }
+    touches = fold(services.store.journal(prospect_id)).touches
+    if touches and skill_name == DRAFT_SKILL:
+        # A follow-up: the same skill, told which touch it writes (the send step threads it).
+        inputs["touch"] = {"number": len(touches) + 1, "follow_up": True}
     digest = input_hash(skill, inputs, sources)
     latest = current_artifact(services.store, prospect_id, kind, digest)
     if latest is not None:
@@ -118,7 +124,7 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
     artifact_id, confidence = produced.artifact_id, produced.result.confidence
     artifact = services.store.get_artifact(artifact_id)
     blocked = bool(artifact and artifact.meta.get("blocked"))
-    if require_prospect(services, prospect_id).state is State.QUALIFIED and blocked:
+    if require_prospect(services, prospect_id).state in _NEEDS_DRAFT and blocked:
         assert artifact is not None
         services.store.enqueue_review(
             prospect_id=prospect_id, artifact_id=artifact_id, kind="policy_violation"
@@ -132,7 +138,7 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
             details={"draft_artifact": artifact_id, "violations": artifact.meta["violations"]},
             run_id=run_id,
         )
-    elif require_prospect(services, prospect_id).state is State.QUALIFIED:
+    elif require_prospect(services, prospect_id).state in _NEEDS_DRAFT:
         if group.mode == "copilot" or confidence < group.escalate_below:
             services.store.enqueue_review(prospect_id=prospect_id, artifact_id=artifact_id, kind="draft")
             why = (

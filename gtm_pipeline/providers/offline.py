@@ -353,6 +353,34 @@ class OfflineProvider:
             else f"I have been reading about {company['name']}."
         )
         cta = "a 20-minute call in the next few weeks"
+        touch = request.inputs.get("touch") or {}
+        if touch.get("follow_up"):
+            # A follow-up adds one new reason and makes stopping easy; it never repeats the first note.
+            cta = "a short call"
+            body = "\n\n".join(
+                [
+                    greeting,
+                    f"A short follow-up to my note about {company['name']}'s {topic}.",
+                    f"{value_proposition} If that is on your list this quarter, would {cta} help?",
+                    "If not, no reply is needed and this is the last you will hear from me on it.",
+                    sender.get("signature", "Best regards"),
+                ]
+            )
+            finding = DraftFinding(
+                subject=shorten(f"{company['name']} and {topic}", 120),
+                body=body,
+                opener_source_id=signal.source_id
+                if signal
+                else (request.sources[0].source_id if request.sources else ""),
+                call_to_action=cta,
+            )
+            return {
+                "finding": finding.model_dump(mode="json"),
+                "rationale": f"Offline template follow-up (touch {touch.get('number')}). No model wrote it.",
+                "confidence": 0.5,
+                "alternatives": [],
+                "evidence": _refs([quote_sentence]) if quote_sentence else [],
+            }
         body = "\n\n".join(
             [
                 greeting,

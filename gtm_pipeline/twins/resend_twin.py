@@ -100,7 +100,7 @@ class ResendTwin:
     webhook: WebhookTarget | None = None
     default_behaviour: str = "silent"
     behaviours: dict[str, str] = field(default_factory=dict)
-    ooo_return: dt.date = dt.date(2030, 1, 7)
+    ooo_return: dt.date | None = None  # default: ten days after the auto-reply
 
     def __post_init__(self) -> None:
         self.settings.expected_key = self.api_key
@@ -367,7 +367,7 @@ class ResendTwin:
             if kind == "complain":
                 events.append(self._event("email.complained", email))
             elif kind == "ooo":
-                back = self.ooo_return
+                back = self.ooo_return or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)
                 text = f"I am out of the office until {back:%B} {back.day}, {back.year}."
                 events.append(self._inbound(email, address, text, auto=True))
             elif kind in REPLIES:

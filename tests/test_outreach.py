@@ -1,0 +1,380 @@
+"""The outreach loop through the real resend SDK and real HTTP: the twin, the receiver, the ledger."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+import resend
+
+from gtm_pipeline.app import create_app
+from gtm_pipeline.domain.ids import email_hash
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.outreach.inbound import Processor
+from gtm_pipeline.outreach.local_server import serving
+from gtm_pipeline.outreach.policy import SendContext, check, health_halt
+from gtm_pipeline.outreach.rehearsal import rehearse
+from gtm_pipeline.outreach.resend_client import ResendClient
+from gtm_pipeline.outreach.sender import run_sending, schedule, send_pending
+from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.twins.resend_twin import ResendTwin, sign
+from tests.helpers import run_all
+
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+MONDAY_10 = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def approved(services: Services) -> Services:
+    """The demo pipeline, every draft approved by the operator."""
+    run_all(services)
+    for item in services.store.pending_reviews():
+        if item.kind == "draft":
+            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+    return services
+
+
+@pytest.fixture
+def twin() -> Iterator[ResendTwin]:
+    with ResendTwin() as running:
+        saved = resend.api_key
+        resend.api_key = running.api_key
+        yield running
+        resend.api_key = saved
+
+
+def _settings(services: Services, **changes: Any) -> SendingSettings:
+    return replace(sending_settings(services.paths.home), **changes)
+
+
+def _one(services: Services) -> str:
+    return services.store.list_prospects(states=[State.APPROVED])[0].id
+
+
+def _only(services: Services, keep: str) -> None:
+    """Leave one approved prospect: the others are parked by the operator."""
+    from gtm_pipeline.domain.states import Event
+
+    for p in services.store.list_prospects(states=[State.APPROVED]):
+        if p.id != keep:
+            services.store.apply_event(p.id, Event.DO_NOT_CONTACT_REQUESTED, actor="test", rationale="park")
+
+
+# ---------------------------------------------------------------- sending
+
+
+def test_a_crash_between_send_and_journal_never_sends_twice(
+    approved: Services, twin: ResendTwin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    client = ResendClient(api_url=twin.url)
+    ledger = OutreachLedger(store)
+    schedule(store, ledger, settings, MONDAY_10)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed after the provider accepted")
+
+    monkeypatch.setattr(OutreachLedger, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        send_pending(store, ledger, settings, client, MONDAY_10)
+    monkeypatch.undo()
+    assert store.get_prospect(pid).state is State.SCHEDULED  # type: ignore[union-attr]
+    reports = send_pending(store, ledger, settings, client, MONDAY_10 + dt.timedelta(minutes=5))
+    assert [r.outcome for r in reports] == ["sent"]
+    address = store.get_prospect(pid).contact_email  # type: ignore[union-attr]
+    assert len(twin.sent_to(str(address))) == 1
+    assert store.get_prospect(pid).state is State.SENT  # type: ignore[union-attr]
+    assert len([e for e in store.journal(pid) if e.payload.get("event") == "sent"]) == 1
+
+
+def test_lost_answers_and_rate_limits_are_retried_with_the_same_key(
+    approved: Services, twin: ResendTwin
+) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    twin.settings.script("accept_then_fail", "rate_limit", "server_error")
+    reports = run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
+    assert [r.outcome for r in reports] == ["scheduled", "sent"]
+    assert len(twin.emails) == 1  # accepted once; the retries were answered from the idempotency record
+    touch = OutreachLedger(store).touches(pid)[0]
+    assert touch.provider_email_id in twin.emails
+    sent = twin.emails[str(touch.provider_email_id)]
+    assert sent["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert sent["headers"]["Message-ID"] == touch.message_id
+    assert "Why you are getting this" in sent["text"] and "<img" not in sent["html"]
+    assert {t["name"]: t["value"] for t in sent["tags"]}["prospect_id"] == pid
+
+
+def test_the_same_key_with_another_payload_is_refused_by_the_provider(twin: ResendTwin) -> None:
+    client = ResendClient(api_url=twin.url)
+    params = {"from": "a@mail.example", "to": ["b@c.example"], "subject": "s", "text": "one"}
+    first = client.send(params, "gtm-touch/p_x/1")
+    assert client.send(params, "gtm-touch/p_x/1") == first
+    with pytest.raises(resend.exceptions.ResendError) as refused:
+        client.send({**params, "text": "two"}, "gtm-touch/p_x/1")
+    assert str(refused.value.code) == "409"
+    assert len(twin.emails) == 1
+
+
+def test_a_suppressed_address_is_refused_at_the_last_gate(approved: Services, twin: ResendTwin) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    ledger = OutreachLedger(store)
+    schedule(store, ledger, settings, MONDAY_10)
+    store.suppress(email_hash(str(store.get_prospect(pid).contact_email)), kind="email", reason="complaint")  # type: ignore[union-attr]
+    reports = send_pending(store, ledger, settings, ResendClient(api_url=twin.url), MONDAY_10)
+    assert [(r.outcome, r.rule) for r in reports] == [("refused", "policy:suppression")]
+    assert twin.emails == {}
+    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+
+
+def test_policy_windows_caps_spacing_and_halts() -> None:
+    settings = SendingSettings(unsubscribe_secret=b"k")
+    base = SendContext(
+        now=MONDAY_10,
+        recipient_timezone="Asia/Kolkata",
+        blocked_artifact=False,
+        domain_halted=None,
+        pending_inbound=0,
+        last_touch_at=None,
+        mailbox_sent_today=0,
+        domain_sent_today=0,
+        mailbox_cap_today=5,
+        suppressed=None,
+    )
+    # 10:00 UTC is 15:30 in Kolkata: inside the window; 16:00 UTC is 21:30 there: wait for 09:00 IST.
+    assert check(base, settings).outcome == "send"
+    late = check(replace(base, now=MONDAY_10 + dt.timedelta(hours=6)), settings)
+    assert late.rule == "policy:send-window" and late.not_before == dt.datetime(
+        2026, 11, 24, 3, 30, tzinfo=dt.UTC
+    )
+    saturday = check(replace(base, now=dt.datetime(2026, 11, 28, 6, tzinfo=dt.UTC)), settings)
+    assert saturday.not_before == dt.datetime(2026, 11, 30, 3, 30, tzinfo=dt.UTC)
+    assert check(replace(base, mailbox_sent_today=5), settings).rule == "policy:mailbox-cap"
+    assert check(replace(base, domain_sent_today=90), settings).rule == "policy:domain-cap"
+    spaced = check(replace(base, last_touch_at=MONDAY_10 - dt.timedelta(hours=10)), settings)
+    assert spaced.rule == "policy:spacing"
+    assert check(replace(base, pending_inbound=1), settings).rule == "policy:unprocessed-inbound"
+    assert check(replace(base, suppressed="complaint"), settings).outcome == "refuse"
+    assert check(replace(base, blocked_artifact=True), settings).rule == "policy:output-policy"
+    assert settings.warmup_cap(None, MONDAY_10) == 5
+    assert settings.warmup_cap(MONDAY_10 - dt.timedelta(days=4), MONDAY_10) == 17
+    assert settings.warmup_cap(MONDAY_10 - dt.timedelta(days=40), MONDAY_10) == 30
+    assert health_halt(100, 2, 0, settings) is None
+    assert health_halt(100, 3, 0, settings) is not None  # 3 % > 2 %
+    assert health_halt(100, 0, 1, settings) is not None  # 1 % > 0.05 %
+    assert health_halt(5, 1, 0, settings) is None  # too few sends to judge a bounce rate
+
+
+# ---------------------------------------------------------------- the receiver
+
+
+def _post(
+    base: str,
+    event: dict[str, Any],
+    *,
+    msg_id: str = "msg_1",
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    body: str | None = None,
+) -> httpx.Response:
+    raw = body if body is not None else json.dumps(event)
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "svix-id": msg_id,
+        "svix-timestamp": str(ts),
+        "svix-signature": sign(secret, msg_id, ts, raw),
+        "content-type": "application/json",
+    }
+    return httpx.post(f"{base}/webhooks/resend", content=raw, headers=headers, timeout=10)
+
+
+def test_bad_webhooks_get_a_4xx_and_store_nothing(services: Services) -> None:
+    app = create_app(services.store, _settings(services), SECRET, None)
+    event = {"type": "email.delivered", "created_at": "2026-11-24T10:00:00Z", "data": {"email_id": "em_1"}}
+    with serving(app) as base:
+        assert _post(base, event, secret="whsec_" + base64.b64encode(b"x" * 32).decode()).status_code == 400
+        assert _post(base, event, timestamp=int(time.time()) - 600).status_code == 400  # stale
+        assert _post(base, event, timestamp=int(time.time()) + 600).status_code == 400  # from the future
+        assert _post(base, event, body="{not json").status_code == 400
+        assert _post(base, event, body=json.dumps({"hello": "world"})).status_code == 422
+        assert _post(base, event, body=json.dumps({"type": "x", "data": "a" * 300_000})).status_code == 413
+        unsigned = httpx.post(f"{base}/webhooks/resend", content=json.dumps(event), timeout=10)
+        assert unsigned.status_code == 400
+    assert OutreachLedger(services.store).outcomes() == []
+
+
+def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, twin: ResendTwin) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
+    touch = OutreachLedger(store).touches(pid)[0]
+    event = {
+        "type": "email.delivered",
+        "created_at": "2026-11-23T10:01:00Z",
+        "data": {"email_id": touch.provider_email_id, "tags": {"touch_id": touch.touch_id}},
+    }
+    with serving(create_app(store, settings, SECRET, None)) as base:
+        answers = [_post(base, event, msg_id="msg_same").json() for _ in range(3)]
+    assert [a["stored"] for a in answers] == [True, False, False]
+    Processor(store).process(now=MONDAY_10 + dt.timedelta(minutes=2))
+    Processor(store).process(now=MONDAY_10 + dt.timedelta(minutes=3))
+    delivered = [e for e in store.journal(pid) if e.payload.get("event") == "delivered"]
+    assert len(delivered) == 1 and store.get_prospect(pid).state is State.AWAITING_REPLY  # type: ignore[union-attr]
+
+
+def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
+    approved: Services, twin: ResendTwin
+) -> None:
+    store, settings = approved.store, _settings(approved, min_spacing_hours=0)
+    pid = _one(approved)
+    _only(approved, pid)
+    client = ResendClient(api_url=twin.url)
+    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    run_sending(store, settings, client, MONDAY_10)
+    # The follow-up is approved and sits in the outbox, waiting for its send window.
+    from gtm_pipeline.domain.states import Event
+
+    draft = OutreachLedger(store).touches(pid)[0].artifact_id
+    for event in (Event.DELIVERED, Event.NO_REPLY_TIMEOUT, Event.DRAFT_AUTO_APPROVED):
+        decision = store.apply_event(
+            pid, event, actor="test", rationale="sequence", details={"draft_artifact": draft}
+        )
+        assert decision.allowed
+    schedule(store, OutreachLedger(store), settings, MONDAY_10 + dt.timedelta(days=4))
+    assert store.get_prospect(pid).state is State.SCHEDULED  # type: ignore[union-attr]
+    twin.behaviours[address] = "unsubscribe"
+    first = OutreachLedger(store).touches(pid)[0]
+    inbound = twin._inbound(
+        twin.emails[str(first.provider_email_id)], address, "Please remove me.", auto=False
+    )
+    with serving(create_app(store, settings, SECRET, client.received)) as base:
+        assert _post(base, inbound, msg_id="msg_reply").json()["suppressed"] == "reply_unsubscribe"
+    # Suppressed before the receiver answered: the follow-up can no longer go, processed or not.
+    reports = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=4))
+    assert [r.outcome for r in reports] in (["deferred"], ["refused"])
+    Processor(store, approved.catalog, approved.runner, fetch=client.received).process()
+    later = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=5))
+    assert [r.outcome for r in later] in ([], ["cancelled"])
+    assert len(twin.sent_to(address)) == 1
+    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+
+
+def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twin: ResendTwin) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
+    touch = OutreachLedger(store).touches(pid)[0]
+    header = touch.payload["headers"]["List-Unsubscribe"]
+    path = header.split("<", 1)[1].split(">", 1)[0].split("/unsubscribe/", 1)[1]
+    assert "@" not in path
+    with serving(create_app(store, settings, SECRET, None)) as base:
+        assert httpx.get(f"{base}/unsubscribe/{path}", timeout=10).status_code == 200
+        assert store.suppression_reason(touch.to_hash) is None
+        assert (
+            httpx.post(f"{base}/unsubscribe/{path}x", data={"List-Unsubscribe": "One-Click"}).status_code
+            == 404
+        )
+        posted = httpx.post(f"{base}/unsubscribe/{path}", data={"List-Unsubscribe": "One-Click"}, timeout=10)
+        assert posted.status_code == 200
+    assert store.suppression_reason(touch.to_hash) == "unsubscribe"
+    Processor(store).process()
+    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- a whole campaign
+
+
+def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approved: Services) -> None:
+    report = rehearse(approved, start=MONDAY_10, duplicates=3, reorder=True)
+    expected = {
+        "silent": "awaiting_reply",
+        "interested": "replied",
+        "question": "replied",
+        "not-now": "not_now",
+        "not-a-fit": "not_a_fit",
+        "unsubscribe": "do_not_contact",
+        "referral": "replied",
+        "ooo": "awaiting_reply",
+        "bounce": "unreachable",
+        "soft-bounce": "awaiting_reply",
+        "complain": "do_not_contact",
+    }
+    assert report.behaviours
+    for pid, behaviour in report.behaviours.items():
+        assert report.states[pid] == expected[behaviour], (pid, behaviour)
+    assert report.as_json()["max_sends_per_touch"] == 1
+    assert report.days >= 2  # the warm-up ramp spread the first touches over days
+    store = approved.store
+    suppressed = {s["identity"] for s in store.suppressions()}
+    for pid, behaviour in report.behaviours.items():
+        prospect = store.get_prospect(pid)
+        assert prospect is not None and prospect.contact_email
+        is_suppressed = email_hash(prospect.contact_email) in suppressed
+        assert is_suppressed is (behaviour in ("unsubscribe", "bounce", "complain")), behaviour
+    not_now = next(p for p, b in report.behaviours.items() if b == "not-now")
+    revisit = next(e for e in store.journal(not_now) if e.payload.get("event") == "not_now_reply")
+    assert revisit.payload["revisit_on"] == "2027-07-01"  # "circle back in Q3", said in November 2026
+    ooo = next(p for p, b in report.behaviours.items() if b == "ooo")
+    paused = next(e for e in store.journal(ooo) if e.payload.get("event") == "out_of_office")
+    back = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)  # what the twin's auto-reply says
+    assert paused.payload["resume_on"] == back.isoformat()
+    replied = [o for o in OutreachLedger(store).outcomes() if o["event_type"] == "email.received"]
+    assert all(o["status"] == "processed" for o in replied)
+
+
+def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
+    approved: Services, twin: ResendTwin
+) -> None:
+    from gtm_pipeline.pipeline.draft import draft_first_touch
+    from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
+
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    client = ResendClient(api_url=twin.url)
+    run_sending(store, settings, client, MONDAY_10)
+    from gtm_pipeline.domain.states import Event
+
+    store.apply_event(pid, Event.DELIVERED, actor="test", rationale="delivered", now=MONDAY_10)
+    later = MONDAY_10 + dt.timedelta(days=4, hours=1)
+    apply(store, plan(store, sequence_policy(approved.catalog), later, 0), later)
+    assert store.get_prospect(pid).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
+    draft_first_touch(approved, pid)
+    assert store.get_prospect(pid).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
+    (item,) = [i for i in store.pending_reviews() if i.prospect_id == pid]
+    first = OutreachLedger(store).touches(pid)[0]
+    assert item.artifact_id != first.artifact_id  # a new draft, not the first touch again
+    store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+    reports = run_sending(store, settings, client, later)
+    assert [r.outcome for r in reports] == ["scheduled", "sent"]
+    second = OutreachLedger(store).touches(pid)[1]
+    assert second.touch_number == 2
+    assert second.payload["headers"]["In-Reply-To"] == first.message_id
+    assert second.payload["subject"] == "Re: " + first.payload["subject"]
+    assert "Why you are getting this" not in second.payload["text"]  # the notice goes with the first touch
+    # A reply that lost the plus-address still threads to the prospect by In-Reply-To.
+    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    reply = twin._inbound(twin.emails[str(second.provider_email_id)], address, "Happy to talk.", auto=False)
+    reply["data"]["to"] = ["replies@inbound.northwind-advisory.example"]
+    from gtm_pipeline.outreach.inbound import ingest
+
+    assert ingest(store, "svix:msg_thread", reply, client.received).prospect_id is None
+    Processor(store, approved.catalog, approved.runner, fetch=client.received).process(now=later)
+    assert store.get_prospect(pid).state is State.REPLIED  # type: ignore[union-attr]
+    assert len(twin.sent_to(address)) == 2
