@@ -26,7 +26,7 @@ from gtm_pipeline.outreach.sender import run_sending, schedule, send_pending
 from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.twins.resend_twin import ResendTwin, sign
+from gtm_pipeline.twins.resend_twin import REPLIES, ResendTwin, sign
 from tests.helpers import run_all
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -374,7 +374,35 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
     reply["data"]["to"] = ["replies@inbound.northwind-advisory.example"]
     from gtm_pipeline.outreach.inbound import ingest
 
-    assert ingest(store, "svix:msg_thread", reply, client.received).prospect_id is None
+    assert ingest(store, "svix:msg_thread", reply, client.received).prospect_id == pid  # by In-Reply-To
     Processor(store, approved.catalog, approved.runner, fetch=client.received).process(now=later)
     assert store.get_prospect(pid).state is State.REPLIED  # type: ignore[union-attr]
     assert len(twin.sent_to(address)) == 2
+
+
+def test_a_reply_stored_without_its_body_is_threaded_when_processed(
+    approved: Services, twin: ResendTwin
+) -> None:
+    """The receiver could not fetch the body (provider down): nothing is lost, processing threads it later."""
+    from gtm_pipeline.outreach.inbound import ingest
+
+    store, settings = approved.store, _settings(approved)
+    pid = _one(approved)
+    _only(approved, pid)
+    client = ResendClient(api_url=twin.url)
+    run_sending(store, settings, client, MONDAY_10)
+    touch = OutreachLedger(store).touches(pid)[0]
+    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    reply = twin._inbound(
+        twin.emails[str(touch.provider_email_id)], address, REPLIES["not-a-fit"], auto=False
+    )
+    reply["data"]["to"] = ["replies@inbound.northwind-advisory.example"]
+
+    def down(email_id: str) -> dict[str, Any]:
+        raise ConnectionError("receiving API unavailable")
+
+    stored = ingest(store, "svix:msg_late", reply, down)
+    assert stored.new and stored.prospect_id is None
+    outcomes = Processor(store, approved.catalog, approved.runner, fetch=client.received).process()
+    assert [o["prospect_id"] for o in outcomes if o["event_id"] == stored.event_id] == [pid]
+    assert store.get_prospect(pid).state is State.NOT_A_FIT  # type: ignore[union-attr]

@@ -119,10 +119,15 @@ def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | N
         except Exception:  # the body is fetched again when the event is processed
             raw = None
         if raw is not None:
+            mail = parse_mail(raw)
+            # No plus-address on the reply (some clients drop Reply-To): thread by In-Reply-To / References.
+            touch = touch or next(
+                (found for mid in mail.thread_ids if (found := ledger.touch_by_message_id(mid)) is not None),
+                None,
+            )
             ledger.set_raw_message(
                 event_id, raw, touch.prospect_id if touch else None, touch.touch_id if touch else None
             )
-            mail = parse_mail(raw)
             decided = deterministic(mail, dt.datetime.now(dt.UTC).date())
             if decided is not None and decided.category in ("unsubscribe", "complaint"):
                 reason = "reply_" + decided.category
@@ -191,8 +196,9 @@ class Processor:
         outcomes = []
         for row in sorted(rows, key=lambda r: r.id):
             outcome = self._one(row, at)
+            prospect_id = outcome.pop("prospect_id", row.prospect_id)
             if self.ledger.finish_event(row.id, outcome.pop("status"), outcome, at):
-                outcomes.append({"event_id": row.id, "prospect_id": row.prospect_id, **outcome})
+                outcomes.append({"event_id": row.id, "prospect_id": prospect_id, **outcome})
         return outcomes
 
     def _apply(self, row: InboxRow, event: Event, why: str, details: dict[str, Any], at: dt.datetime) -> str:
@@ -214,6 +220,8 @@ class Processor:
     def _one(self, row: InboxRow, at: dt.datetime) -> dict[str, Any]:
         if row.event_type == "email.received" and row.prospect_id is None:
             row = self._late_correlate(row)
+            if row.prospect_id is not None:
+                return {**self._reply(row, at), "prospect_id": row.prospect_id}
         if row.prospect_id is None:
             return {"status": "unmatched", "note": "no touch matches this event"}
         kind = row.event_type
