@@ -114,6 +114,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"  touch {touch['touch_id']} of {touch['prospect_id']}: {touch['status']}")
     if sending["unmatched_events"]:
         typer.echo(f"  {sending['unmatched_events']} inbound event(s) matched no touch")
+    typer.echo(f"Escalations (unacknowledged): {len(waiting['escalations'])}")
+    for esc in waiting["escalations"][:20]:
+        typer.echo(f"  #{esc['id']:<5} {esc['kind']:<16} {esc['subject'] or '-'}: {esc['detail'][:80]}")
     typer.echo(f"Dead letters: {len(waiting['dead_letters'])}")
     for dead in waiting["dead_letters"][:20]:
         typer.echo(
@@ -423,6 +426,27 @@ inbox_app = typer.Typer(no_args_is_help=True, help="Provider events and replies.
 sending_app = typer.Typer(no_args_is_help=True, help="The sending domain's halt state.")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(sending_app, name="sending")
+escalations_app = typer.Typer(no_args_is_help=True, help="Failures waiting for the operator.")
+app.add_typer(escalations_app, name="escalations")
+
+
+@escalations_app.command("ack")
+def escalations_ack(
+    escalation_id: Annotated[int, typer.Argument(help="The escalation's number (gtm status).")],
+    note: Annotated[str, typer.Option(help="What was done about it.")] = "",
+) -> None:
+    """Acknowledge an escalation (journaled); it leaves gtm status and the console."""
+    from gtm_pipeline.store.escalations import Escalations
+
+    store = _store()
+    try:
+        done = Escalations(store).acknowledge(escalation_id, actor=_operator(), note=note)
+    finally:
+        store.close()
+    if not done:
+        typer.echo(f"escalation #{escalation_id} is unknown or already acknowledged", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"escalation #{escalation_id} acknowledged")
 
 
 @app.command()

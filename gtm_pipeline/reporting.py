@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gtm_pipeline.domain.states import DISQUALIFIED, State
+from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.outreach import OutreachLedger
 from gtm_pipeline.store.repository import Store
 
@@ -67,6 +68,16 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
         ],
         "dead_letters": store.open_dead_letters(),
         "sending": sending_status(store),
+        "escalations": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "subject": e.subject,
+                "detail": e.detail,
+                "since": e.created_at.isoformat(),
+            }
+            for e in Escalations(store).open()
+        ],
     }
 
 

@@ -60,7 +60,12 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "hourly_time_rules",
         "send_every_15_minutes",
     ]
-    assert sorted(s.name for s in _defs().sensors) == ["follow_ups_due", "inbox_events", "new_prospects"]
+    assert sorted(s.name for s in _defs().sensors) == [
+        "failed_runs",
+        "follow_ups_due",
+        "inbox_events",
+        "new_prospects",
+    ]
 
 
 def test_dagster_definitions_validate_passes(gtm_home: Path) -> None:

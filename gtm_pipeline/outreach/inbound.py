@@ -25,6 +25,7 @@ from gtm_pipeline.outreach.classify import Classification, classify, determinist
 from gtm_pipeline.outreach.mailparse import parse_mail
 from gtm_pipeline.skills.catalog import SkillCatalog
 from gtm_pipeline.skills.runner import SkillRunner
+from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.outreach import InboxRow, OutreachLedger, Touch
 from gtm_pipeline.store.repository import Store
 
@@ -197,6 +198,13 @@ class Processor:
         for row in sorted(rows, key=lambda r: r.id):
             outcome = self._one(row, at)
             prospect_id = outcome.pop("prospect_id", row.prospect_id)
+            if outcome["status"] == "unmatched":
+                Escalations(self.store).raise_(
+                    "unmatched_event",
+                    f"inbox:{row.id}",
+                    subject=None,
+                    detail=f"inbox event #{row.id} ({row.event_type}) matched no touch",
+                )
             if self.ledger.finish_event(row.id, outcome.pop("status"), outcome, at):
                 outcomes.append({"event_id": row.id, "prospect_id": prospect_id, **outcome})
         return outcomes

@@ -28,6 +28,7 @@ from gtm_pipeline.outreach.compose import TouchPlan, build_request, message_id
 from gtm_pipeline.outreach.policy import SendContext, check, health_halt
 from gtm_pipeline.outreach.resend_client import RETRYABLE
 from gtm_pipeline.outreach.settings import SendingSettings
+from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.outreach import OutreachLedger, Touch
 from gtm_pipeline.store.repository import Store
 
@@ -139,14 +140,19 @@ def check_domain_health(store: Store, ledger: OutreachLedger, settings: SendingS
     halted = ledger.halt(domain)
     if halted is not None:
         return str(halted.payload.get("reason"))
-    sends, bounces, complaints = ledger.domain_health(domain, settings.health_window)
+    sends, bounces, complaints = ledger.domain_health(
+        domain, settings.health_window, ledger.last_resume(domain)
+    )
     reason = health_halt(sends, bounces, complaints, settings)
     if reason is not None:
-        store.append_journal(
+        entry = store.append_journal(
             subject=f"sender:{domain}",
             kind="sending_halted",
             actor=POLICY_ACTOR,
             payload={"reason": reason, "sends": sends, "bounces": bounces, "complaints": complaints},
+        )
+        Escalations(store).raise_(
+            "domain_halt", f"halt:{domain}:{entry}", subject=domain, detail=f"sending halted: {reason}"
         )
     return reason
 
@@ -159,6 +165,13 @@ def resume_domain(store: Store, domain: str, *, actor: str, reason: str) -> None
 
 
 def _note(store: Store, touch: Touch, kind: str, rule: str, reason: str, now: dt.datetime) -> None:
+    if kind in ("send_failed", "send_uncertain"):
+        Escalations(store).raise_(
+            "touch_failed" if kind == "send_failed" else "touch_uncertain",
+            f"{kind}:{touch.touch_id}",
+            subject=touch.prospect_id,
+            detail=f"touch {touch.touch_number} ({touch.touch_id}): {rule}: {reason[:300]}",
+        )
     store.append_journal(
         subject=touch.prospect_id,
         kind=kind,

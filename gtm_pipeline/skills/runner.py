@@ -35,6 +35,7 @@ from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter
 from gtm_pipeline.skills.catalog import Skill
+from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.repository import Store
 
 
@@ -150,6 +151,7 @@ class SkillRunner:
                 failure = DeadLetterReason(kind="provider_error", detail=str(exc))
                 continue
             route += [a.as_dict() for a in trail]
+            self._escalate_open_circuits(route, today)
             cost = self.prices.cost(reply.model, reply.usage)
             self.store.record_spend(
                 day=today,
@@ -183,6 +185,12 @@ class SkillRunner:
             reason_kind=failure.kind,
             reason=failure.detail,
             raw_output=reply.text if reply else None,
+        )
+        Escalations(self.store).raise_(
+            "dead_letter",
+            f"dead_letter:{dead_letter_id}",
+            subject=prospect_id or subject,
+            detail=f"{skill.name}@{skill.version} ({group.name}): {failure.kind}: {failure.detail[:300]}",
         )
         entry = self.store.append_journal(
             subject=subject,
@@ -224,11 +232,28 @@ class SkillRunner:
             return SkillOutcome(skill, digest, 0, None, entry, int(dead["id"]), reason, reused=True)
         return None
 
+    def _escalate_open_circuits(self, route: list[dict[str, Any]], day: dt.date) -> None:
+        """A provider skipped because its circuit is open is an outage the operator must know of."""
+        for attempt in route:
+            if attempt.get("outcome") == "skipped:circuit_open":
+                Escalations(self.store).raise_(
+                    "circuit_open",
+                    f"circuit:{attempt.get('provider')}:{day.isoformat()}",
+                    subject=str(attempt.get("provider")),
+                    detail=f"provider {attempt.get('provider')} failing: its circuit opened, calls fail over",
+                )
+
     def _wait_for_budget(
         self, skill: Skill, subject: str, digest: str, day: dt.date, run_id: str | None
     ) -> SkillOutcome:
         """The group's daily cap is reached: no call, the prospect waits (journaled once a day)."""
         group = skill.group.spec
+        Escalations(self.store).raise_(
+            "spend_cap",
+            f"spend_cap:{group.name}:{day.isoformat()}",
+            subject=group.name,
+            detail=f"group {group.name} reached its daily cap of ${group.daily_spend_cap_usd}: calls wait",
+        )
         entry = self.store.append_journal(
             subject=subject,
             kind="spend_cap_wait",

@@ -181,11 +181,16 @@ class OutreachLedger:
             value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo is None else value
         )
 
-    def domain_health(self, domain: str, window: int) -> tuple[int, int, int]:
-        """(sends, hard bounces, complaints) over the domain's ``window`` most recent sends."""
+    def domain_health(
+        self, domain: str, window: int, since: dt.datetime | None = None
+    ) -> tuple[int, int, int]:
+        """(sends, hard bounces, complaints) over the ``window`` most recent sends after ``since``."""
+        where = [t.outbox.c.sending_domain == domain, t.outbox.c.sent_at.is_not(None)]
+        if since is not None:
+            where.append(t.outbox.c.sent_at > since)
         recent = (
             sa.select(t.outbox.c.bounced_at, t.outbox.c.complained_at)
-            .where(t.outbox.c.sending_domain == domain, t.outbox.c.sent_at.is_not(None))
+            .where(*where)
             .order_by(t.outbox.c.sent_at.desc())
             .limit(window)
             .subquery()
@@ -198,6 +203,11 @@ class OutreachLedger:
         with self.store._read() as c:
             sends, bounces, complaints = c.execute(query).one()
         return int(sends), int(bounces), int(complaints)
+
+    def last_resume(self, domain: str) -> dt.datetime | None:
+        """When an operator last lifted a halt of ``domain`` (rates count only sends after it)."""
+        entries = [e for e in self.store.journal(f"sender:{domain}") if e.kind == "sending_resumed"]
+        return entries[-1].created_at if entries else None
 
     def halt(self, domain: str) -> JournalRecord | None:
         """The standing halt of a sending domain (the newest halt/resume entry, if a halt)."""

@@ -196,3 +196,18 @@ inbox = sa.Table(
     sa.Column("processed_at", sa.DateTime(timezone=True)),
     sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
 )
+
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    # What failed and waits for an operator: a failed run, a dead letter, a halted domain, an open
+    # circuit, a spend cap, a touch that failed or is uncertain, an inbound event that matched nothing.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False, index=True),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),  # one escalation per cause
+    sa.Column("subject", sa.String(200)),  # a prospect id, a domain, a run id: never personal data
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True), index=True),
+    sa.Column("acknowledged_by", sa.String(80)),
+)

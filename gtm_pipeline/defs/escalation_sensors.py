@@ -1,0 +1,16 @@
+"""A failed Dagster run is an escalation: it shows in ``gtm status`` and the console until acknowledged."""
+
+import dagster as dg
+
+from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.store.escalations import Escalations
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+def failed_runs(context: dg.RunFailureSensorContext, gtm: GtmResource) -> None:
+    """Record every failed run of this code location as an escalation (once per run)."""
+    run = context.dagster_run
+    message = (context.failure_event.message or "run failed").splitlines()[0][:300]
+    Escalations(gtm.services.store).raise_(
+        "run_failure", f"run_failure:{run.run_id}", subject=run.run_id, detail=f"{run.job_name}: {message}"
+    )

@@ -1,0 +1,92 @@
+"""Escalations: every failure an operator must see, until an operator acknowledges it.
+
+Raised where the failure is decided (the runner, the send step, the inbox, a Dagster run
+failure sensor), once per cause (a unique key), and shown by ``gtm status`` and the
+console until acknowledged. Acknowledging is journaled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.repository import Store, _now, _record
+
+KINDS = (
+    "run_failure",
+    "dead_letter",
+    "domain_halt",
+    "circuit_open",
+    "spend_cap",
+    "touch_failed",
+    "touch_uncertain",
+    "unmatched_event",
+)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    id: int
+    kind: str
+    key: str
+    subject: str | None
+    detail: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+
+
+class Escalations:
+    """Raise, list and acknowledge escalations."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def raise_(self, kind: str, key: str, *, subject: str | None, detail: str) -> bool:
+        """Record an escalation once per ``key``; returns True when it is new."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown escalation kind {kind!r}")
+        with self.store._write() as c:
+            if c.execute(sa.select(t.escalations.c.id).where(t.escalations.c.key == key)).first():
+                return False
+            c.execute(
+                t.escalations.insert().values(
+                    kind=kind, key=key, subject=subject, detail=detail[:1000], created_at=_now()
+                )
+            )
+            return True
+
+    def open(self, limit: int = 500) -> list[Escalation]:
+        query = (
+            sa.select(t.escalations)
+            .where(t.escalations.c.acknowledged_at.is_(None))
+            .order_by(t.escalations.c.id.desc())
+            .limit(limit)
+        )
+        with self.store._read() as c:
+            return [_record(Escalation, r) for r in c.execute(query)]
+
+    def acknowledge(self, escalation_id: int, *, actor: str, note: str = "") -> bool:
+        """Mark seen and handled (journaled); False when it was already acknowledged or unknown."""
+        now = _now()
+        with self.store._write() as c:
+            row = c.execute(sa.select(t.escalations).where(t.escalations.c.id == escalation_id)).first()
+            if row is None or row.acknowledged_at is not None:
+                return False
+            c.execute(
+                t.escalations.update()
+                .where(t.escalations.c.id == escalation_id)
+                .values(acknowledged_at=now, acknowledged_by=actor)
+            )
+            self.store._append(
+                c,
+                subject=f"escalation:{escalation_id}",
+                kind="escalation_acknowledged",
+                actor=actor,
+                payload={"kind": row.kind, "key": row.key, "note": note[:500]},
+                now=now,
+            )
+            return True
