@@ -247,22 +247,13 @@ def rights_add(
     email: Annotated[str, typer.Option(help="The requester's email address (only its hash is stored).")],
 ) -> None:
     """Record a request received by mail or phone, with its due date."""
-    from gtm_pipeline.domain.ids import email_hash
-    from gtm_pipeline.pipeline.privacy import RIGHTS_KINDS, response_days
+    from gtm_pipeline.pipeline.privacy import record_request, response_days
 
-    if kind not in RIGHTS_KINDS:
-        raise typer.BadParameter(f"kind must be one of {RIGHTS_KINDS}")
     store = _store()
     try:
-        digest = email_hash(email)
-        matches = store.prospects_with_email_hash(digest)
-        request_id = store.record_rights_request(
-            kind=kind,
-            subject_hash=digest,
-            prospect_id=matches[0][0] if matches else None,
-            received_at=dt.datetime.now(dt.UTC),
-            response_days=response_days(),
-        )
+        request_id = record_request(store, kind=kind, email=email, now=dt.datetime.now(dt.UTC))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     finally:
         store.close()
     typer.echo(f"recorded {kind} request #{request_id}, due in {response_days()} days")
@@ -455,14 +446,30 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface (loopback by default; put a TLS proxy in front).")] = (
         "127.0.0.1"
     ),
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="Mount the operator console. Use --no-console for an instance the internet can reach.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the webhook receiver (POST /webhooks/resend) and the one-click unsubscribe endpoint."""
+    """Run the webhook receiver, the one-click unsubscribe endpoint and the operator console."""
+    import os
+
     import uvicorn
 
     from gtm_pipeline.app import create_app
 
     typer.echo(f"receiver on http://{host}:{port}/webhooks/resend  (unsubscribe: /unsubscribe/<token>)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+    if console:
+        typer.echo(
+            f"console  on http://{host}:{port}/  (operator: {os.environ.get('GTM_OPERATOR', 'operator')})"
+        )
+        if not os.environ.get("GTM_OPERATOR_PASSWORD"):
+            typer.echo("  GTM_OPERATOR_PASSWORD is not set: the console will refuse every login", err=True)
+    # no access log: URLs carry only opaque ids, but nothing about a request needs to be kept
+    uvicorn.run(create_app(console=console), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()

@@ -19,4 +19,7 @@ fi
 if [ "${GTM_BENCH_WEBHOOKS:-3000}" != "0" ]; then
   python bench/webhooks.py --events "${GTM_BENCH_WEBHOOKS:-3000}" --clients 8
 fi
+if [ "${GTM_BENCH_CONSOLE:-100000}" != "0" ]; then
+  python bench/console.py --prospects "${GTM_BENCH_CONSOLE:-100000}" --requests 20
+fi
 echo "== pytest"; pytest -q "$@"

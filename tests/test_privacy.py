@@ -11,7 +11,15 @@ from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.audit import replay_check
 from gtm_pipeline.pipeline.discover import discover
-from gtm_pipeline.pipeline.privacy import erase, export, response_days
+from gtm_pipeline.pipeline.privacy import (
+    UnknownSubjectError,
+    erase,
+    export,
+    fulfil_access,
+    fulfil_erasure,
+    record_request,
+    response_days,
+)
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 from tests.conftest import HYPOTHESIS
@@ -78,6 +86,33 @@ def test_export_then_erase_by_email(services: Services) -> None:
     assert requests[0]["due_at"] == NOW + dt.timedelta(days=response_days())
     after = export(services.store, EMAIL, now=NOW)
     assert after["suppressed"] and after["prospects"][0]["contact"]["email"] is None
+
+
+def test_a_recorded_request_is_carried_out_later_from_its_hash_alone(
+    services: Services, gtm_home: Path
+) -> None:
+    run_all(services)
+    stranger = "someone.else@elsewhere.example"
+    access = record_request(services.store, kind="access", email=EMAIL.upper(), now=NOW)
+    erasure = record_request(services.store, kind="erasure", email=EMAIL, now=NOW)
+    unknown = record_request(services.store, kind="erasure", email=stranger, now=NOW)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        record_request(services.store, kind="delete", email=EMAIL, now=NOW)
+    with pytest.raises(UnknownSubjectError, match="not an open erasure request"):
+        fulfil_erasure(services.store, access, now=NOW, reason="wrong kind")
+    (held,) = fulfil_access(services.store, access, now=NOW)["prospects"]
+    assert held["prospect_id"] == PID and held["contact"]["email"] == EMAIL
+    report = fulfil_erasure(services.store, erasure, now=NOW, reason="request by mail")
+    assert report.prospect_ids == [PID] and report.request_id == erasure
+    assert services.store.suppression_reason(email_hash(EMAIL)) == "request by mail"
+    # someone we never held: nothing to erase, and still never to be contacted
+    assert fulfil_erasure(services.store, unknown, now=NOW, reason="request").prospect_ids == []
+    assert services.store.suppression_reason(email_hash(stranger)) == "request"
+    assert {r["status"] for r in services.store.rights_requests()} == {"completed"}
+    with pytest.raises(UnknownSubjectError):
+        fulfil_erasure(services.store, erasure, now=NOW, reason="twice")
+    services.close()
+    assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
 
 
 def test_an_erased_person_is_never_rediscovered_or_refetched(services: Services) -> None:

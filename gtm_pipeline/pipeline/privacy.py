@@ -62,6 +62,24 @@ def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
     return digest, [pid for pid, _state in store.prospects_with_email_hash(digest)]
 
 
+def record_request(store: Store, *, kind: str, email: str, now: dt.datetime) -> int:
+    """Record a request received by mail, phone or form, with its due date; keeps only the hash."""
+    if kind not in RIGHTS_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(RIGHTS_KINDS)}")
+    address = email.strip()
+    if "@" not in address or any(ch.isspace() for ch in address):
+        raise ValueError("an email address is needed to find the person (only its hash is stored)")
+    digest = email_hash(address)
+    matches = store.prospects_with_email_hash(digest)
+    return store.record_rights_request(
+        kind=kind,
+        subject_hash=digest,
+        prospect_id=matches[0][0] if matches else None,
+        received_at=now,
+        response_days=response_days(),
+    )
+
+
 def erase(
     store: Store,
     target: str,
@@ -75,17 +93,72 @@ def erase(
     subject_hash, prospect_ids = _resolve(store, target)
     if not prospect_ids and not allow_unknown and is_prospect_id(target):
         raise UnknownSubjectError(f"no prospect {target}")
-    report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids)
+    request_id = None
     if rights_request:
-        report.request_id = store.record_rights_request(
+        request_id = store.record_rights_request(
             kind="erasure",
             subject_hash=subject_hash,
             prospect_id=prospect_ids[0] if prospect_ids else None,
             received_at=now,
             response_days=response_days(),
         )
+    return _erase(
+        store,
+        subject_hash,
+        prospect_ids,
+        reason=reason,
+        now=now,
+        request_id=request_id,
+        suppress_subject=not is_prospect_id(target),
+    )
+
+
+def _open_request(store: Store, request_id: int, kind: str) -> dict[str, Any]:
+    found = [r for r in store.rights_requests(status="open") if r["id"] == request_id]
+    if not found or found[0]["kind"] != kind:
+        raise UnknownSubjectError(f"request #{request_id} is not an open {kind} request")
+    return found[0]
+
+
+def _subject_prospects(store: Store, request: dict[str, Any]) -> tuple[str, list[str]]:
+    """The prospects a recorded request is about: by its email hash, or the prospect it names."""
+    subject_hash = str(request["subject_hash"])
+    if is_prospect_id(subject_hash):
+        return subject_hash, [subject_hash] if store.get_prospect(subject_hash) else []
+    return subject_hash, [pid for pid, _state in store.prospects_with_email_hash(subject_hash)]
+
+
+def fulfil_erasure(store: Store, request_id: int, *, now: dt.datetime, reason: str) -> ErasureReport:
+    """Carry out an erasure request recorded earlier (console, ``gtm rights add``) from its hash alone.
+
+    The email address itself is not needed: the request keeps only its hash, which is
+    exactly what the suppression list and the prospects' ``contact_email_hash`` hold.
+    """
+    subject_hash, prospect_ids = _subject_prospects(store, _open_request(store, request_id, "erasure"))
+    return _erase(
+        store,
+        subject_hash,
+        prospect_ids,
+        reason=reason,
+        now=now,
+        request_id=request_id,
+        suppress_subject=not is_prospect_id(subject_hash),
+    )
+
+
+def _erase(
+    store: Store,
+    subject_hash: str,
+    prospect_ids: list[str],
+    *,
+    reason: str,
+    now: dt.datetime,
+    request_id: int | None,
+    suppress_subject: bool,
+) -> ErasureReport:
+    report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids, request_id=request_id)
     # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
-    if not is_prospect_id(target):
+    if suppress_subject:
         store.suppress(subject_hash, kind="email", reason=reason)
     for pid in prospect_ids:
         prospect = store.get_prospect(pid)
@@ -127,6 +200,18 @@ def export(store: Store, email: str, *, now: dt.datetime) -> dict[str, Any]:
         received_at=now,
         response_days=response_days(),
     )
+    return _export(store, digest, prospect_ids, request_id=request_id, now=now)
+
+
+def fulfil_access(store: Store, request_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    """Answer an access request recorded earlier, from its hash alone (see ``fulfil_erasure``)."""
+    digest, prospect_ids = _subject_prospects(store, _open_request(store, request_id, "access"))
+    return _export(store, digest, prospect_ids, request_id=request_id, now=now)
+
+
+def _export(
+    store: Store, digest: str, prospect_ids: list[str], *, request_id: int, now: dt.datetime
+) -> dict[str, Any]:
     held = []
     for pid in prospect_ids:
         prospect = store.get_prospect(pid)

@@ -47,6 +47,12 @@ class GroupSpec(BaseModel):
     follow_up_after_days: int = Field(default=4, ge=1, le=60)
     unresponsive_after_days: int = Field(default=14, ge=1, le=120)
     daily_spend_cap_usd: float | None = Field(default=None, ge=0)
+    # Graduation: where a skill of this group moves when it earns autonomy (or loses it), and the bar.
+    promote_to: str | None = None
+    demote_to: str | None = None
+    promote_min_reviews: int = Field(default=20, ge=1)
+    promote_min_approval_rate: float = Field(default=0.9, ge=0, le=1)
+    promote_max_edit_rate: float = Field(default=0.25, ge=0, le=1)
     description: str = ""
 
     @field_validator("providers")

@@ -186,12 +186,13 @@ class SkillRunner:
             reason=failure.detail,
             raw_output=reply.text if reply else None,
         )
-        Escalations(self.store).raise_(
-            "dead_letter",
-            f"dead_letter:{dead_letter_id}",
-            subject=prospect_id or subject,
-            detail=f"{skill.name}@{skill.version} ({group.name}): {failure.kind}: {failure.detail[:300]}",
-        )
+        if _created:  # a new (or reopened after a retry) dead letter: the operator must see it
+            Escalations(self.store).raise_(
+                "dead_letter",
+                f"dead_letter:{dead_letter_id}:{self.clock.now().isoformat()}",
+                subject=prospect_id or subject,
+                detail=f"{skill.name}@{skill.version} ({group.name}): {failure.kind}: {failure.detail[:300]}",
+            )
         entry = self.store.append_journal(
             subject=subject,
             kind="dead_letter",

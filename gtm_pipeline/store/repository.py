@@ -301,9 +301,20 @@ class Store:
         return decision
 
     def decide_review(
-        self, review_id: int, *, approve: bool, actor: str, reason: str, now: dt.datetime | None = None
+        self,
+        review_id: int,
+        *,
+        approve: bool,
+        actor: str,
+        reason: str,
+        now: dt.datetime | None = None,
+        artifact_override: str | None = None,
     ) -> Decision:
-        """An operator's approval or rejection: the review item, the transition and the journal, at once."""
+        """An operator's approval or rejection: the review item, the transition and the journal, at once.
+
+        ``artifact_override`` is the operator's edited version of the draft: the approval then
+        names it, so the send step sends the edit (the review item keeps the skill's original).
+        """
         at = now or _now()
         with self._write() as c:
             item = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
@@ -320,7 +331,9 @@ class Store:
                         f"review item #{review_id} breaks the output policy: it can never be approved"
                     )
             event = Event.DRAFT_APPROVED if approve else Event.DRAFT_REJECTED
-            details = {"review_id": review_id, "artifact_id": item.artifact_id}
+            details = {"review_id": review_id, "artifact_id": artifact_override or item.artifact_id}
+            if artifact_override:
+                details["reviewed_artifact"] = item.artifact_id
             decision = self._apply(c, item.prospect_id, event, actor, reason, at, details, None)
             if decision.allowed:
                 c.execute(
@@ -514,6 +527,34 @@ class Store:
             )
             return True
 
+    def close_audit_sample(self, review_id: int, *, ok: bool, actor: str, reason: str) -> None:
+        """An after-the-fact audit of a dark-factory output: recorded, no state change (it already acted)."""
+        now = _now()
+        with self._write() as c:
+            item = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
+            if item is None or item.kind != "audit_sample" or item.status != "pending":
+                raise ValueError(f"review item #{review_id} is not a pending audit sample")
+            c.execute(
+                t.review_queue.update()
+                .where(t.review_queue.c.id == review_id)
+                .values(
+                    status="approved" if ok else "rejected", decided_at=now, decided_by=actor, reason=reason
+                )
+            )
+            self._append(
+                c,
+                subject=item.prospect_id,
+                kind="audit_reviewed",
+                actor=actor,
+                payload={"review_id": review_id, "artifact_id": item.artifact_id, "ok": ok, "reason": reason},
+                now=now,
+            )
+
+    def review_item(self, review_id: int) -> ReviewItem | None:
+        with self._read() as c:
+            row = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
+        return _record(ReviewItem, row) if row is not None else None
+
     def pending_reviews(self) -> list[ReviewItem]:
         query = (
             sa.select(t.review_queue)
@@ -536,18 +577,35 @@ class Store:
         reason: str,
         raw_output: str | None,
     ) -> tuple[int, bool]:
-        """Keep a failed skill call for the operator, once per identical input."""
+        """Keep a failed skill call for the operator, once per identical input.
+
+        A retried (resolved) dead letter that fails again is reopened with the new output:
+        returns (id, True) then, as for a new one.
+        """
         with self._write() as c:
             found = c.execute(
-                sa.select(t.dead_letters.c.id).where(
+                sa.select(t.dead_letters.c.id, t.dead_letters.c.resolved_at).where(
                     t.dead_letters.c.prospect_id == prospect_id,
                     t.dead_letters.c.skill == skill,
                     t.dead_letters.c.skill_version == skill_version,
                     t.dead_letters.c.input_hash == input_hash,
                 )
             ).first()
-            if found is not None:
+            if found is not None and found.resolved_at is None:
                 return int(found.id), False
+            if found is not None:
+                c.execute(
+                    t.dead_letters.update()
+                    .where(t.dead_letters.c.id == found.id)
+                    .values(
+                        resolved_at=None,
+                        attempts=t.dead_letters.c.attempts + attempts,
+                        reason_kind=reason_kind,
+                        reason=reason,
+                        raw_output=raw_output,
+                    )
+                )
+                return int(found.id), True
             result = c.execute(
                 t.dead_letters.insert().values(
                     prospect_id=prospect_id,
@@ -594,6 +652,30 @@ class Store:
         with self._read() as c:
             row = c.execute(query).first()
         return dict(row._mapping) if row is not None else None
+
+    def resolve_dead_letter(
+        self, dead_letter_id: int, *, actor: str, action: str, reason: str
+    ) -> dict[str, Any]:
+        """Close a dead letter (``retried`` or ``discarded``), journaled; returns the row."""
+        now = _now()
+        with self._write() as c:
+            row = c.execute(sa.select(t.dead_letters).where(t.dead_letters.c.id == dead_letter_id)).first()
+            if row is None:
+                raise KeyError(f"no dead letter #{dead_letter_id}")
+            if row.resolved_at is not None:
+                raise ValueError(f"dead letter #{dead_letter_id} is already resolved")
+            c.execute(
+                t.dead_letters.update().where(t.dead_letters.c.id == dead_letter_id).values(resolved_at=now)
+            )
+            self._append(
+                c,
+                subject=row.prospect_id or f"dead_letter:{dead_letter_id}",
+                kind=f"dead_letter_{action}",
+                actor=actor,
+                payload={"dead_letter_id": dead_letter_id, "skill": row.skill, "reason": reason[:500]},
+                now=now,
+            )
+            return dict(row._mapping)
 
     def open_dead_letters(self) -> list[dict[str, Any]]:
         query = (

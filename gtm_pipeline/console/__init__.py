@@ -1,0 +1,1 @@
+"""The operator console: server-rendered (FastAPI + Jinja + htmx), behind a login, CSRF-protected."""

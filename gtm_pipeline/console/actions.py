@@ -1,0 +1,157 @@
+"""What an operator can do from the console. Every action is a journal entry; state changes
+go through the transition table (the same store methods the CLI uses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from gtm_pipeline.domain.contracts import DraftFinding, result_model
+from gtm_pipeline.domain.draft_policy import violations
+from gtm_pipeline.domain.states import Decision
+from gtm_pipeline.outreach.sender import schedule
+from gtm_pipeline.outreach.settings import sending_settings
+from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
+from gtm_pipeline.pipeline.privacy import record_request
+from gtm_pipeline.pipeline.research import augment
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.store.outreach import OutreachLedger
+
+RETRY_STEPS = {
+    "augment-profile": augment,
+    "draft-first-touch": draft_first_touch,
+    "context-pack": build_context_pack,
+}
+
+
+class ActionError(ValueError):
+    """An action the operator asked for that cannot be done (with why)."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    decision: Decision | None  # None for an audit sample (the output already acted)
+    edited_artifact: str | None
+    touch_id: str | None
+
+
+def _edit(services: Services, review_id: int, subject: str, body: str, actor: str) -> str:
+    """Store the operator's edited draft as a new artifact; journal the edit and its size."""
+    store = services.store
+    item = store.review_item(review_id)
+    if item is None or item.status != "pending":
+        raise ActionError(f"review item #{review_id} is not pending")
+    original = store.get_artifact(item.artifact_id)
+    if original is None or not original.content:
+        raise ActionError("the draft is gone (erased?)")
+    result = result_model(DraftFinding).model_validate_json(original.content)
+    finding = result.finding.model_copy(update={"subject": subject.strip(), "body": body.strip()})
+    try:
+        finding = DraftFinding.model_validate(finding.model_dump())
+    except ValueError as exc:
+        raise ActionError(f"the edited draft is not valid: {exc}") from None
+    prospect = store.get_prospect(item.prospect_id)
+    assert prospect is not None
+    broken = violations(finding, [*services.sender.domains, prospect.company_domain])
+    if broken:
+        raise ActionError("the edit breaks the output policy: " + "; ".join(broken))
+    before = f"{result.finding.subject}\n{result.finding.body}"
+    after = f"{finding.subject}\n{finding.body}"
+    distance = Levenshtein.distance(before, after)
+    edited = result.model_copy(update={"finding": finding})
+    artifact_id, _ = store.add_artifact(
+        prospect_id=item.prospect_id,
+        kind="draft",
+        content=edited.model_dump_json(),
+        meta={**original.meta, "edited_from": original.id, "edited_by": actor},
+        journal_entry_id=None,
+        run_id=None,
+    )
+    store.append_journal(
+        subject=item.prospect_id,
+        kind="draft_edited",
+        actor=actor,
+        payload={
+            "review_id": review_id,
+            "from_artifact": original.id,
+            "to_artifact": artifact_id,
+            "edit_distance": distance,
+            "skill": original.meta.get("skill"),
+            "skill_version": original.meta.get("skill_version"),
+        },
+    )
+    return artifact_id
+
+
+def approve(
+    services: Services,
+    review_id: int,
+    *,
+    actor: str,
+    reason: str = "approved",
+    subject: str | None = None,
+    body: str | None = None,
+) -> Approval:
+    """Approve (optionally after an edit) and hand the draft to the send step at once."""
+    store = services.store
+    item = store.review_item(review_id)
+    if item is None or item.status != "pending":
+        raise ActionError(f"review item #{review_id} is not pending")
+    if item.kind == "audit_sample":
+        store.close_audit_sample(review_id, ok=True, actor=actor, reason=reason)
+        return Approval(None, None, None)  # an audit of an output that already acted: recorded only
+    edited = None
+    if subject is not None and body is not None:
+        edited = _edit(services, review_id, subject, body, actor)
+    try:
+        decision = store.decide_review(
+            review_id, approve=True, actor=actor, reason=reason, artifact_override=edited
+        )
+    except ValueError as exc:
+        raise ActionError(str(exc)) from None
+    if not decision.allowed:
+        raise ActionError(decision.reason)
+    ledger = OutreachLedger(store)
+    schedule(store, ledger, sending_settings(services.paths.home), services.clock.now())
+    touches = ledger.touches(item.prospect_id)
+    return Approval(decision, edited, touches[-1].touch_id if touches else None)
+
+
+def reject(services: Services, review_id: int, *, actor: str, reason: str) -> Decision | None:
+    if not reason.strip():
+        raise ActionError("a rejection needs a reason")
+    item = services.store.review_item(review_id)
+    if item is not None and item.kind == "audit_sample":
+        services.store.close_audit_sample(review_id, ok=False, actor=actor, reason=reason.strip())
+        return None
+    decision = services.store.decide_review(review_id, approve=False, actor=actor, reason=reason.strip())
+    if not decision.allowed:
+        raise ActionError(decision.reason)
+    return decision
+
+
+def retry_dead_letter(services: Services, dead_letter_id: int, *, actor: str) -> str:
+    """Close the dead letter and run its step again now; returns the step's outcome."""
+    row = services.store.resolve_dead_letter(
+        dead_letter_id, actor=actor, action="retried", reason="operator retry"
+    )
+    step = RETRY_STEPS.get(str(row["skill"]))
+    if step is None or not row["prospect_id"]:
+        return "closed; the next pipeline run retries it"
+    report = step(services, str(row["prospect_id"]))
+    return f"{report.status} ({report.state})"
+
+
+def discard_dead_letter(services: Services, dead_letter_id: int, *, actor: str, reason: str) -> None:
+    services.store.resolve_dead_letter(
+        dead_letter_id, actor=actor, action="discarded", reason=reason or "discarded"
+    )
+
+
+def record_rights_request(services: Services, *, kind: str, email: str) -> int:
+    """Record a request received by mail or phone; only the address's hash is kept."""
+    try:
+        return record_request(services.store, kind=kind, email=email, now=services.clock.now())
+    except ValueError as exc:
+        raise ActionError(str(exc)) from None

@@ -1,0 +1,254 @@
+"""Read models of the console: what each page shows, in a few indexed queries each.
+
+Pages must stay fast with 100,000 prospects: counts are single GROUP BY queries, lists are
+paged, and a prospect's timeline reads only that prospect's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.contracts import (
+    DraftFinding,
+    ProfileFinding,
+    SkillResult,
+    result_model,
+)
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.store.repository import ArtifactRecord, Store
+
+PAGE_SIZE = 50
+STAGES = (
+    ("discovered", {"discovered"}),
+    ("qualified", {"qualified"}),
+    ("approved", {"approved"}),
+    ("sent", {"sent"}),
+    ("replied", {"replied"}),
+    ("meeting", {"meeting_booked"}),
+)
+
+
+@dataclass
+class Board:
+    counts: dict[str, int]
+    hypotheses: list[str]
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+def board(
+    store: Store,
+    *,
+    hypothesis: str | None = None,
+    state: str | None = None,
+    group: str | None = None,
+    min_age_days: int | None = None,
+    page: int = 1,
+    now: dt.datetime | None = None,
+) -> Board:
+    """Prospects by state, filtered and paged."""
+    p = t.prospects
+    where: list[sa.ColumnElement[bool]] = []
+    if hypothesis:
+        where.append(p.c.hypothesis_slug == hypothesis)
+    if min_age_days:
+        cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=min_age_days)
+        where.append(p.c.state_since <= cutoff)
+    if group:
+        drafted_in_group = (
+            sa.select(t.artifacts.c.prospect_id)
+            .where(
+                t.artifacts.c.kind == "draft", sa.func.json_extract(t.artifacts.c.meta, "$.group") == group
+            )
+            .scalar_subquery()
+        )
+        where.append(p.c.id.in_(drafted_in_group))
+    with store._read() as c:
+        counts = {
+            str(r.state): int(r.n)
+            for r in c.execute(
+                sa.select(p.c.state, sa.func.count().label("n")).where(*where).group_by(p.c.state)
+            )
+        }
+        hypotheses = [str(r[0]) for r in c.execute(sa.select(p.c.hypothesis_slug).distinct())]
+        listed = [*where, p.c.state == state] if state else where
+        total = int(c.execute(sa.select(sa.func.count()).select_from(p).where(*listed)).scalar() or 0)
+        page = max(1, page)
+        rows = [
+            dict(r._mapping)
+            for r in c.execute(
+                sa.select(p.c.id, p.c.company_name, p.c.hypothesis_slug, p.c.state, p.c.state_since)
+                .where(*listed)
+                .order_by(p.c.state_since.desc(), p.c.id)
+                .limit(PAGE_SIZE)
+                .offset((page - 1) * PAGE_SIZE)
+            )
+        ]
+    ordered = {s.value: counts.get(s.value, 0) for s in State if counts.get(s.value)}
+    return Board(
+        counts=ordered,
+        hypotheses=sorted(hypotheses),
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        filters={"hypothesis": hypothesis, "state": state, "group": group, "min_age_days": min_age_days},
+    )
+
+
+def _sources(store: Store, prospect_id: str) -> dict[str, ArtifactRecord]:
+    return {a.source_id or a.id: a for a in store.artifacts(prospect_id, "raw_source")}
+
+
+def _parsed(artifact: ArtifactRecord | None, model: type[Any]) -> SkillResult[Any] | None:
+    if artifact is None or not artifact.content:
+        return None
+    try:
+        return result_model(model).model_validate_json(artifact.content)
+    except ValueError:
+        return None
+
+
+def _evidence(result: SkillResult[Any] | None, sources: dict[str, ArtifactRecord]) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    return [
+        {
+            "source_id": e.source_id,
+            "quote": e.quote,
+            "url": sources[e.source_id].url if e.source_id in sources else e.url,
+        }
+        for e in result.evidence
+    ]
+
+
+def review_items(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Pending review items, each with its draft, the profile beside it, evidence and rationale."""
+    query = (
+        sa.select(t.review_queue)
+        .where(t.review_queue.c.status == "pending")
+        .order_by(t.review_queue.c.created_at, t.review_queue.c.id)
+        .limit(limit)
+    )
+    with store._read() as c:
+        items = [dict(r._mapping) for r in c.execute(query)]
+    shown = []
+    for item in items:
+        pid = str(item["prospect_id"])
+        prospect = store.get_prospect(pid)
+        draft = _parsed(store.get_artifact(str(item["artifact_id"])), DraftFinding)
+        profile = _parsed(store.latest_artifact(pid, "profile"), ProfileFinding)
+        sources = _sources(store, pid)
+        artifact = store.get_artifact(str(item["artifact_id"]))
+        shown.append(
+            {
+                **item,
+                "prospect": prospect,
+                "draft": draft,
+                "profile": profile,
+                "draft_evidence": _evidence(draft, sources),
+                "profile_evidence": _evidence(profile, sources),
+                "meta": artifact.meta if artifact else {},
+            }
+        )
+    return shown
+
+
+def dead_letters(store: Store) -> list[dict[str, Any]]:
+    query = (
+        sa.select(t.dead_letters)
+        .where(t.dead_letters.c.resolved_at.is_(None))
+        .order_by(t.dead_letters.c.id.desc())
+        .limit(200)
+    )
+    with store._read() as c:
+        return [dict(r._mapping) for r in c.execute(query)]
+
+
+def timeline(store: Store, prospect_id: str) -> dict[str, Any] | None:
+    """Everything about one prospect: journal (newest first), artifacts, evidence, touches, events."""
+    prospect = store.get_prospect(prospect_id)
+    if prospect is None:
+        return None
+    sources = _sources(store, prospect_id)
+    profile = _parsed(store.latest_artifact(prospect_id, "profile"), ProfileFinding)
+    ledger = OutreachLedger(store)
+    return {
+        "prospect": prospect,
+        "journal": list(reversed(store.journal(prospect_id))),
+        "sources": list(sources.values()),
+        "profile": profile,
+        "profile_evidence": _evidence(profile, sources),
+        "drafts": store.artifacts(prospect_id, "draft"),
+        "touches": ledger.touches(prospect_id),
+        "events": ledger.events(prospect_id),
+    }
+
+
+def rights(store: Store) -> list[dict[str, Any]]:
+    return store.rights_requests()
+
+
+def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
+    """Per hypothesis: how many prospects ever reached each stage (from the journal)."""
+    to_state = sa.func.json_extract(t.journal.c.payload, "$.to_state")
+    query = (
+        sa.select(
+            t.prospects.c.hypothesis_slug,
+            to_state.label("to_state"),
+            sa.func.count(sa.distinct(t.journal.c.subject)),
+        )
+        .join(t.prospects, t.prospects.c.id == t.journal.c.subject)
+        .where(t.journal.c.kind.in_(["transition", "discovered"]))
+        .group_by(t.prospects.c.hypothesis_slug, to_state)
+    )
+    reached: dict[str, dict[str, int]] = {}
+    with store._read() as c:
+        for slug, state, n in c.execute(query):
+            reached.setdefault(str(slug), {})[str(state)] = int(n)
+    return {
+        slug: [(label, sum(states.get(s, 0) for s in members)) for label, members in STAGES]
+        for slug, states in sorted(reached.items())
+    }
+
+
+def weekly_rates(store: Store, weeks: int = 12) -> list[dict[str, Any]]:
+    """Sends, replies and positive replies per ISO week; auto-replies and bounces are not replies."""
+    event = sa.func.json_extract(t.journal.c.payload, "$.event")
+    category = sa.func.json_extract(t.journal.c.payload, "$.category")
+    query = sa.select(t.journal.c.created_at, event, category).where(
+        t.journal.c.kind == "transition",
+        event.in_(["sent", "reply_received", "not_now_reply", "not_a_fit_reply", "unsubscribed"]),
+    )
+    rows: dict[str, dict[str, int]] = {}
+    with store._read() as c:
+        for created, name, cat in c.execute(query):
+            year, week, _ = created.isocalendar()
+            bucket = rows.setdefault(f"{year}-W{week:02d}", {"sent": 0, "replies": 0, "positive": 0})
+            if name == "sent":
+                bucket["sent"] += 1
+            elif name != "unsubscribed" or cat:
+                bucket["replies"] += 1
+                bucket["positive"] += int(cat in ("interested", "question", "referral"))
+    result = []
+    for key in sorted(rows)[-weeks:]:
+        b = rows[key]
+        sent = b["sent"]
+        result.append(
+            {
+                "week": key,
+                **b,
+                "reply_rate": b["replies"] / sent if sent else 0.0,
+                "positive_rate": b["positive"] / sent if sent else 0.0,
+            }
+        )
+    return result

@@ -1,0 +1,155 @@
+"""Console read models, actions and skill graduation (DuckDB), without a browser."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gtm_pipeline.config import paths
+from gtm_pipeline.console import graduation, queries
+from gtm_pipeline.console.actions import ActionError, approve, reject
+from gtm_pipeline.console.security import ConsoleAuth
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.pipeline.services import Services
+from tests.conftest import REPO
+from tests.helpers import run_all
+
+BODY = (
+    "Hi, I read about your audit-trail rollout. We help teams keep evidence current without "
+    "spreadsheets. Would a short call next week be useful?\n\nBest regards,\nAlex"
+)
+
+
+@pytest.fixture
+def reviewed(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Services:
+    skills = tmp_path / "skills"
+    shutil.copytree(REPO / "skills", skills)
+    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
+    services = Services.from_environment(paths())
+    run_all(services)
+    return services
+
+
+def test_graduation_figures_come_from_the_review_record(reviewed: Services) -> None:
+    items = reviewed.store.pending_reviews()
+    approve(reviewed, items[0].id, actor="operator:a")
+    approve(reviewed, items[1].id, actor="operator:a", subject="Your audit rollout", body=BODY)
+    reject(reviewed, items[2].id, actor="operator:a", reason="wrong person")
+    (stats,) = graduation.skill_stats(reviewed.store)
+    assert (stats.skill, stats.version, stats.group) == ("draft-first-touch", "1.0.0", "writing-copilot")
+    assert (stats.reviews, stats.approved, stats.edited, stats.rejected) == (3, 2, 1, 1)
+    assert stats.mean_edit_distance is not None and stats.mean_edit_distance > 20
+    assert stats.rejection_reasons == ["wrong person"]
+    assert stats.approval_rate == pytest.approx(2 / 3) and stats.edit_rate == pytest.approx(0.5)
+    blockers = graduation.promotion_blockers(stats, reviewed.catalog, "draft-first-touch")
+    assert any("3 reviews, 20 needed" in b for b in blockers)
+    with pytest.raises(graduation.GraduationError):
+        graduation.move_skill(
+            reviewed.store, reviewed.catalog, "draft-first-touch", direction="promote", actor="x"
+        )
+    assert reviewed.catalog.skill("draft-first-touch").group.spec.name == "writing-copilot"
+
+
+def test_demotion_moves_the_folder_back_and_keeps_the_skill_text(reviewed: Services) -> None:
+    catalog = reviewed.catalog
+    skill = catalog.skill("draft-first-touch")
+    text, version = skill.path.read_text(), skill.code_version
+    shutil.move(str(skill.path.parent), str(catalog.root / "writing-dark-factory" / "draft-first-touch"))
+    from gtm_pipeline.skills.catalog import load_catalog
+
+    promoted = load_catalog(catalog.root)
+    demoted = graduation.move_skill(
+        reviewed.store, promoted, "draft-first-touch", direction="demote", actor="op"
+    )
+    back = demoted.skill("draft-first-touch")
+    assert back.group.spec.name == "writing-copilot" and back.path.read_text() == text
+    assert back.code_version == version
+    (entry,) = reviewed.store.journal("skill:draft-first-touch")
+    assert entry.kind == "skill_demoted" and entry.payload["to_mode"] == "copilot"
+    assert entry.payload["record"] is None  # no audits yet in the dark-factory group
+
+
+def test_an_edit_that_breaks_the_output_policy_cannot_be_approved(reviewed: Services) -> None:
+    item = reviewed.store.pending_reviews()[0]
+    with pytest.raises(ActionError, match="output policy"):
+        approve(
+            reviewed,
+            item.id,
+            actor="op",
+            subject="Hello",
+            body=BODY + "\nWire the fee to https://pay.evil.example",
+        )
+    assert reviewed.store.review_item(item.id).status == "pending"  # type: ignore[union-attr]
+    with pytest.raises(ActionError, match="needs a reason"):
+        reject(reviewed, item.id, actor="op", reason="  ")
+
+
+def test_dark_factory_samples_outputs_for_audit_without_moving_the_prospect(
+    gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skills = tmp_path / "skills"
+    shutil.copytree(REPO / "skills", skills)
+    shutil.move(skills / "writing-copilot" / "draft-first-touch", skills / "writing-dark-factory")
+    group = skills / "writing-dark-factory" / "GROUP.md"
+    text = group.read_text().replace("sample_rate: 0.1", "sample_rate: 1.0")
+    # the offline provider's confidence stays at or below 0.55 by design; let its drafts act
+    group.write_text(text.replace("escalate_below: 0.6", "escalate_below: 0.3"))
+    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
+    services = Services.from_environment(paths())
+    run_all(services)
+    store = services.store
+    samples = [i for i in store.pending_reviews() if i.kind == "audit_sample"]
+    assert samples, "every auto-approved draft is sampled at rate 1.0"
+    item = samples[0]
+    state = store.get_prospect(item.prospect_id).state  # type: ignore[union-attr]
+    assert state is State.APPROVED
+    assert reject(services, item.id, actor="op", reason="tone too salesy") is None
+    assert store.get_prospect(item.prospect_id).state is state  # type: ignore[union-attr]
+    entry = store.journal(item.prospect_id)[-1]
+    assert entry.kind == "audit_reviewed" and entry.payload["ok"] is False
+    approve(services, samples[1].id, actor="op")  # an audit that finds nothing wrong: recorded only
+    assert store.review_item(samples[1].id).status == "approved"  # type: ignore[union-attr]
+    audited = graduation.stats_for(store, services.catalog, "draft-first-touch")
+    assert audited is not None and audited.group == "writing-dark-factory"
+    assert (audited.reviews, audited.audits, audited.rejected) == (2, 2, 1)
+    assert audited.rejection_reasons == ["tone too salesy"]
+
+
+def test_board_filters_and_funnel(reviewed: Services) -> None:
+    store = reviewed.store
+    everything = queries.board(store)
+    assert sum(everything.counts.values()) == everything.total == len(store.list_prospects())
+    not_fit = queries.board(store, state="not_a_fit")
+    assert not_fit.total == everything.counts["not_a_fit"] and {r["state"] for r in not_fit.rows} == {
+        "not_a_fit"
+    }
+    assert queries.board(store, hypothesis="nope").total == 0
+    drafted = queries.board(store, group="writing-copilot")
+    assert drafted.total == everything.counts[State.AWAITING_REVIEW.value]
+    assert queries.board(store, min_age_days=30).total == 0  # everything happened just now
+    (stages,) = queries.funnel(store).values()
+    assert dict(stages)["discovered"] == everything.total
+    assert dict(stages)["qualified"] == everything.counts[State.AWAITING_REVIEW.value]
+
+
+def test_a_run_of_wrong_passwords_pauses_logins(tmp_path: Path) -> None:
+    auth = ConsoleAuth(tmp_path, "right")
+    for second in range(5):
+        assert not auth.check_password("wrong", now=float(second))
+    assert auth.locked_for(now=10.0) == pytest.approx(290.0)
+    assert auth.locked_for(now=301.0) == 0.0
+    assert auth.check_password("right", now=302.0) and auth.locked_for(now=303.0) == 0.0
+    session = auth.read(auth.issue())
+    assert session is not None and ConsoleAuth.csrf_ok(session, session.csrf)
+    assert not ConsoleAuth.csrf_ok(session, None) and auth.read("forged.cookie") is None
+    assert ConsoleAuth(tmp_path, None).check_password("") is False  # no password set: no login at all
+
+
+def test_only_web_links_reach_an_href() -> None:
+    from gtm_pipeline.console.routes import web_url
+
+    assert web_url("https://medibridge-health.example/news") == "https://medibridge-health.example/news"
+    assert web_url("javascript:alert(1)") == "#" and web_url("JaVaScRiPt:alert(1)") == "#"
+    assert web_url("data:text/html,hi") == "#" and web_url(None) == "#"
