@@ -8,6 +8,7 @@ are found next to the installed package (an editable install from the repository
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,19 @@ def paths() -> Paths:
     root = project_root()
     home = Path(os.environ.get("GTM_HOME") or root / "data").resolve()
     return Paths(home=home, root=root)
+
+
+def local_secret(home: Path, env_var: str, filename: str) -> bytes:
+    """A signing key: from ``env_var`` when set, else generated once under ``GTM_HOME/secrets``.
+
+    Generated keys stay on the machine (mode 0600) so a restart keeps links and sessions valid.
+    """
+    configured = os.environ.get(env_var)
+    if configured:
+        return configured.encode()
+    path = home / "secrets" / filename
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from gtm_pipeline.config import local_secret
+
 COOKIE = "gtm_session"
 MAX_AGE_S = 12 * 3600
 MAX_FAILURES = 5  # wrong passwords within FAILURE_WINDOW_S before logins pause
@@ -32,15 +34,8 @@ class Session:
 
 
 def _key(home: Path) -> bytes:
-    configured = os.environ.get("GTM_CONSOLE_SECRET")
-    if configured:
-        return configured.encode()
-    path = home / "secrets" / "console.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    """The session-signing key: ``GTM_CONSOLE_SECRET`` or one generated once under GTM_HOME."""
+    return local_secret(home, "GTM_CONSOLE_SECRET", "console.key")
 
 
 class ConsoleAuth:

@@ -12,10 +12,11 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-import secrets
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
+
+from gtm_pipeline.config import local_secret
 
 DEFAULT_FROM = "Alex Morgan <alex@mail.northwind-advisory.example>"
 DEFAULT_REPLY_TO = "replies@inbound.northwind-advisory.example"
@@ -89,15 +90,7 @@ class SendingSettings:
 
 def _secret(home: Path) -> bytes:
     """The unsubscribe-link key: ``GTM_UNSUBSCRIBE_SECRET`` or one generated once under GTM_HOME."""
-    configured = os.environ.get("GTM_UNSUBSCRIBE_SECRET")
-    if configured:
-        return configured.encode()
-    path = home / "secrets" / "unsubscribe.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    return local_secret(home, "GTM_UNSUBSCRIBE_SECRET", "unsubscribe.key")
 
 
 def sending_settings(home: Path) -> SendingSettings:

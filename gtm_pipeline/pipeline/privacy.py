@@ -54,12 +54,17 @@ class ErasureReport:
     compacted: bool = True
 
 
+def _prospects_of(store: Store, subject: str) -> list[str]:
+    """The prospects a subject (a prospect id or an email hash) refers to."""
+    if is_prospect_id(subject):
+        return [subject] if store.get_prospect(subject) else []
+    return [pid for pid, _state in store.prospects_with_email_hash(subject)]
+
+
 def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
     """(subject hash, prospect ids) for an email address or a prospect id."""
-    if is_prospect_id(target):
-        return target, [target] if store.get_prospect(target) else []
-    digest = email_hash(target)
-    return digest, [pid for pid, _state in store.prospects_with_email_hash(digest)]
+    subject = target if is_prospect_id(target) else email_hash(target)
+    return subject, _prospects_of(store, subject)
 
 
 def record_request(store: Store, *, kind: str, email: str, now: dt.datetime) -> int:
@@ -122,10 +127,8 @@ def _open_request(store: Store, request_id: int, kind: str) -> dict[str, Any]:
 
 def _subject_prospects(store: Store, request: dict[str, Any]) -> tuple[str, list[str]]:
     """The prospects a recorded request is about: by its email hash, or the prospect it names."""
-    subject_hash = str(request["subject_hash"])
-    if is_prospect_id(subject_hash):
-        return subject_hash, [subject_hash] if store.get_prospect(subject_hash) else []
-    return subject_hash, [pid for pid, _state in store.prospects_with_email_hash(subject_hash)]
+    subject = str(request["subject_hash"])
+    return subject, _prospects_of(store, subject)
 
 
 def fulfil_erasure(store: Store, request_id: int, *, now: dt.datetime, reason: str) -> ErasureReport:
