@@ -70,6 +70,9 @@ def demo(
         + str(dagster_home)
         + " dagster dev -w workspace.yaml), then http://127.0.0.1:3000"
     )
+    typer.echo(
+        "Review the drafts:       GTM_OPERATOR_PASSWORD=<choose one> gtm serve, then http://127.0.0.1:8025"
+    )
     if not outcome.success:
         typer.echo(f"Failed runs: {', '.join(outcome.failed)}", err=True)
         raise typer.Exit(1)

@@ -406,3 +406,22 @@ def test_a_reply_stored_without_its_body_is_threaded_when_processed(
     outcomes = Processor(store, approved.catalog, approved.runner, fetch=client.received).process()
     assert [o["prospect_id"] for o in outcomes if o["event_id"] == stored.event_id] == [pid]
     assert store.get_prospect(pid).state is State.NOT_A_FIT  # type: ignore[union-attr]
+
+
+def test_the_console_charts_count_sends_replies_and_positive_replies(approved: Services) -> None:
+    from gtm_pipeline.console import charts, queries
+
+    report = rehearse(approved, start=MONDAY_10, duplicates=1, reorder=False)
+    weeks = queries.weekly_rates(approved.store)
+    totals = {k: sum(w[k] for w in weeks) for k in ("sent", "replies", "positive")}
+    behaviours = list(report.behaviours.values())
+    human = ("interested", "question", "referral", "not-now", "not-a-fit", "unsubscribe")
+    assert totals["sent"] == len(behaviours)
+    # bounces, out-of-office and silence are never replies; a stop reply is one, but not a positive one
+    assert totals["replies"] == sum(b in human for b in behaviours)
+    assert totals["positive"] == sum(b in ("interested", "question", "referral") for b in behaviours)
+    svg = charts.rates_svg(weeks)
+    assert svg.startswith("<svg") and svg.count("<polyline") == 2
+    assert svg.count("<circle") == 2 * len(weeks)  # one marker per week and rate
+    (stages,) = queries.funnel(approved.store).values()
+    assert dict(stages)["sent"] == len(behaviours) and dict(stages)["replied"] >= totals["positive"]

@@ -37,6 +37,13 @@ def rates_svg(weeks: list[dict[str, Any]], width: int = 520, height: int = 180) 
             for i, w in enumerate(weeks)
         )
 
+    def dots(key: str, colour: str) -> str:  # markers, so a single week still shows
+        return "".join(
+            f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"><title>{escape(w["week"])}: '
+            f"{w[key]:.1%}</title></circle>"
+            for w, (x, y) in zip(weeks, (pt.split(",") for pt in points(key).split()), strict=True)
+        )
+
     labels = "".join(
         f'<text x="{40 + i * step:.1f}" y="{height - 10}" font-size="10" text-anchor="middle">'
         f"{escape(w['week'][-3:])}</text>"
@@ -48,5 +55,6 @@ def rates_svg(weeks: list[dict[str, Any]], width: int = 520, height: int = 180) 
         f'<text x="0" y="14" font-size="11">{top:.0%}</text>'
         f'<polyline fill="none" stroke="#3b6ea5" stroke-width="2" points="{points("reply_rate")}"/>'
         f'<polyline fill="none" stroke="#2e8b57" stroke-width="2" points="{points("positive_rate")}"/>'
+        f"{dots('reply_rate', '#3b6ea5')}{dots('positive_rate', '#2e8b57')}"
         f"{labels}</svg>"
     )

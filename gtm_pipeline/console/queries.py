@@ -66,9 +66,7 @@ def board(
     if group:
         drafted_in_group = (
             sa.select(t.artifacts.c.prospect_id)
-            .where(
-                t.artifacts.c.kind == "draft", sa.func.json_extract(t.artifacts.c.meta, "$.group") == group
-            )
+            .where(t.artifacts.c.kind == "draft", t.artifacts.c.meta["group"].as_string() == group)
             .scalar_subquery()
         )
         where.append(p.c.id.in_(drafted_in_group))
@@ -200,7 +198,7 @@ def rights(store: Store) -> list[dict[str, Any]]:
 
 def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
     """Per hypothesis: how many prospects ever reached each stage (from the journal)."""
-    to_state = sa.func.json_extract(t.journal.c.payload, "$.to_state")
+    to_state = t.journal.c.payload["to_state"].as_string()
     query = (
         sa.select(
             t.prospects.c.hypothesis_slug,
@@ -223,8 +221,8 @@ def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
 
 def weekly_rates(store: Store, weeks: int = 12) -> list[dict[str, Any]]:
     """Sends, replies and positive replies per ISO week; auto-replies and bounces are not replies."""
-    event = sa.func.json_extract(t.journal.c.payload, "$.event")
-    category = sa.func.json_extract(t.journal.c.payload, "$.category")
+    event = t.journal.c.payload["event"].as_string()
+    category = t.journal.c.payload["category"].as_string()
     query = sa.select(t.journal.c.created_at, event, category).where(
         t.journal.c.kind == "transition",
         event.in_(["sent", "reply_received", "not_now_reply", "not_a_fit_reply", "unsubscribed"]),
