@@ -240,3 +240,21 @@ def test_record_and_carry_out_erasure_and_access_requests(
     page.goto(f"{base}/rights")
     expect(page.locator("tbody tr", has_text="access")).to_contain_text("completed")
     assert not [u for u in urls if "@" in u or "%40" in u]  # addresses go in form bodies, never URLs
+
+
+def test_the_skills_page_reads_the_folders_as_they_are_now(
+    console: tuple[str, Services], browser: Browser
+) -> None:
+    base, _services = console
+    skills = Path(os.environ["GTM_SKILLS_DIR"])
+    page = browser.new_page()
+    _login(page, base)
+    page.goto(f"{base}/skills")
+    expect(page.locator("#skill-context-pack .group")).to_contain_text("writing-copilot")
+    # another process (or a git pull) promoted it: the console must not act on a stale catalog
+    shutil.move(skills / "writing-copilot" / "context-pack", skills / "writing-dark-factory")
+    page.goto(f"{base}/skills")
+    expect(page.locator("#skill-context-pack .group")).to_contain_text("writing-dark-factory")
+    page.locator("#skill-context-pack form[action$='/demote'] button").click()
+    expect(page.locator("#skill-result .flash.ok")).to_contain_text("context-pack demoted to writing-copilot")
+    assert (skills / "writing-copilot" / "context-pack" / "SKILL.md").is_file()

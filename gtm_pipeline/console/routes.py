@@ -35,7 +35,7 @@ from gtm_pipeline.pipeline.privacy import (
     fulfil_erasure,
 )
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.skills.catalog import load_catalog
+from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.store.escalations import Escalations
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -57,7 +57,11 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
     """The console routes bound to one set of services."""
     router = APIRouter()
     dagster_url = os.environ.get("GTM_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
-    state: dict[str, Any] = {"catalog": services.catalog}
+
+    def fresh_catalog() -> SkillCatalog:
+        """The skills as they are on disk now: another process (or a git pull) may have moved one."""
+        services.catalog = load_catalog(services.catalog.root)
+        return services.catalog
 
     def session_of(request: Request) -> Session | None:
         return auth.read(request.cookies.get(COOKIE))
@@ -175,7 +179,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return page(request, "board.html", session, board=data, groups=sorted(state_groups()))
 
     def state_groups() -> list[str]:
-        return list(state["catalog"].groups)
+        return list(services.catalog.groups)
 
     @router.get("/reviews", response_class=HTMLResponse)
     def reviews_page(request: Request) -> Response:
@@ -334,7 +338,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         session = guard(request)
         if not isinstance(session, Session):
             return session
-        catalog = state["catalog"]
+        catalog = fresh_catalog()
         stats = {(s.skill, s.version, s.group): s for s in graduation.skill_stats(services.store)}
         rows = []
         for skill in sorted(catalog.skills.values(), key=lambda s: s.name):
@@ -362,17 +366,16 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         if direction not in ("promote", "demote"):
             return Response("unknown action", status_code=404)
         try:
-            state["catalog"] = graduation.move_skill(
+            services.catalog = graduation.move_skill(
                 services.store,
-                state["catalog"],
+                fresh_catalog(),
                 name,
                 direction=direction,
                 actor=f"operator:{session.operator}",
             )
         except (graduation.GraduationError, KeyError) as exc:
             return done(request, "/skills", f"{name} not {direction}d: {exc}", ok=False)
-        services.catalog = load_catalog(services.catalog.root)
-        group = state["catalog"].skill(name).group.spec
+        group = services.catalog.skill(name).group.spec
         return done(request, "/skills", f"{name} {direction}d to {group.name} ({group.mode})")
 
     @router.get("/charts", response_class=HTMLResponse)
