@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -37,14 +38,21 @@ def test_graduation_figures_come_from_the_review_record(reviewed: Services) -> N
     approve(reviewed, items[0].id, actor="operator:a")
     approve(reviewed, items[1].id, actor="operator:a", subject="Your audit rollout", body=BODY)
     reject(reviewed, items[2].id, actor="operator:a", reason="wrong person")
+    as_written = reviewed.store.get_artifact(items[3].artifact_id)
+    assert as_written is not None and as_written.content
+    finding = json.loads(as_written.content)["finding"]
+    typed_and_undone = approve(
+        reviewed, items[3].id, actor="operator:a", subject=finding["subject"], body=finding["body"]
+    )
+    assert typed_and_undone.edited_artifact is None  # the same text is an approval as written
     (stats,) = graduation.skill_stats(reviewed.store)
     assert (stats.skill, stats.version, stats.group) == ("draft-first-touch", "1.0.0", "writing-copilot")
-    assert (stats.reviews, stats.approved, stats.edited, stats.rejected) == (3, 2, 1, 1)
+    assert (stats.reviews, stats.approved, stats.edited, stats.rejected) == (4, 3, 1, 1)
     assert stats.mean_edit_distance is not None and stats.mean_edit_distance > 20
     assert stats.rejection_reasons == ["wrong person"]
-    assert stats.approval_rate == pytest.approx(2 / 3) and stats.edit_rate == pytest.approx(0.5)
+    assert stats.approval_rate == pytest.approx(3 / 4) and stats.edit_rate == pytest.approx(1 / 3)
     blockers = graduation.promotion_blockers(stats, reviewed.catalog, "draft-first-touch")
-    assert any("3 reviews, 20 needed" in b for b in blockers)
+    assert any("4 reviews, 20 needed" in b for b in blockers)
     with pytest.raises(graduation.GraduationError):
         graduation.move_skill(
             reviewed.store, reviewed.catalog, "draft-first-touch", direction="promote", actor="x"

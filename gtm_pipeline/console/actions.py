@@ -36,8 +36,11 @@ class Approval:
     touch_id: str | None
 
 
-def _edit(services: Services, review_id: int, subject: str, body: str, actor: str) -> str:
-    """Store the operator's edited draft as a new artifact; journal the edit and its size."""
+def _edit(services: Services, review_id: int, subject: str, body: str, actor: str) -> str | None:
+    """Store the operator's edited draft as a new artifact; journal the edit and its size.
+
+    Returns None when the text is what the skill wrote (typed and undone): that is an approval
+    as written, and must not count as an edit in the skill's graduation record."""
     store = services.store
     item = store.review_item(review_id)
     if item is None or item.status != "pending":
@@ -59,6 +62,8 @@ def _edit(services: Services, review_id: int, subject: str, body: str, actor: st
     before = f"{result.finding.subject}\n{result.finding.body}"
     after = f"{finding.subject}\n{finding.body}"
     distance = Levenshtein.distance(before, after)
+    if distance == 0:
+        return None
     edited = result.model_copy(update={"finding": finding})
     artifact_id, _ = store.add_artifact(
         prospect_id=item.prospect_id,
