@@ -10,14 +10,12 @@
 """
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from gtm_pipeline.defs.discovery import DISCOVERY_GROUP
-from gtm_pipeline.defs.partitions import PROSPECTS
-from gtm_pipeline.defs.prospects import PROSPECT_ASSETS
+from gtm_pipeline.defs.partitions import PROSPECTS, range_run_request
+from gtm_pipeline.defs.prospects import PROSPECT_ASSETS, journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.states import State
-from gtm_pipeline.pipeline.audit import journal_anchor
 from gtm_pipeline.pipeline.privacy import retention_days
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 
@@ -52,10 +50,7 @@ def new_prospects(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.S
     todo = [key for key in partitions if key in waiting and key not in seen][:MAX_PROSPECTS_PER_TICK]
     if not todo:
         return dg.SkipReason("no newly discovered prospects")
-    run = dg.RunRequest(
-        run_key=f"research:{todo[0]}:{todo[-1]}:{len(todo)}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: todo[0], ASSET_PARTITION_RANGE_END_TAG: todo[-1]},
-    )
+    run = range_run_request(todo, "research")
     # The cursor keeps only prospects still waiting, so it stays small.
     return dg.SensorResult(run_requests=[run], cursor=",".join(sorted((seen & waiting) | set(todo))))
 
@@ -67,16 +62,7 @@ def apply_time_rules(context: dg.OpExecutionContext, gtm: GtmResource) -> None:
     planned = plan(services.store, sequence_policy(services.catalog), now, retention_days())
     decisions = apply(services.store, planned, now)
     for item in planned:
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key="journal",
-                partition=item.prospect_id,
-                metadata={
-                    "prospect_id": item.prospect_id,
-                    **journal_anchor(services.store.journal_head(item.prospect_id)),
-                },
-            )
-        )
+        context.log_event(journal_anchor_event(services, item.prospect_id))
     context.log.info(f"time rules at {now.isoformat()}: {len(planned)} due, {len(decisions)} transitions")
 
 

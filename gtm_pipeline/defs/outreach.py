@@ -12,13 +12,12 @@
 from collections import Counter
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from gtm_pipeline.app import receiving_fetch
 from gtm_pipeline.defs.automation import prospect_job
 from gtm_pipeline.defs.catalog import skill_catalog
-from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, prospect_partitions
-from gtm_pipeline.defs.prospects import journal
+from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, prospect_partitions, range_run_request
+from gtm_pipeline.defs.prospects import journal, journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
@@ -26,7 +25,6 @@ from gtm_pipeline.outreach.inbound import Processor
 from gtm_pipeline.outreach.resend_client import ResendClient, SendingNotConfiguredError
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.outreach.settings import sending_settings
-from gtm_pipeline.pipeline.audit import journal_anchor
 from gtm_pipeline.store.outreach import OutreachLedger
 
 MAX_EVENTS_PER_TICK = 5000
@@ -80,10 +78,7 @@ def _range_request(context: dg.SensorEvaluationContext, wanted: set[str], key: s
     partitions = [p for p in context.instance.get_dynamic_partitions(PROSPECTS) if p in wanted]
     if not partitions:
         return None
-    return dg.RunRequest(
-        run_key=f"{key}:{partitions[0]}:{partitions[-1]}:{len(partitions)}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: partitions[0], ASSET_PARTITION_RANGE_END_TAG: partitions[-1]},
-    )
+    return range_run_request(partitions, key)
 
 
 @dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -123,17 +118,7 @@ def send_due_touches(context: dg.OpExecutionContext, gtm: GtmResource) -> None:
     reports = run_sending(services.store, sending_settings(services.paths.home), client, services.clock.now())
     for report in reports:
         if report.outcome == "sent":
-            context.log_event(
-                dg.AssetMaterialization(
-                    asset_key="journal",
-                    partition=report.prospect_id,
-                    metadata={
-                        "prospect_id": report.prospect_id,
-                        "touch_id": report.touch_id,
-                        **journal_anchor(services.store.journal_head(report.prospect_id)),
-                    },
-                )
-            )
+            context.log_event(journal_anchor_event(services, report.prospect_id, touch_id=report.touch_id))
     context.log.info(f"send: {dict(Counter(r.outcome for r in reports))}")
 
 

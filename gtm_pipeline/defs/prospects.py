@@ -124,3 +124,17 @@ def journal(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.Materiali
 
 
 PROSPECT_ASSETS = [raw_sources, profile, draft, context_pack, journal]
+
+
+def journal_anchor_event(services: Services, prospect_id: str, **metadata: str) -> dg.AssetMaterialization:
+    """A ``journal`` materialization for one partition, from an op that moved the prospect outside
+    the asset graph (time rules, the send step): the chain's new head is anchored all the same."""
+    return dg.AssetMaterialization(
+        asset_key="journal",
+        partition=prospect_id,
+        metadata={
+            "prospect_id": prospect_id,
+            **metadata,
+            **journal_anchor(services.store.journal_head(prospect_id)),
+        },
+    )

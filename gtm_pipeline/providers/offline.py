@@ -352,6 +352,16 @@ class OfflineProvider:
             if signal
             else f"I have been reading about {company['name']}."
         )
+        opener_source_id = (
+            signal.source_id if signal else (request.sources[0].source_id if request.sources else "")
+        )
+
+        def finding(body: str, cta: str) -> DraftFinding:
+            subject = shorten(f"{company['name']} and {topic}", 120)
+            return DraftFinding(
+                subject=subject, body=body, opener_source_id=opener_source_id, call_to_action=cta
+            )
+
         cta = "a 20-minute call in the next few weeks"
         touch = request.inputs.get("touch") or {}
         if touch.get("follow_up"):
@@ -366,16 +376,8 @@ class OfflineProvider:
                     sender.get("signature", "Best regards"),
                 ]
             )
-            finding = DraftFinding(
-                subject=shorten(f"{company['name']} and {topic}", 120),
-                body=body,
-                opener_source_id=signal.source_id
-                if signal
-                else (request.sources[0].source_id if request.sources else ""),
-                call_to_action=cta,
-            )
             return {
-                "finding": finding.model_dump(mode="json"),
+                "finding": finding(body, cta).model_dump(mode="json"),
                 "rationale": f"Offline template follow-up (touch {touch.get('number')}). No model wrote it.",
                 "confidence": 0.5,
                 "alternatives": [],
@@ -391,17 +393,9 @@ class OfflineProvider:
                 sender.get("signature", "Best regards"),
             ]
         )
-        finding = DraftFinding(
-            subject=shorten(f"{company['name']} and {topic}", 120),
-            body=body,
-            opener_source_id=signal.source_id
-            if signal
-            else (request.sources[0].source_id if request.sources else ""),
-            call_to_action=cta,
-        )
         evidence = _refs([quote_sentence]) if quote_sentence else []
         return {
-            "finding": finding.model_dump(mode="json"),
+            "finding": finding(body, cta).model_dump(mode="json"),
             "rationale": (
                 "Offline template draft: opens with the most recent dated signal of the profile, quoted "
                 "verbatim, then the hypothesis' value proposition and one low-pressure ask. "
