@@ -24,9 +24,10 @@ def test_a_dead_letter_is_escalated_once_and_leaves_when_acknowledged(services: 
     (dead,) = [e for e in escalations.open() if e.kind == "dead_letter"]
     assert dead.subject and dead.subject.startswith("p_") and "augment-profile" in dead.detail
     assert [e["id"] for e in waiting_for_operator(services.store)["escalations"]] == [dead.id]
+    assert escalations.open_count() == 1
     assert escalations.acknowledge(dead.id, actor="operator:test", note="looked at the source")
     assert not escalations.acknowledge(dead.id, actor="operator:test")
-    assert escalations.open() == []
+    assert escalations.open() == [] and escalations.open_count() == 0
     (entry,) = services.store.journal(f"escalation:{dead.id}")
     assert entry.kind == "escalation_acknowledged" and entry.actor == "operator:test"
 

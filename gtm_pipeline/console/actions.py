@@ -17,6 +17,7 @@ from gtm_pipeline.pipeline.privacy import record_request
 from gtm_pipeline.pipeline.research import augment
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.store.repository import ReviewItem
 
 RETRY_STEPS = {
     "augment-profile": augment,
@@ -36,15 +37,13 @@ class Approval:
     touch_id: str | None
 
 
-def _edit(services: Services, review_id: int, subject: str, body: str, actor: str) -> str | None:
-    """Store the operator's edited draft as a new artifact; journal the edit and its size.
+def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: str) -> str | None:
+    """Store the operator's edited draft (of a pending review item) as a new artifact; journal the
+    edit and its size.
 
     Returns None when the text is what the skill wrote (typed and undone): that is an approval
     as written, and must not count as an edit in the skill's graduation record."""
     store = services.store
-    item = store.review_item(review_id)
-    if item is None or item.status != "pending":
-        raise ActionError(f"review item #{review_id} is not pending")
     original = store.get_artifact(item.artifact_id)
     if original is None or not original.content:
         raise ActionError("the draft is gone (erased?)")
@@ -78,7 +77,7 @@ def _edit(services: Services, review_id: int, subject: str, body: str, actor: st
         kind="draft_edited",
         actor=actor,
         payload={
-            "review_id": review_id,
+            "review_id": item.id,
             "from_artifact": original.id,
             "to_artifact": artifact_id,
             "edit_distance": distance,
@@ -108,7 +107,7 @@ def approve(
         return Approval(None, None, None)  # an audit of an output that already acted: recorded only
     edited = None
     if subject is not None and body is not None:
-        edited = _edit(services, review_id, subject, body, actor)
+        edited = _edit(services, item, subject, body, actor)
     try:
         decision = store.decide_review(
             review_id, approve=True, actor=actor, reason=reason, artifact_override=edited

@@ -4,17 +4,18 @@ Every page needs a session; every POST needs the session's CSRF token. URLs carr
 opaque ids and filter values, never a name or an address; nothing here logs request data.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI must resolve the route annotations,
+# and their ``Depends`` name the session checks defined inside ``create_console``.
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -53,6 +54,14 @@ FLASH_COOKIE = "gtm_flash"
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # "since the beginning" for journal reads
 
 
+@dataclass(frozen=True)
+class Posted:
+    """An action's checked session and its form fields."""
+
+    session: Session
+    form: dict[str, Any]
+
+
 def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
     """The console routes bound to one set of services."""
     router = APIRouter()
@@ -67,7 +76,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return auth.read(request.cookies.get(COOKIE))
 
     def page(request: Request, name: str, session: Session, **context: Any) -> HTMLResponse:
-        open_escalations = len(Escalations(services.store).open())
+        open_escalations = Escalations(services.store).open_count()
         response = TEMPLATES.TemplateResponse(
             request,
             name,
@@ -84,21 +93,23 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
             response.delete_cookie(FLASH_COOKIE)
         return response
 
-    def guard(request: Request) -> Session | Response:
+    def viewer(request: Request) -> Session:
+        """Every page needs a session; without one, the browser goes to the login page."""
         session = session_of(request)
         if session is None:
-            return RedirectResponse("/login", status_code=303)
+            raise HTTPException(303, "login required", headers={"location": "/login"})
         return session
 
-    async def guard_post(request: Request) -> tuple[Session | None, Response | None, dict[str, Any]]:
+    async def poster(request: Request) -> Posted:
+        """Every action needs a session and its CSRF token (form field or htmx header)."""
         session = session_of(request)
         if session is None:
-            return None, Response("login required", status_code=401), {}
+            raise HTTPException(401, "login required")
         form = dict(await request.form())
         token = request.headers.get("x-csrf-token") or form.get("csrf")
         if not ConsoleAuth.csrf_ok(session, str(token) if token else None):
-            return None, Response("CSRF token missing or wrong", status_code=403), {}
-        return session, None, form
+            raise HTTPException(403, "CSRF token missing or wrong")
+        return Posted(session, form)
 
     def done(request: Request, target: str, message: str, ok: bool = True) -> Response:
         if request.headers.get("hx-request"):
@@ -145,11 +156,8 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         )
         return response
 
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        _session, refused, _form = await guard_post(request)
-        if refused is not None:
-            return refused
+    @router.post("/logout", dependencies=[Depends(poster)])
+    async def logout() -> Response:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -159,15 +167,13 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     def board_page(
         request: Request,
+        session: Annotated[Session, Depends(viewer)],
         hypothesis: str | None = None,
         state: str | None = None,
         group: str | None = None,
         age: str | None = None,
         page_no: str | None = None,
     ) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
         data = queries.board(
             services.store,
             hypothesis=hypothesis or None,
@@ -182,17 +188,14 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return list(services.catalog.groups)
 
     @router.get("/reviews", response_class=HTMLResponse)
-    def reviews_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def reviews_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         return page(request, "reviews.html", session, items=queries.review_items(services.store))
 
     @router.post("/reviews/{review_id}/approve")
-    async def approve_review(request: Request, review_id: int) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def approve_review(
+        request: Request, posted: Annotated[Posted, Depends(poster)], review_id: int
+    ) -> Response:
+        session, form = posted.session, posted.form
         edited = form.get("edited") == "1"
         try:
             result = approve(
@@ -213,10 +216,10 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return done(request, "/reviews", f"#{review_id} {what}{scheduled}")
 
     @router.post("/reviews/{review_id}/reject")
-    async def reject_review(request: Request, review_id: int) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def reject_review(
+        request: Request, posted: Annotated[Posted, Depends(poster)], review_id: int
+    ) -> Response:
+        session, form = posted.session, posted.form
         try:
             reject(
                 services, review_id, actor=f"operator:{session.operator}", reason=str(form.get("reason", ""))
@@ -226,17 +229,14 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return done(request, "/reviews", f"#{review_id} rejected: {form.get('reason', '')}")
 
     @router.get("/dead-letters", response_class=HTMLResponse)
-    def dead_letters_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def dead_letters_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         return page(request, "dead_letters.html", session, items=queries.dead_letters(services.store))
 
     @router.post("/dead-letters/{dead_id}/{action}")
-    async def dead_letter_action(request: Request, dead_id: int, action: str) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def dead_letter_action(
+        request: Request, posted: Annotated[Posted, Depends(poster)], dead_id: int, action: str
+    ) -> Response:
+        session, form = posted.session, posted.form
         actor = f"operator:{session.operator}"
         try:
             if action == "retry":
@@ -250,47 +250,38 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return Response("unknown action", status_code=404)
 
     @router.get("/escalations", response_class=HTMLResponse)
-    def escalations_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def escalations_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         return page(request, "escalations.html", session, items=Escalations(services.store).open())
 
     @router.post("/escalations/{escalation_id}/ack")
-    async def acknowledge(request: Request, escalation_id: int) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def acknowledge(
+        request: Request, posted: Annotated[Posted, Depends(poster)], escalation_id: int
+    ) -> Response:
+        session, form = posted.session, posted.form
         ok = Escalations(services.store).acknowledge(
             escalation_id, actor=f"operator:{session.operator}", note=str(form.get("note", ""))
         )
         return done(request, "/escalations", f"escalation #{escalation_id} acknowledged", ok=ok)
 
     @router.get("/prospects/{prospect_id}", response_class=HTMLResponse)
-    def prospect_page(request: Request, prospect_id: str) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def prospect_page(
+        request: Request, session: Annotated[Session, Depends(viewer)], prospect_id: str
+    ) -> Response:
         data = queries.timeline(services.store, prospect_id)
         if data is None:
             return HTMLResponse("no such prospect", status_code=404)
         return page(request, "prospect.html", session, t=data)
 
     @router.get("/rights", response_class=HTMLResponse)
-    def rights_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def rights_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         now = dt.datetime.now(dt.UTC)
         return page(
             request, "rights.html", session, items=queries.rights(services.store), now=now, kinds=RIGHTS_KINDS
         )
 
     @router.post("/rights")
-    async def record_rights(request: Request) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def record_rights(request: Request, posted: Annotated[Posted, Depends(poster)]) -> Response:
+        form = posted.form
         try:
             request_id = record_rights_request(
                 services, kind=str(form.get("kind", "")), email=str(form.get("email", ""))
@@ -300,10 +291,10 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return done(request, "/rights", f"request #{request_id} recorded")
 
     @router.post("/rights/{request_id}/{action}")
-    async def rights_action(request: Request, request_id: int, action: str) -> Response:
-        session, refused, form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def rights_action(
+        request: Request, posted: Annotated[Posted, Depends(poster)], request_id: int, action: str
+    ) -> Response:
+        session, form = posted.session, posted.form
         actor = f"operator:{session.operator}"
         now = dt.datetime.now(dt.UTC)
         try:
@@ -334,10 +325,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return Response("unknown action", status_code=404)
 
     @router.get("/skills", response_class=HTMLResponse)
-    def skills_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def skills_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         catalog = fresh_catalog()
         stats = {(s.skill, s.version, s.group): s for s in graduation.skill_stats(services.store)}
         rows = []
@@ -359,10 +347,10 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         )
 
     @router.post("/skills/{name}/{direction}")
-    async def move_skill(request: Request, name: str, direction: str) -> Response:
-        session, refused, _form = await guard_post(request)
-        if refused is not None or session is None:
-            return refused or Response(status_code=401)
+    async def move_skill(
+        request: Request, posted: Annotated[Posted, Depends(poster)], name: str, direction: str
+    ) -> Response:
+        session = posted.session
         if direction not in ("promote", "demote"):
             return Response("unknown action", status_code=404)
         try:
@@ -379,10 +367,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         return done(request, "/skills", f"{name} {direction}d to {group.name} ({group.mode})")
 
     @router.get("/charts", response_class=HTMLResponse)
-    def charts_page(request: Request) -> Response:
-        session = guard(request)
-        if not isinstance(session, Session):
-            return session
+    def charts_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
         funnels = {slug: charts.funnel_svg(stages) for slug, stages in queries.funnel(services.store).items()}
         weeks = queries.weekly_rates(services.store)
         return page(

@@ -69,6 +69,12 @@ class Escalations:
         with self.store._read() as c:
             return [_record(Escalation, r) for r in c.execute(query)]
 
+    def open_count(self) -> int:
+        """How many wait for an operator (the console's badge on every page: one COUNT, no rows)."""
+        query = sa.select(sa.func.count()).where(t.escalations.c.acknowledged_at.is_(None))
+        with self.store._read() as c:
+            return int(c.execute(query).scalar() or 0)
+
     def acknowledge(self, escalation_id: int, *, actor: str, note: str = "") -> bool:
         """Mark seen and handled (journaled); False when it was already acknowledged or unknown."""
         now = _now()
