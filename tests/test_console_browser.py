@@ -61,6 +61,13 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def _logged_in(browser: Browser, base: str) -> Page:
+    """A new page, logged in (after one wrong password, which must be refused)."""
+    page = browser.new_page()
+    _login(page, base)
+    return page
+
+
 def _login(page: Page, base: str) -> None:
     page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -74,8 +81,7 @@ def _login(page: Page, base: str) -> None:
 
 def test_the_operator_logs_in_and_sees_the_board(console: tuple[str, Services], browser: Browser) -> None:
     base, services = console
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     counts = services.store.counts_by_state()
     expect(page.locator(".counts")).to_contain_text(f"awaiting_review {counts['awaiting_review']}")
     page.select_option("select[name=state]", "not_a_fit")
@@ -88,8 +94,7 @@ def test_approve_an_edited_draft_and_see_the_send_scheduled(
     console: tuple[str, Services], browser: Browser
 ) -> None:
     base, services = console
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     page.goto(f"{base}/reviews")
     card = page.locator("section.card").first
     review_id = int((card.get_attribute("id") or "").split("-")[1])
@@ -116,8 +121,7 @@ def test_approve_an_edited_draft_and_see_the_send_scheduled(
 
 def test_reject_a_draft_with_a_reason(console: tuple[str, Services], browser: Browser) -> None:
     base, services = console
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     page.goto(f"{base}/reviews")
     card = page.locator("section.card").nth(1)
     prospect_id = str(card.get_attribute("data-prospect"))
@@ -133,8 +137,7 @@ def test_retry_a_dead_letter_and_acknowledge_its_escalation(
     console: tuple[str, Services], browser: Browser
 ) -> None:
     base, services = console
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     page.goto(f"{base}/dead-letters")
     card = page.locator("section.card").first
     dead_id = int((card.get_attribute("id") or "").split("-")[1])
@@ -154,8 +157,7 @@ def test_retry_a_dead_letter_and_acknowledge_its_escalation(
 
 def test_promote_a_skill_and_see_the_journal_entry(console: tuple[str, Services], browser: Browser) -> None:
     base, services = console
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     page.goto(f"{base}/skills")
     row = page.locator("#skill-draft-first-touch")
     row.locator("form[action$='/promote'] button").click()
@@ -185,8 +187,7 @@ def test_requests_without_a_session_or_a_csrf_token_are_refused(
     review_id = services.store.pending_reviews()[0].id
     assert httpx.get(f"{base}/reviews", follow_redirects=False).status_code == 303
     assert httpx.post(f"{base}/reviews/{review_id}/approve", data={"csrf": "x"}).status_code == 401
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     with httpx.Client(base_url=base, cookies=cookies) as client:
         assert client.get("/reviews").status_code == 200
@@ -247,8 +248,7 @@ def test_the_skills_page_reads_the_folders_as_they_are_now(
 ) -> None:
     base, _services = console
     skills = Path(os.environ["GTM_SKILLS_DIR"])
-    page = browser.new_page()
-    _login(page, base)
+    page = _logged_in(browser, base)
     page.goto(f"{base}/skills")
     expect(page.locator("#skill-context-pack .group")).to_contain_text("writing-copilot")
     # another process (or a git pull) promoted it: the console must not act on a stale catalog

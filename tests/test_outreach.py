@@ -56,17 +56,14 @@ def _settings(services: Services, **changes: Any) -> SendingSettings:
     return replace(sending_settings(services.paths.home), **changes)
 
 
-def _one(services: Services) -> str:
-    return services.store.list_prospects(states=[State.APPROVED])[0].id
-
-
-def _only(services: Services, keep: str) -> None:
-    """Leave one approved prospect: the others are parked by the operator."""
+def _only_one(services: Services) -> str:
+    """Keep one approved prospect and return it: the others are parked by the operator."""
     from gtm_pipeline.domain.states import Event
 
-    for p in services.store.list_prospects(states=[State.APPROVED]):
-        if p.id != keep:
-            services.store.apply_event(p.id, Event.DO_NOT_CONTACT_REQUESTED, actor="test", rationale="park")
+    keep, *others = services.store.list_prospects(states=[State.APPROVED])
+    for p in others:
+        services.store.apply_event(p.id, Event.DO_NOT_CONTACT_REQUESTED, actor="test", rationale="park")
+    return keep.id
 
 
 # ---------------------------------------------------------------- sending
@@ -76,8 +73,7 @@ def test_a_crash_between_send_and_journal_never_sends_twice(
     approved: Services, twin: ResendTwin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     ledger = OutreachLedger(store)
     schedule(store, ledger, settings, MONDAY_10)
@@ -102,8 +98,7 @@ def test_lost_answers_and_rate_limits_are_retried_with_the_same_key(
     approved: Services, twin: ResendTwin
 ) -> None:
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     twin.settings.script("accept_then_fail", "rate_limit", "server_error")
     reports = run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
     assert [r.outcome for r in reports] == ["scheduled", "sent"]
@@ -130,8 +125,7 @@ def test_the_same_key_with_another_payload_is_refused_by_the_provider(twin: Rese
 
 def test_a_suppressed_address_is_refused_at_the_last_gate(approved: Services, twin: ResendTwin) -> None:
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     ledger = OutreachLedger(store)
     schedule(store, ledger, settings, MONDAY_10)
     store.suppress(email_hash(str(store.get_prospect(pid).contact_email)), kind="email", reason="complaint")  # type: ignore[union-attr]
@@ -219,8 +213,7 @@ def test_bad_webhooks_get_a_4xx_and_store_nothing(services: Services) -> None:
 
 def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, twin: ResendTwin) -> None:
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
     touch = OutreachLedger(store).touches(pid)[0]
     event = {
@@ -241,8 +234,7 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
     approved: Services, twin: ResendTwin
 ) -> None:
     store, settings = approved.store, _settings(approved, min_spacing_hours=0)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
     run_sending(store, settings, client, MONDAY_10)
@@ -276,8 +268,7 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
 
 def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twin: ResendTwin) -> None:
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
     touch = OutreachLedger(store).touches(pid)[0]
     header = touch.payload["headers"]["List-Unsubscribe"]
@@ -345,8 +336,7 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
     from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     run_sending(store, settings, client, MONDAY_10)
     from gtm_pipeline.domain.states import Event
@@ -387,8 +377,7 @@ def test_a_reply_stored_without_its_body_is_threaded_when_processed(
     from gtm_pipeline.outreach.inbound import ingest
 
     store, settings = approved.store, _settings(approved)
-    pid = _one(approved)
-    _only(approved, pid)
+    pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     run_sending(store, settings, client, MONDAY_10)
     touch = OutreachLedger(store).touches(pid)[0]
