@@ -116,7 +116,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ.update({"GTM_HOME": home, "GTM_OPERATOR_PASSWORD": "bench"})
         from gtm_pipeline.app import create_app
-        from gtm_pipeline.config import paths
+        from gtm_pipeline.config import load_settings
         from gtm_pipeline.orchestrate import prepare_dagster_home
         from gtm_pipeline.outreach.local_server import serving
         from gtm_pipeline.pipeline.discover import discover
@@ -124,8 +124,9 @@ def main() -> None:
         from gtm_pipeline.pipeline.research import augment, fetch_sources
         from gtm_pipeline.pipeline.services import Services
 
-        prepare_dagster_home(paths())
-        services = Services.from_environment(paths())
+        settings = load_settings()
+        prepare_dagster_home(settings)
+        services = Services.from_settings(settings)
         for hypothesis in services.hypotheses.values():
             for pid in discover(services, hypothesis).prospect_ids:
                 fetch_sources(services, pid)
@@ -134,12 +135,12 @@ def main() -> None:
                 build_context_pack(services, pid)
         real = services.store.list_prospects()[0].id
         started = time.perf_counter()
-        _fill(paths().database_url, args.prospects)
+        _fill(settings.paths.database_url, args.prospects)
         print(
             f"filled the store to {args.prospects} prospects in {time.perf_counter() - started:.1f}s (setup)"
         )
         with (
-            serving(create_app(services=services)) as base,
+            serving(create_app(settings, services=services)) as base,
             httpx.Client(base_url=base, timeout=30) as client,
         ):
             client.post("/login", data={"password": "bench"})

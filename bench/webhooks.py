@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from gtm_pipeline.domain.clock import SystemClock
 from gtm_pipeline.twins.resend_twin import sign
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,7 +100,7 @@ def main() -> None:
                                     },
                                 }
                             )
-                        ts = int(time.time())
+                        ts = int(SystemClock().now().timestamp())  # Svix: the wall clock
                         headers = {
                             "svix-id": msg_id,
                             "svix-timestamp": str(ts),

@@ -8,6 +8,7 @@ ranges (one run per 500 prospects), never one run per prospect.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -15,37 +16,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from gtm_pipeline.config import Paths
+from gtm_pipeline.config import Settings
 
 if TYPE_CHECKING:
     from gtm_pipeline.pipeline.audit import Anchor
 
-RUN_BATCH = 500  # as PROSPECT_BACKFILL
 ANCHOR_PAGE = 10_000
 
 
-def prepare_dagster_home(p: Paths) -> Path:
-    """Point ``DAGSTER_HOME`` at ``$GTM_HOME/dagster`` and install the project's dagster.yaml there."""
-    home = p.dagster_home
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Point ``DAGSTER_HOME`` at the instance folder (``home/dagster`` by default) and install the
+    bundled ``dagster.yaml`` there.
+
+    The file is the operator's once installed: a newer template replaces it only while it is
+    unchanged since it was installed (its hash is kept beside it), so Postgres settings or pool
+    limits an operator wrote there are never overwritten.
+    """
+    home = settings.paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    source = p.root / "dagster.yaml"
-    target = home / "dagster.yaml"
-    if source.is_file() and (not target.is_file() or target.read_bytes() != source.read_bytes()):
-        shutil.copyfile(source, target)
+    template = (settings.paths.starter / "dagster.yaml").read_bytes()
+    target, stamp = home / "dagster.yaml", home / ".dagster.yaml.installed"
+    current = target.read_bytes() if target.is_file() else None
+    installed = stamp.read_text().strip() if stamp.is_file() else None
+    untouched = current is not None and hashlib.sha256(current).hexdigest() == installed
+    if current is None or (untouched and current != template):
+        target.write_bytes(template)
+        stamp.write_text(hashlib.sha256(template).hexdigest())
     os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.setdefault("GTM_HOME", str(p.home))
     return home
 
 
-def seed_accounts(p: Paths) -> bool:
+def seed_accounts(settings: Settings) -> bool:
     """Give the demo an accounts list (customers, open deals) unless the operator has one."""
-    sample = p.root / "data" / "samples" / "accounts.csv"
-    if "GTM_ACCOUNTS_FILE" in os.environ or p.accounts_file.exists() or not sample.is_file():
+    target = settings.paths.accounts
+    sample = settings.paths.starter / "accounts.csv"
+    if settings.origin("paths.accounts").kind != "default" or target.exists() or not sample.is_file():
         return False
-    p.accounts_file.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(sample, p.accounts_file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample, target)
     return True
 
 
@@ -70,7 +79,7 @@ def _load_definitions() -> dg.Definitions:
 
 def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> GraphRun:
     """Materialize discovery, then every prospect partition in ranged runs."""
-    from gtm_pipeline.defs.partitions import PROSPECTS
+    from gtm_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, PROSPECTS, run_request
 
     definitions = _load_definitions()
     outcome = GraphRun()
@@ -85,11 +94,12 @@ def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> Graph
     keys = instance.get_dynamic_partitions(PROSPECTS)
     outcome.partitions = len(keys)
     prospect_job = definitions.resolve_job_def("prospect_pipeline_job")
-    for start in range(0, len(keys), RUN_BATCH):
-        batch = keys[start : start + RUN_BATCH]
+    for start in range(0, len(keys), MAX_PARTITIONS_PER_RUN):
+        request = run_request(list(keys[start : start + MAX_PARTITIONS_PER_RUN]), "demo")
         result = prospect_job.execute_in_process(
             instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]},
+            partition_key=request.partition_key,
+            tags=dict(request.tags),
             run_config=run_config,
             raise_on_error=False,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ def summarize(store: Store) -> Summary:
 
 def waiting_for_operator(store: Store) -> dict[str, Any]:
     """What the operator must look at: pending reviews and open dead letters."""
-    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
     waits = store.journal_of_kind("spend_cap_wait", today)
     return {
         "spend_cap_waits_today": sorted({f"{e.payload.get('group')}:{e.subject}" for e in waits}),
@@ -82,7 +81,8 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
 
 
 def sending_status(store: Store) -> dict[str, Any]:
-    """The outbox by status, touches that need a decision, unmatched inbound events, domain halts."""
+    """Whether sending is on, the outbox by status, touches that need a decision, unmatched inbound
+    events, domain halts."""
     ledger = OutreachLedger(store)
     touches = ledger.touches_with_status("pending", "sent", "refused", "failed", "uncertain", "cancelled")
     by_status: dict[str, int] = {}
@@ -93,7 +93,14 @@ def sending_status(store: Store) -> dict[str, Any]:
         for domain in sorted({t.sending_domain for t in touches})
         if (entry := ledger.halt(domain)) is not None
     }
+    switch = ledger.sending_switch()
     return {
+        "switch": {
+            "on": ledger.sending_on(),
+            "since": switch.created_at.isoformat() if switch else None,
+            "by": switch.actor if switch else None,
+            "reason": switch.payload.get("reason") if switch else None,
+        },
         "touches": by_status,
         "needs_operator": [
             {"touch_id": t.touch_id, "prospect_id": t.prospect_id, "status": t.status}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "samples" / "corpus"
+OUT = Path(__file__).resolve().parent.parent / "gtm_pipeline" / "starter" / "corpus"
 SNAPSHOT = "2026-11-20T09:00:00Z"
 
 

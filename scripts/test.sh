@@ -9,7 +9,7 @@ echo "== ruff"; ruff check gtm_pipeline tests scripts bench
 echo "== mypy"; mypy
 echo "== dg check defs"
 tmp_home=$(mktemp -d)
-mkdir -p "$tmp_home/dagster" && cp dagster.yaml "$tmp_home/dagster/"
+mkdir -p "$tmp_home/dagster" && cp gtm_pipeline/starter/dagster.yaml "$tmp_home/dagster/"
 GTM_HOME="$tmp_home" DAGSTER_HOME="$tmp_home/dagster" dg check defs
 rm -rf "$tmp_home"
 echo "== benchmark (prints figures, asserts nothing; GTM_BENCH_PROSPECTS=0 skips it)"

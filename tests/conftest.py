@@ -7,24 +7,47 @@ from pathlib import Path
 
 import pytest
 
-from gtm_pipeline.config import paths
+from gtm_pipeline.config import STARTER, load_settings
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.store.outreach import OutreachLedger
 
 REPO = Path(__file__).resolve().parent.parent
 HYPOTHESIS = "healthcare-compliance-automation"
+__all__ = ["HYPOTHESIS", "REPO", "STARTER", "sending_on"]
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A developer's own workspace or keys never leak into a test: run from a folder of the test's own,
+    with none of the project's variables set unless the test sets them."""
+    from gtm_pipeline.config.model import SettingsModel, env_names
+
+    for names in env_names(SettingsModel).values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("GTM_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    # A code location reads its settings once per process; each test is a new "process" here,
+    # so the resources it binds (keys, endpoints) follow the test's environment.
+    from gtm_pipeline.defs.catalog import location_settings
+
+    location_settings.cache_clear()
 
 
 @pytest.fixture
 def gtm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "gtm-home"
     monkeypatch.setenv("GTM_HOME", str(home))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("GTM_DATABASE_URL", raising=False)
     return home
 
 
 @pytest.fixture
 def services(gtm_home: Path) -> Iterator[Services]:
-    svc = Services.from_environment(paths())
+    svc = Services.from_settings(load_settings())
     yield svc
     svc.close()
+
+
+def sending_on(services: Services, actor: str = "test") -> None:
+    """Switch sending on (it starts off), as the operator does with ``gtm sending start``."""
+    OutreachLedger(services.store).switch_sending(True, actor=actor, reason="test", schedule="not used")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gtm_pipeline.pipeline.corpus import SampleCorpus
 from gtm_pipeline.store.repository import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, STARTER
 
 
 def _gtm(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -59,7 +59,7 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
 
     # Nothing Dagster stored (event log, run storage, compute logs) names a contact.
     personal = []
-    for candidate in SampleCorpus(REPO / "data" / "samples" / "corpus").candidates():
+    for candidate in SampleCorpus(STARTER / "corpus").candidates():
         if candidate.contact:
             personal += [candidate.contact.email.encode(), candidate.contact.name.encode()]
     for path in (home / "dagster").rglob("*"):
@@ -94,10 +94,13 @@ def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
     content_before = store.content_digest()
     store.close()
     files_before = _digest_files(home)
-    dry = _gtm(home, "dry-run", "--at", "2027-12-01T00:00Z")
+    # Relative to now, so it reads the same on any date: past the 365 days of retention, all are due.
+    dry = _gtm(home, "dry-run", "--at", "+400d")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "22 prospect(s) with a rule due; nothing was changed" in dry.stdout
     assert dry.stdout.count("erase (retention") == 22
+    early = _gtm(home, "dry-run", "--at", "+300d")
+    assert "erase (retention" not in early.stdout
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
     assert store.content_digest() == content_before  # the store is unchanged, row for row
     store.close()
@@ -152,7 +155,7 @@ def test_a_dry_run_never_loads_a_provider_or_sending_client(tmp_path: Path) -> N
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from gtm_pipeline.cli import app\n"
-        "result = CliRunner().invoke(app, ['dry-run', '--at', '2026-12-01T00:00Z'])\n"
+        "result = CliRunner().invoke(app, ['dry-run', '--at', '+1d'])\n"
         "assert result.exit_code == 0, result.output\n"
         "clients = ('openai', 'anthropic', 'resend', 'httpx')\n"
         "loaded = sorted(m for m in sys.modules"

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from gtm_pipeline.config import paths
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.conflicts import AccountsFileError, load_accounts
 from gtm_pipeline.pipeline.discover import discover
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.repository import NewProspect
-from tests.conftest import HYPOTHESIS, REPO
+from tests.conftest import HYPOTHESIS, STARTER
 from tests.helpers import run_all
 
 
 def test_customers_and_open_deals_from_the_accounts_list_become_conflicts(gtm_home: Path) -> None:
     gtm_home.mkdir(parents=True)
-    shutil.copyfile(REPO / "data" / "samples" / "accounts.csv", gtm_home / "accounts.csv")
-    services = Services.from_environment(paths())
+    shutil.copyfile(STARTER / "accounts.csv", gtm_home / "accounts.csv")
+    services = Services.from_settings(load_settings())
     try:
         run_all(services)
         for domain, relationship in (
@@ -45,13 +45,13 @@ def test_a_second_hypothesis_reaching_a_prospect_is_a_conflict(
 ) -> None:
     folder = tmp_path / "hypotheses"
     folder.mkdir()
-    source = (REPO / "hypotheses" / f"{HYPOTHESIS}.md").read_text()
+    source = (STARTER / "hypotheses" / f"{HYPOTHESIS}.md").read_text()
     (folder / f"{HYPOTHESIS}.md").write_text(source)
     (folder / "clinic-audit-season.md").write_text(
         source.replace("title: Healthcare", "title: Clinics in audit season")
     )
     monkeypatch.setenv("GTM_HYPOTHESES_DIR", str(folder))
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     try:
         first = run_all(services)
         second = discover(services, services.hypotheses["clinic-audit-season"])

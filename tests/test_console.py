@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gtm_pipeline.config import paths
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.console import graduation, queries
 from gtm_pipeline.console.actions import ActionError, approve, reject
 from gtm_pipeline.console.security import ConsoleAuth
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import REPO
+from tests.conftest import STARTER
 from tests.helpers import run_all
 
 BODY = (
@@ -26,9 +26,9 @@ BODY = (
 @pytest.fixture
 def reviewed(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Services:
     skills = tmp_path / "skills"
-    shutil.copytree(REPO / "skills", skills)
+    shutil.copytree(STARTER / "skills", skills)
     monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     run_all(services)
     return services
 
@@ -98,14 +98,14 @@ def test_dark_factory_samples_outputs_for_audit_without_moving_the_prospect(
     gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     skills = tmp_path / "skills"
-    shutil.copytree(REPO / "skills", skills)
+    shutil.copytree(STARTER / "skills", skills)
     shutil.move(skills / "writing-copilot" / "draft-first-touch", skills / "writing-dark-factory")
     group = skills / "writing-dark-factory" / "GROUP.md"
     text = group.read_text().replace("sample_rate: 0.1", "sample_rate: 1.0")
     # the offline provider's confidence stays at or below 0.55 by design; let its drafts act
     group.write_text(text.replace("escalate_below: 0.6", "escalate_below: 0.3"))
     monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     run_all(services)
     store = services.store
     samples = [i for i in store.pending_reviews() if i.kind == "audit_sample"]
@@ -143,7 +143,7 @@ def test_board_filters_and_funnel(reviewed: Services) -> None:
 
 
 def test_a_run_of_wrong_passwords_pauses_logins(tmp_path: Path) -> None:
-    auth = ConsoleAuth(tmp_path, "right")
+    auth = ConsoleAuth(b"k" * 32, "right")
     for second in range(5):
         assert not auth.check_password("wrong", now=float(second))
     assert auth.locked_for(now=10.0) == pytest.approx(290.0)
@@ -152,7 +152,7 @@ def test_a_run_of_wrong_passwords_pauses_logins(tmp_path: Path) -> None:
     session = auth.read(auth.issue())
     assert session is not None and ConsoleAuth.csrf_ok(session, session.csrf)
     assert not ConsoleAuth.csrf_ok(session, None) and auth.read("forged.cookie") is None
-    assert ConsoleAuth(tmp_path, None).check_password("") is False  # no password set: no login at all
+    assert ConsoleAuth(b"k" * 32, None).check_password("") is False  # no password set: no login at all
 
 
 def test_only_web_links_reach_an_href() -> None:

@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gtm_pipeline.app import create_app
-from gtm_pipeline.config import paths
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import REPO
+from tests.conftest import STARTER
 from tests.helpers import run_all
 
 PASSWORD = "correct horse battery staple"
@@ -37,7 +37,7 @@ def console(
 ) -> Iterator[tuple[str, Services]]:
     """The demo pipeline, a private copy of the skills (promotion moves folders), the app over HTTP."""
     skills = tmp_path / "skills"
-    shutil.copytree(REPO / "skills", skills)
+    shutil.copytree(STARTER / "skills", skills)
     group = skills / "writing-copilot" / "GROUP.md"
     text = group.read_text()
     text = text.replace("promote_min_reviews: 20", "promote_min_reviews: 1")
@@ -46,9 +46,9 @@ def console(
     monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
     monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
     monkeypatch.setenv("GTM_OPERATOR", "ana")
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     run_all(services)
-    with serving(create_app(services=services)) as base:
+    with serving(create_app(services.settings, services=services)) as base:
         yield base, services
     services.close()
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.definitions import defs as lazy_defs
 from gtm_pipeline.defs.automation import new_prospects
-from gtm_pipeline.defs.partitions import PROSPECTS
-from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.defs.partitions import PROSPECTS, RANGE_END_TAG, RANGE_START_TAG
+from gtm_pipeline.defs.resources import gtm_resource, resend_resource
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.orchestrate import run_graph
 from gtm_pipeline.pipeline.corpus import SampleCorpus
-from tests.conftest import REPO
+from tests.conftest import REPO, STARTER, sending_on
 
 
 def _defs() -> dg.Definitions:
@@ -26,7 +26,7 @@ def _defs() -> dg.Definitions:
 
 
 def _contacts() -> list[str]:
-    corpus = SampleCorpus(REPO / "data" / "samples" / "corpus")
+    corpus = SampleCorpus(STARTER / "corpus")
     found = []
     for candidate in corpus.candidates():
         if candidate.contact:
@@ -130,7 +130,7 @@ def test_the_whole_graph_materializes_with_per_prospect_provenance(gtm_home: Pat
 def test_the_graph_fails_loudly_when_a_stored_profile_is_tampered_with(gtm_home: Path) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         assert run_graph(instance, log_level="WARNING").success
-        resource = GtmResource()
+        resource = gtm_resource()
         store = resource.services.store
         pid = prospect_id("carepoint-clinics.example")
         profile = store.latest_artifact(pid, "profile")
@@ -146,14 +146,17 @@ def test_the_graph_fails_loudly_when_a_stored_profile_is_tampered_with(gtm_home:
             .resolve_job_def("prospect_pipeline_job")
             .execute_in_process(
                 instance=instance,
-                tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+                tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]},
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 raise_on_error=False,
             )
         )
-        check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "profile_contract")
-        assert not check.passed
-        assert pid in str(check.metadata["problems"].value)
+        evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == "profile_contract"]
+        by_partition = {e.partition: e for e in evaluations}
+        assert set(by_partition) == {*keys, None}  # each partition its own result, then the run's
+        assert not by_partition[pid].passed and pid in str(by_partition[pid].metadata["problems"].value)
+        assert all(e.passed for key, e in by_partition.items() if key not in (pid, None))
+        assert not by_partition[None].passed
         resource.services.close()
 
 
@@ -162,14 +165,14 @@ def test_the_new_prospects_sensor_requests_one_ranged_run(gtm_home: Path) -> Non
         _defs().resolve_job_def("discovery_job").execute_in_process(
             instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
         )
-        with dg.build_sensor_context(instance=instance, resources={"gtm": GtmResource()}) as context:
+        with dg.build_sensor_context(instance=instance, resources={"gtm": gtm_resource()}) as context:
             result = new_prospects(context)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests or []
         keys = instance.get_dynamic_partitions(PROSPECTS)
         assert request.partition_key_range == dg.PartitionKeyRange(keys[0], keys[-1])
         with dg.build_sensor_context(
-            instance=instance, cursor=result.cursor, resources={"gtm": GtmResource()}
+            instance=instance, cursor=result.cursor, resources={"gtm": gtm_resource()}
         ) as ctx:
             assert isinstance(new_prospects(ctx), dg.SkipReason)  # requested once, not every tick
 
@@ -183,7 +186,7 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
 
     import resend
 
-    from gtm_pipeline.app import create_app
+    from gtm_pipeline.app import receiver_app
     from gtm_pipeline.defs.outreach import inbox_events
     from gtm_pipeline.domain.states import State
     from gtm_pipeline.outreach.local_server import serving
@@ -196,35 +199,40 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     with dg.DagsterInstance.ephemeral() as instance:
         assert run_graph(instance, log_level="WARNING").success
-        services = Services.from_environment()
+        services = Services.from_settings(load_settings())
         store = services.store
         for item in store.pending_reviews():
             store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+        sending_on(services)
         with ResendTwin(default_behaviour="interested") as twin:
             monkeypatch.setenv("RESEND_API_KEY", twin.api_key)
             monkeypatch.setenv("RESEND_API_URL", twin.url)
-            client = ResendClient.from_environment()
-            with serving(create_app(store, sending_settings(services.paths.home), secret, None)) as base:
+            client = ResendClient.from_settings(load_settings())
+            with serving(receiver_app(store, sending_settings(services.settings), secret, None)) as base:
                 twin.webhook = WebhookTarget(f"{base}/webhooks/resend", secret)
                 monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
                 sent = [
                     r
-                    for r in run_sending(store, sending_settings(services.paths.home), client, monday)
+                    for r in run_sending(store, sending_settings(services.settings), client, monday)
                     if r.outcome == "sent"
                 ]
                 twin.flush()
             assert sent
-            with dg.build_sensor_context(instance=instance, resources={"gtm": GtmResource()}) as context:
+            with dg.build_sensor_context(instance=instance, resources={"gtm": gtm_resource()}) as context:
                 result = inbox_events(context)
             assert isinstance(result, dg.SensorResult)
-            (request,) = result.run_requests or []
+            assert result.run_requests
             job = _defs().resolve_job_def("conversation_job")
-            outcome = job.execute_in_process(
-                instance=instance,
-                tags=request.tags,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            )
-            assert outcome.success
+            for request in result.run_requests:
+                outcome = job.execute_in_process(
+                    instance=instance,
+                    partition_key=request.partition_key,
+                    tags=request.tags,
+                    # the key and URL of the twin, set after the code location was loaded
+                    resources={"gtm": gtm_resource(), "resend": resend_resource()},
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
+                assert outcome.success
             resend.api_key = None
         replied = [r.prospect_id for r in sent]
         for pid in replied:
@@ -246,7 +254,7 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
         for personal in _contacts():
             assert personal not in everything
         with dg.build_sensor_context(
-            instance=instance, cursor=result.cursor, resources={"gtm": GtmResource()}
+            instance=instance, cursor=result.cursor, resources={"gtm": gtm_resource()}
         ) as ctx:
             assert isinstance(inbox_events(ctx), dg.SkipReason)
         services.close()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.defs.escalation_sensors import failed_runs
-from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.defs.resources import gtm_resource
 from gtm_pipeline.outreach.sender import check_domain_health
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
@@ -99,12 +100,12 @@ def test_a_failed_dagster_run_becomes_an_escalation(gtm_home: Path) -> None:
             dagster_event=failure,
             dagster_instance=instance,
             dagster_run=run,  # type: ignore[arg-type]
-            resources={"gtm": GtmResource()},
+            resources={"gtm": gtm_resource()},
         ) as status_context:
             context = status_context.for_run_failure()
             failed_runs(context)
             failed_runs(context)  # a sensor re-evaluating the same run adds nothing
-    services = Services.from_environment()
+    services = Services.from_settings(load_settings())
     try:
         (escalation,) = Escalations(services.store).open()
         assert escalation.kind == "run_failure" and escalation.subject == result.run_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -14,7 +13,8 @@ import httpx
 import pytest
 import resend
 
-from gtm_pipeline.app import create_app
+from gtm_pipeline.app import receiver_app
+from gtm_pipeline.domain.clock import SystemClock
 from gtm_pipeline.domain.ids import email_hash
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.inbound import Processor
@@ -27,6 +27,7 @@ from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.outreach import OutreachLedger
 from gtm_pipeline.twins.resend_twin import REPLIES, ResendTwin, sign
+from tests.conftest import sending_on
 from tests.helpers import run_all
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -40,6 +41,7 @@ def approved(services: Services) -> Services:
     for item in services.store.pending_reviews():
         if item.kind == "draft":
             services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+    sending_on(services)
     return services
 
 
@@ -53,7 +55,7 @@ def twin() -> Iterator[ResendTwin]:
 
 
 def _settings(services: Services, **changes: Any) -> SendingSettings:
-    return replace(sending_settings(services.paths.home), **changes)
+    return replace(sending_settings(services.settings), **changes)
 
 
 def _only_one(services: Services) -> str:
@@ -176,6 +178,11 @@ def test_policy_windows_caps_spacing_and_halts() -> None:
 # ---------------------------------------------------------------- the receiver
 
 
+def _wall_seconds() -> int:
+    """Svix timestamps are checked against the wall clock by the SDK, so webhooks carry the real time."""
+    return int(SystemClock().now().timestamp())
+
+
 def _post(
     base: str,
     event: dict[str, Any],
@@ -186,7 +193,7 @@ def _post(
     body: str | None = None,
 ) -> httpx.Response:
     raw = body if body is not None else json.dumps(event)
-    ts = int(time.time()) if timestamp is None else timestamp
+    ts = _wall_seconds() if timestamp is None else timestamp
     headers = {
         "svix-id": msg_id,
         "svix-timestamp": str(ts),
@@ -197,12 +204,12 @@ def _post(
 
 
 def test_bad_webhooks_get_a_4xx_and_store_nothing(services: Services) -> None:
-    app = create_app(services.store, _settings(services), SECRET, None)
+    app = receiver_app(services.store, _settings(services), SECRET, None)
     event = {"type": "email.delivered", "created_at": "2026-11-24T10:00:00Z", "data": {"email_id": "em_1"}}
     with serving(app) as base:
         assert _post(base, event, secret="whsec_" + base64.b64encode(b"x" * 32).decode()).status_code == 400
-        assert _post(base, event, timestamp=int(time.time()) - 600).status_code == 400  # stale
-        assert _post(base, event, timestamp=int(time.time()) + 600).status_code == 400  # from the future
+        assert _post(base, event, timestamp=_wall_seconds() - 600).status_code == 400  # stale
+        assert _post(base, event, timestamp=_wall_seconds() + 600).status_code == 400  # from the future
         assert _post(base, event, body="{not json").status_code == 400
         assert _post(base, event, body=json.dumps({"hello": "world"})).status_code == 422
         assert _post(base, event, body=json.dumps({"type": "x", "data": "a" * 300_000})).status_code == 413
@@ -221,7 +228,7 @@ def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, 
         "created_at": "2026-11-23T10:01:00Z",
         "data": {"email_id": touch.provider_email_id, "tags": {"touch_id": touch.touch_id}},
     }
-    with serving(create_app(store, settings, SECRET, None)) as base:
+    with serving(receiver_app(store, settings, SECRET, None)) as base:
         answers = [_post(base, event, msg_id="msg_same").json() for _ in range(3)]
     assert [a["stored"] for a in answers] == [True, False, False]
     Processor(store).process(now=MONDAY_10 + dt.timedelta(minutes=2))
@@ -254,7 +261,7 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
     inbound = twin._inbound(
         twin.emails[str(first.provider_email_id)], address, "Please remove me.", auto=False
     )
-    with serving(create_app(store, settings, SECRET, client.received)) as base:
+    with serving(receiver_app(store, settings, SECRET, client.received)) as base:
         assert _post(base, inbound, msg_id="msg_reply").json()["suppressed"] == "reply_unsubscribe"
     # Suppressed before the receiver answered: the follow-up can no longer go, processed or not.
     reports = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=4))
@@ -274,7 +281,7 @@ def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twi
     header = touch.payload["headers"]["List-Unsubscribe"]
     path = header.split("<", 1)[1].split(">", 1)[0].split("/unsubscribe/", 1)[1]
     assert "@" not in path
-    with serving(create_app(store, settings, SECRET, None)) as base:
+    with serving(receiver_app(store, settings, SECRET, None)) as base:
         assert httpx.get(f"{base}/unsubscribe/{path}", timeout=10).status_code == 200
         assert store.suppression_reason(touch.to_hash) is None
         assert (
@@ -323,8 +330,11 @@ def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approv
     assert revisit.payload["revisit_on"] == "2027-07-01"  # "circle back in Q3", said in November 2026
     ooo = next(p for p, b in report.behaviours.items() if b == "ooo")
     paused = next(e for e in store.journal(ooo) if e.payload.get("event") == "out_of_office")
-    back = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)  # what the twin's auto-reply says
+    (touch,) = OutreachLedger(store).touches(ooo)
+    assert touch.sent_at is not None and MONDAY_10 <= touch.sent_at < MONDAY_10 + dt.timedelta(days=10)
+    back = touch.sent_at.date() + dt.timedelta(days=10)  # what the twin's auto-reply says, that simulated day
     assert paused.payload["resume_on"] == back.isoformat()
+    assert paused.created_at == touch.sent_at  # every record of a simulated day carries that day
     replied = [o for o in OutreachLedger(store).outcomes() if o["event_type"] == "email.received"]
     assert all(o["status"] == "processed" for o in replied)
 
@@ -414,3 +424,26 @@ def test_the_console_charts_count_sends_replies_and_positive_replies(approved: S
     assert svg.count("<circle") == 2 * len(weeks)  # one marker per week and rate
     (stages,) = queries.funnel(approved.store).values()
     assert dict(stages)["sent"] == len(behaviours) and dict(stages)["replied"] >= totals["positive"]
+
+
+def test_an_erasure_asked_for_in_a_reply_is_due_within_the_published_period(
+    approved: Services, twin: ResendTwin
+) -> None:
+    store, settings = approved.store, _settings(approved)
+    pid = _only_one(approved)
+    client = ResendClient(api_url=twin.url)
+    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    run_sending(store, settings, client, MONDAY_10)
+    (touch,) = OutreachLedger(store).touches(pid)
+    inbound = twin._inbound(
+        twin.emails[str(touch.provider_email_id)], address, "I exercise my right to erasure.", auto=False
+    )
+    with serving(receiver_app(store, settings, SECRET, client.received)) as base:
+        assert _post(base, inbound, msg_id="msg_erase").status_code == 200
+    at = MONDAY_10 + dt.timedelta(hours=2)
+    Processor(store, approved.catalog, approved.runner, fetch=client.received, response_days=45).process(
+        now=at
+    )
+    (request,) = store.rights_requests()
+    assert request["kind"] == "erasure" and request["prospect_id"] == pid
+    assert request["due_at"] == at + dt.timedelta(days=45)  # the configured period, not a fixed 30

@@ -12,7 +12,7 @@ from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.pipeline.discover import discover
 from gtm_pipeline.pipeline.research import augment, fetch_sources
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import HYPOTHESIS
+from tests.conftest import HYPOTHESIS, STARTER
 from tests.helpers import run_all
 
 
@@ -153,17 +153,16 @@ def test_a_new_skill_version_rescores_exactly_the_stale_work(
     import shutil
     from pathlib import Path
 
-    from gtm_pipeline.config import paths
+    from gtm_pipeline.config import load_settings
     from gtm_pipeline.providers.routing import ProviderRouter
-    from tests.conftest import REPO
 
     skills = Path(str(tmp_path)) / "skills"
-    shutil.copytree(REPO / "skills", skills)
+    shutil.copytree(STARTER / "skills", skills)
     monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
 
     def fresh() -> tuple[Services, _Counting]:
         counting = _Counting()
-        services = Services.from_environment(paths())
+        services = Services.from_settings(load_settings())
         services.router = ProviderRouter({"offline": counting})  # type: ignore[dict-item]
         return services, counting
 

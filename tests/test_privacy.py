@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gtm_pipeline.config import SettingsError, load_settings
 from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.audit import replay_check
@@ -18,7 +19,6 @@ from gtm_pipeline.pipeline.privacy import (
     fulfil_access,
     fulfil_erasure,
     record_request,
-    response_days,
 )
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
@@ -29,6 +29,7 @@ EMAIL = "priya.raman@medibridge-health.example"
 NAME = "Priya Raman"
 PID = prospect_id("medibridge-health.example")
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+DAYS = 30  # the published response period these tests use
 
 
 def personal_forms(email: str, name: str) -> list[bytes]:
@@ -59,13 +60,13 @@ def scan(home: Path, forms: list[bytes]) -> list[str]:
 
 def test_export_then_erase_by_email(services: Services) -> None:
     run_all(services)
-    exported = export(services.store, EMAIL.upper(), now=NOW)
+    exported = export(services.store, EMAIL.upper(), now=NOW, response_days=DAYS)
     (held,) = exported["prospects"]
     assert held["prospect_id"] == PID and held["contact"]["email"] == EMAIL and held["purpose"]
     assert {s["source_id"] for s in held["sources"]} >= {"medibridge-health/01-about"}
     assert any(d["kind"] == "skill_result" for d in held["decisions"])
 
-    report = erase(services.store, EMAIL, reason="data principal request", now=NOW)
+    report = erase(services.store, EMAIL, reason="data principal request", now=NOW, response_days=DAYS)
     assert report.prospect_ids == [PID] and report.compacted
     assert report.counts["artifacts"] >= 8 and report.counts["journal_entries"] >= 8
     prospect = services.store.get_prospect(PID)
@@ -83,8 +84,8 @@ def test_export_then_erase_by_email(services: Services) -> None:
     assert tombstoned.payload["tombstone"] == {"reason": "data principal request"}
     requests = services.store.rights_requests()
     assert [(r["kind"], r["status"]) for r in requests] == [("access", "completed"), ("erasure", "completed")]
-    assert requests[0]["due_at"] == NOW + dt.timedelta(days=response_days())
-    after = export(services.store, EMAIL, now=NOW)
+    assert requests[0]["due_at"] == NOW + dt.timedelta(days=DAYS)
+    after = export(services.store, EMAIL, now=NOW, response_days=DAYS)
     assert after["suppressed"] and after["prospects"][0]["contact"]["email"] is None
 
 
@@ -93,11 +94,11 @@ def test_a_recorded_request_is_carried_out_later_from_its_hash_alone(
 ) -> None:
     run_all(services)
     stranger = "someone.else@elsewhere.example"
-    access = record_request(services.store, kind="access", email=EMAIL.upper(), now=NOW)
-    erasure = record_request(services.store, kind="erasure", email=EMAIL, now=NOW)
-    unknown = record_request(services.store, kind="erasure", email=stranger, now=NOW)
+    access = record_request(services.store, kind="access", email=EMAIL.upper(), now=NOW, response_days=DAYS)
+    erasure = record_request(services.store, kind="erasure", email=EMAIL, now=NOW, response_days=DAYS)
+    unknown = record_request(services.store, kind="erasure", email=stranger, now=NOW, response_days=DAYS)
     with pytest.raises(ValueError, match="kind must be one of"):
-        record_request(services.store, kind="delete", email=EMAIL, now=NOW)
+        record_request(services.store, kind="delete", email=EMAIL, now=NOW, response_days=DAYS)
     with pytest.raises(UnknownSubjectError, match="not an open erasure request"):
         fulfil_erasure(services.store, access, now=NOW, reason="wrong kind")
     (held,) = fulfil_access(services.store, access, now=NOW)["prospects"]
@@ -117,7 +118,7 @@ def test_a_recorded_request_is_carried_out_later_from_its_hash_alone(
 
 def test_an_erased_person_is_never_rediscovered_or_refetched(services: Services) -> None:
     run_all(services)
-    erase(services.store, EMAIL, reason="request", now=NOW)
+    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS)
     before = services.store.table_counts()
     run_all(services)
     after = services.store.table_counts()
@@ -139,7 +140,7 @@ def test_after_an_erasure_no_file_under_gtm_home_holds_the_person(services: Serv
     run_all(services)
     forms = personal_forms(EMAIL, NAME)
     assert scan(gtm_home, forms), "the scan must find the person before the erasure"
-    erase(services.store, EMAIL, reason="request", now=NOW)
+    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS)
     services.close()
     assert scan(gtm_home, forms) == []
 
@@ -149,9 +150,9 @@ def test_the_retention_rule_erases_inactive_prospects(
 ) -> None:
     run_all(services)
     policy = sequence_policy(services.catalog)
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    soon = services.clock.now() + dt.timedelta(days=30)
     assert [p for p in plan(services.store, policy, soon, 365) if p.retention] == []
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=366)
+    later = services.clock.now() + dt.timedelta(days=366)
     planned = plan(services.store, policy, later, 365)
     assert len(planned) == 22 and all(p.retention for p in planned)
     apply(services.store, planned, later)
@@ -162,8 +163,8 @@ def test_the_retention_rule_erases_inactive_prospects(
 
 def test_the_response_period_can_never_exceed_ninety_days(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GTM_RIGHTS_RESPONSE_DAYS", "91")
-    with pytest.raises(ValueError, match="90"):
-        response_days()
+    with pytest.raises(SettingsError, match=r"GTM_RIGHTS_RESPONSE_DAYS: privacy\.rights_response_days: .*90"):
+        load_settings()
 
 
 def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_home: Path) -> None:
@@ -180,7 +181,7 @@ def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_h
     assert report.states[PID] == "replied"
     ledger = OutreachLedger(services.store)
     assert ledger.touches(PID) and any(e.raw_message for e in ledger.events(PID))
-    erase(services.store, EMAIL, reason="dpdp-request", now=NOW)
+    erase(services.store, EMAIL, reason="dpdp-request", now=NOW, response_days=DAYS)
     assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
     assert all(not t.payload for t in ledger.touches(PID))
     assert all(e.raw_message is None for e in ledger.events(PID))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gtm_pipeline.config import paths
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.research import augment, fetch_sources
@@ -19,7 +19,7 @@ from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.repository import NewProspect
 from gtm_pipeline.twins.llm import AnthropicTwin, OpenAITwin
 from gtm_pipeline.twins.server import TwinSettings
-from tests.conftest import HYPOTHESIS, REPO
+from tests.conftest import HYPOTHESIS, STARTER
 from tests.helpers import run_all
 
 # Keys shaped like the real ones, made fresh for each run: the key-hygiene scan then looks for
@@ -47,7 +47,7 @@ def twins(gtm_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ope
 
 @pytest.fixture
 def live(twins: tuple[OpenAITwin, AnthropicTwin]) -> Iterator[Services]:
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     yield services
     services.close()
 
@@ -134,7 +134,7 @@ def test_when_every_provider_fails_the_call_is_dead_lettered_with_its_route(
     live: Services, twins: tuple[OpenAITwin, AnthropicTwin], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GTM_OFFLINE", "off")
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     bulk, polish = twins
     try:
         pid = _one_prospect(services)
@@ -165,7 +165,7 @@ def test_keys_never_reach_prompts_logs_metadata_exceptions_or_dagster(
     with dg.DagsterInstance.local_temp(str(dagster_dir)) as instance:
         outcome = run_graph(instance, log_level="DEBUG")
         assert outcome.success
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     try:
         outcomes = [
             a["outcome"]
@@ -194,7 +194,7 @@ def test_a_draft_that_follows_hidden_instructions_is_escalated_and_can_never_be_
     twins: tuple[OpenAITwin, AnthropicTwin], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = tmp_path / "corpus"
-    shutil.copytree(REPO / "data" / "samples" / "corpus", corpus)
+    shutil.copytree(STARTER / "corpus", corpus)
     about = corpus / "carepoint-clinics" / "01-about.md"
     about.write_text(
         about.read_text()
@@ -204,7 +204,7 @@ def test_a_draft_that_follows_hidden_instructions_is_escalated_and_can_never_be_
     monkeypatch.setenv("GTM_CORPUS_DIR", str(corpus))
     _bulk, polish = twins
     polish.settings.script(*["obey_injection"] * 40)
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     try:
         run_all(services)
         item = next(r for r in services.store.pending_reviews() if r.prospect_id == PID)
@@ -226,14 +226,14 @@ def test_a_spend_cap_stops_calls_and_the_prospects_wait(
     twins: tuple[OpenAITwin, AnthropicTwin], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     skills = tmp_path / "skills"
-    shutil.copytree(REPO / "skills", skills)
+    shutil.copytree(STARTER / "skills", skills)
     group = skills / "research" / "GROUP.md"
     group.write_text(
         group.read_text().replace("sample_rate: 0.05", "sample_rate: 0.05\ndaily_spend_cap_usd: 0.0001")
     )
     monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
     bulk, _polish = twins
-    services = Services.from_environment(paths())
+    services = Services.from_settings(load_settings())
     try:
         report_ids = run_all(services)
         waiting = [

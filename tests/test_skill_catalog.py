@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from gtm_pipeline.config import STARTER
 from gtm_pipeline.skills.catalog import SkillFileError, load_catalog
 
-REPO_SKILLS = Path(__file__).resolve().parent.parent / "skills"
+REPO_SKILLS = STARTER / "skills"
 SHIPPED = {"discover-prospects", "augment-profile", "draft-first-touch", "context-pack", "classify-reply"}
 
 

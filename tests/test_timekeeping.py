@@ -7,8 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from gtm_pipeline.config import load_settings
 from gtm_pipeline.defs.automation import time_rules_job
-from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.defs.resources import GtmResource, gtm_resource
 from gtm_pipeline.domain.clock import FixedClock
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import Event, State
@@ -73,11 +74,12 @@ def test_the_hourly_job_applies_rules_and_anchors_the_journal(services: Services
             self.services.clock = FixedClock(_at(5))
 
     with dg.DagsterInstance.ephemeral() as instance:
-        result = time_rules_job.execute_in_process(instance=instance, resources={"gtm": Later()})
+        resources = {"gtm": gtm_resource(cls=Later)}
+        result = time_rules_job.execute_in_process(instance=instance, resources=resources)
         assert result.success
         events = instance.fetch_materializations(dg.AssetKey("journal"), limit=10).records
         assert [e.asset_materialization.partition for e in events] == [PID]  # type: ignore[union-attr]
-    check = Services.from_environment()
+    check = Services.from_settings(load_settings())
     try:
         assert check.store.get_prospect(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     finally:

@@ -11,7 +11,6 @@ from gtm_pipeline.domain.contracts import DraftFinding, result_model
 from gtm_pipeline.domain.draft_policy import violations
 from gtm_pipeline.domain.states import Decision
 from gtm_pipeline.outreach.sender import schedule
-from gtm_pipeline.outreach.settings import sending_settings
 from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.privacy import record_request
 from gtm_pipeline.pipeline.research import augment
@@ -117,7 +116,7 @@ def approve(
     if not decision.allowed:
         raise ActionError(decision.reason)
     ledger = OutreachLedger(store)
-    schedule(store, ledger, sending_settings(services.paths.home), services.clock.now())
+    schedule(store, ledger, services.sending, services.clock.now())
     touches = ledger.touches(item.prospect_id)
     return Approval(decision, edited, touches[-1].touch_id if touches else None)
 
@@ -156,6 +155,12 @@ def discard_dead_letter(services: Services, dead_letter_id: int, *, actor: str, 
 def record_rights_request(services: Services, *, kind: str, email: str) -> int:
     """Record a request received by mail or phone; only the address's hash is kept."""
     try:
-        return record_request(services.store, kind=kind, email=email, now=services.clock.now())
+        return record_request(
+            services.store,
+            kind=kind,
+            email=email,
+            now=services.clock.now(),
+            response_days=services.settings.privacy.rights_response_days,
+        )
     except ValueError as exc:
         raise ActionError(str(exc)) from None

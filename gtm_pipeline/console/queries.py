@@ -61,7 +61,7 @@ def board(
     if hypothesis:
         where.append(p.c.hypothesis_slug == hypothesis)
     if min_age_days:
-        cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=min_age_days)
+        cutoff = (now or store.now()) - dt.timedelta(days=min_age_days)
         where.append(p.c.state_since <= cutoff)
     if group:
         drafted_in_group = (

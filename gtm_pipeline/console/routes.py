@@ -8,7 +8,6 @@ opaque ids and filter values, never a name or an address; nothing here logs requ
 # and their ``Depends`` name the session checks defined inside ``create_console``.
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -19,6 +18,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from gtm_pipeline import dagster_ui
 from gtm_pipeline.console import charts, graduation, queries
 from gtm_pipeline.console.actions import (
     ActionError,
@@ -65,7 +65,6 @@ class Posted:
 def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
     """The console routes bound to one set of services."""
     router = APIRouter()
-    dagster_url = os.environ.get("GTM_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
     def fresh_catalog() -> SkillCatalog:
         """The skills as they are on disk now: another process (or a git pull) may have moved one."""
@@ -84,7 +83,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
                 "session": session,
                 "csrf": session.csrf,
                 "open_escalations": open_escalations,
-                "dagster_url": dagster_url,
+                "dagster_url": dagster_ui.url(services.settings),
                 "flash": _read_flash(request.cookies.get(FLASH_COOKIE)),
                 **context,
             },
@@ -152,7 +151,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
             max_age=MAX_AGE_S,
             httponly=True,
             samesite="strict",
-            secure=os.environ.get("GTM_CONSOLE_SECURE_COOKIE", "0") == "1",
+            secure=services.settings.console.secure_cookie,
         )
         return response
 
@@ -274,7 +273,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
 
     @router.get("/rights", response_class=HTMLResponse)
     def rights_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
-        now = dt.datetime.now(dt.UTC)
+        now = services.clock.now()
         return page(
             request, "rights.html", session, items=queries.rights(services.store), now=now, kinds=RIGHTS_KINDS
         )
@@ -296,7 +295,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
     ) -> Response:
         session, form = posted.session, posted.form
         actor = f"operator:{session.operator}"
-        now = dt.datetime.now(dt.UTC)
+        now = services.clock.now()
         try:
             if action == "erase":
                 report = fulfil_erasure(
@@ -353,6 +352,14 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
         session = posted.session
         if direction not in ("promote", "demote"):
             return Response("unknown action", status_code=404)
+        if not services.settings.paths.skills_editable:
+            return done(
+                request,
+                "/skills",
+                f"{name} not {direction}d: these are the bundled demo skills; "
+                "`gtm init` makes a workspace with skills of your own to promote",
+                ok=False,
+            )
         try:
             services.catalog = graduation.move_skill(
                 services.store,

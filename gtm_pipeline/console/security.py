@@ -1,6 +1,6 @@
 """Login, the signed session cookie and CSRF protection of the console.
 
-The operator's password comes from ``GTM_OPERATOR_PASSWORD`` (no password: no login,
+The operator's password is the ``GTM_OPERATOR_PASSWORD`` secret (no password: no login,
 the console refuses). A session is a cookie signed with a key kept under GTM_HOME
 (``itsdangerous``; HttpOnly, SameSite=Strict, 12 hours); it carries the operator's name
 and a random CSRF token that every POST must echo (form field or ``X-CSRF-Token``).
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from gtm_pipeline.config import local_secret
+from gtm_pipeline.config import Settings
 
 COOKIE = "gtm_session"
 MAX_AGE_S = 12 * 3600
@@ -33,23 +31,23 @@ class Session:
     csrf: str
 
 
-def _key(home: Path) -> bytes:
-    """The session-signing key: ``GTM_CONSOLE_SECRET`` or one generated once under GTM_HOME."""
-    return local_secret(home, "GTM_CONSOLE_SECRET", "console.key")
-
-
 class ConsoleAuth:
     """Checks the password, issues and reads sessions, checks CSRF tokens."""
 
-    def __init__(self, home: Path, password: str | None, operator: str = "operator") -> None:
+    def __init__(self, key: bytes, password: str | None, operator: str = "operator") -> None:
         self._digest = hashlib.sha256(password.encode()).digest() if password else None
         self.operator = operator
-        self._signer = URLSafeTimedSerializer(_key(home), salt="gtm-console-session")
+        self._signer = URLSafeTimedSerializer(key, salt="gtm-console-session")
         self._failures: deque[float] = deque(maxlen=MAX_FAILURES)
 
     @classmethod
-    def from_environment(cls, home: Path) -> ConsoleAuth:
-        return cls(home, os.environ.get("GTM_OPERATOR_PASSWORD"), os.environ.get("GTM_OPERATOR", "operator"))
+    def from_settings(cls, settings: Settings) -> ConsoleAuth:
+        """The session key (configured, or generated once under home), password and operator name."""
+        return cls(
+            settings.signing_key("console"),
+            settings.secret("operator_password"),
+            settings.console.operator or "operator",
+        )
 
     @property
     def enabled(self) -> bool:

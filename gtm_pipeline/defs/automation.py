@@ -5,18 +5,19 @@
   revisit, retention erasure) with the wall clock, and re-anchors the journal of every
   prospect it moved.
 * ``new_prospects`` turns prospects that discovery registered but nobody has researched
-  yet into *one* run over their partition range (not one run per prospect), with a cursor
-  so each prospect is requested once even if the sensor ticks again before the run ends.
+  yet into runs over exactly those partitions (one run for a discovery's batch, which is
+  registered contiguously; never the partitions in between). Its cursor is one integer, the
+  journal row of the last prospect requested, so each prospect is requested once whatever
+  the number of prospects.
 """
 
 import dagster as dg
 
 from gtm_pipeline.defs.discovery import DISCOVERY_GROUP
-from gtm_pipeline.defs.partitions import PROSPECTS, range_run_request
+from gtm_pipeline.defs.partitions import PROSPECTS, tick_for_rows
 from gtm_pipeline.defs.prospects import PROSPECT_ASSETS, journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.states import State
-from gtm_pipeline.pipeline.privacy import retention_days
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 
 MAX_PROSPECTS_PER_TICK = 500
@@ -43,23 +44,29 @@ daily_discovery = dg.ScheduleDefinition(
 
 @dg.sensor(job=prospect_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def new_prospects(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
-    """Request research for newly discovered prospects, in partition order, in one run per tick."""
-    seen = set(context.cursor.split(",")) if context.cursor else set()
-    waiting = {p.id for p in gtm.services.store.list_prospects(states=[State.DISCOVERED])}
-    partitions = context.instance.get_dynamic_partitions(PROSPECTS)
-    todo = [key for key in partitions if key in waiting and key not in seen][:MAX_PROSPECTS_PER_TICK]
-    if not todo:
+    """Request research for newly discovered prospects: exactly those partitions, each once."""
+    after = int(context.cursor or 0)
+    entered = gtm.services.store.entered_state_after(State.DISCOVERED, after, MAX_PROSPECTS_PER_TICK)
+    if not entered:
         return dg.SkipReason("no newly discovered prospects")
-    run = range_run_request(todo, "research")
-    # The cursor keeps only prospects still waiting, so it stays small.
-    return dg.SensorResult(run_requests=[run], cursor=",".join(sorted((seen & waiting) | set(todo))))
+    tick = tick_for_rows(
+        [(row, pid) for row, pid in entered],
+        context.instance.get_dynamic_partitions(PROSPECTS),
+        "research",
+        cursor=after,
+    )
+    if not tick.requests:
+        return dg.SkipReason("new prospects are not registered as partitions yet")
+    return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))
 
 
 @dg.op(description="Apply the time-based rules due now; journal every decision; re-anchor changed journals.")
 def apply_time_rules(context: dg.OpExecutionContext, gtm: GtmResource) -> None:
     services = gtm.services
     now = services.clock.now()
-    planned = plan(services.store, sequence_policy(services.catalog), now, retention_days())
+    planned = plan(
+        services.store, sequence_policy(services.catalog), now, services.settings.privacy.retention_days
+    )
     decisions = apply(services.store, planned, now)
     for item in planned:
         context.log_event(journal_anchor_event(services, item.prospect_id))

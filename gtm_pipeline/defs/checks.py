@@ -6,14 +6,11 @@ quote against the sources stored for that prospect). A failure blocks the downst
 assets of the run, so a corrupt or tampered profile can never feed a draft.
 """
 
-import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
+from collections.abc import Iterator
 
-from gtm_pipeline.defs.partitions import PROSPECTS
+import dagster as dg
+
+from gtm_pipeline.defs.partitions import prospect_partitions
 from gtm_pipeline.defs.prospects import context_pack, draft, profile
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.contracts import FINDING_TYPES, result_model
@@ -21,20 +18,7 @@ from gtm_pipeline.domain.sources import evidence_problems
 from gtm_pipeline.pipeline.research import stored_sources
 from gtm_pipeline.pipeline.services import Services
 
-
-def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
-    """The prospect partitions of the current run (one key or a range)."""
-    tags = context.run.tags
-    if PARTITION_NAME_TAG in tags:
-        return [tags[PARTITION_NAME_TAG]]
-    if ASSET_PARTITION_RANGE_START_TAG in tags and ASSET_PARTITION_RANGE_END_TAG in tags:
-        keys = context.instance.get_dynamic_partitions(PROSPECTS)
-        first, last = (
-            keys.index(tags[ASSET_PARTITION_RANGE_START_TAG]),
-            keys.index(tags[ASSET_PARTITION_RANGE_END_TAG]),
-        )
-        return keys[first : last + 1]
-    return []
+CheckEvent = dg.AssetCheckEvaluation | dg.AssetCheckResult
 
 
 def contract_problems(services: Services, prospect_id: str, kind: str) -> list[str]:
@@ -55,27 +39,59 @@ def contract_problems(services: Services, prospect_id: str, kind: str) -> list[s
     return [f"{prospect_id}: {kind} {artifact.id}: {p}" for p in problems]
 
 
-def _check(context: dg.AssetCheckExecutionContext, gtm: GtmResource, kind: str) -> dg.AssetCheckResult:
-    keys = run_partition_keys(context)
-    problems = [p for key in keys for p in contract_problems(gtm.services, key, kind)]
-    return dg.AssetCheckResult(
+def _check(context: dg.AssetCheckExecutionContext, gtm: GtmResource, kind: str) -> Iterator[CheckEvent]:
+    """One evaluation per prospect partition of the run, so each partition's check shows its own
+    result in the UI (a ranged run would otherwise leave every partition's check "planned" and
+    record one result that no partition owns), then the run's summary as the check's result."""
+    (key,) = context.selected_asset_check_keys
+    problems: list[str] = []
+    for partition in context.partition_keys:
+        found = contract_problems(gtm.services, partition, kind)
+        problems += found
+        yield dg.AssetCheckEvaluation(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=not found,
+            metadata={"prospect_id": partition, "problems": dg.MetadataValue.json(found[:50])},
+            partition=partition,
+            blocking=True,
+        )
+    yield dg.AssetCheckResult(
         passed=not problems,
-        metadata={"prospects_checked": len(keys), "problems": dg.MetadataValue.json(problems[:50])},
+        metadata={
+            "prospects_checked": len(context.partition_keys),
+            "problems": dg.MetadataValue.json(problems[:50]),
+        },
     )
 
 
-@dg.asset_check(asset=profile, blocking=True, description="Stored profiles validate against the contract.")
-def profile_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> dg.AssetCheckResult:
-    return _check(context, gtm, "profile")
-
-
-@dg.asset_check(asset=draft, blocking=True, description="Stored drafts validate against the contract.")
-def draft_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> dg.AssetCheckResult:
-    return _check(context, gtm, "draft")
-
-
-@dg.asset_check(
-    asset=context_pack, blocking=True, description="Stored context packs validate against the contract."
+# Dagster's stub types a check as returning one AssetCheckResult; at run time a check may yield
+# AssetCheckEvaluations first, which is how a ranged run settles each partition's planned check.
+@dg.asset_check(  # type: ignore[arg-type]
+    asset=profile,
+    partitions_def=prospect_partitions,
+    blocking=True,
+    description="Stored profiles validate against the contract.",
 )
-def context_pack_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> dg.AssetCheckResult:
-    return _check(context, gtm, "context_pack")
+def profile_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
+    yield from _check(context, gtm, "profile")
+
+
+@dg.asset_check(  # type: ignore[arg-type]
+    asset=draft,
+    partitions_def=prospect_partitions,
+    blocking=True,
+    description="Stored drafts validate against the contract.",
+)
+def draft_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
+    yield from _check(context, gtm, "draft")
+
+
+@dg.asset_check(  # type: ignore[arg-type]
+    asset=context_pack,
+    partitions_def=prospect_partitions,
+    blocking=True,
+    description="Stored context packs validate against the contract.",
+)
+def context_pack_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
+    yield from _check(context, gtm, "context_pack")

@@ -9,6 +9,7 @@ import dagster as dg
 
 from gtm_pipeline.defs.catalog import hypotheses, skill_catalog
 from gtm_pipeline.defs.partitions import PROSPECTS
+from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.pipeline.discover import SKILL as DISCOVER_SKILL
@@ -73,6 +74,7 @@ def build_hypothesis_assets(hypothesis: Hypothesis) -> list[dg.AssetsDefinition]
         deps=[hypothesis_key(slug)],
         group_name=DISCOVERY_GROUP,
         code_version=discover_skill.code_version,
+        pool=pool_for(DISCOVER_SKILL),
         description=f"Prospects showing a recent behavioural signal for: {hypothesis.title}",
         kinds={"sqlite"},
     )

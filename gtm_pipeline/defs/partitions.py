@@ -1,19 +1,131 @@
-"""Prospect partitions: opaque ``p_<hash>`` keys, never names or emails."""
+"""Prospect partitions (opaque ``p_<hash>`` keys, never names or emails) and exact run requests.
+
+A run over a partition *range* materializes every partition between its first and last key.
+So a sensor that wants a set of prospects must never ask for ``[first wanted, last wanted]``:
+:func:`exact_run_requests` splits the set into the maximal runs of keys that are adjacent in
+Dagster's partition order, each one a single-key run or a range that holds only wanted keys.
+New prospects are registered at the end of the order, so a discovery's batch is one run;
+scattered prospects (replies, follow-ups) become several small runs, capped per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 PROSPECTS = "prospects"
 prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
 
 # A backfill (a re-score after a skill change, say) runs many prospects per run, not one
 # run per prospect: Dagster's per-run overhead would dominate the LLM time otherwise.
-PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=500)
+MAX_PARTITIONS_PER_RUN = 500
+PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+
+# Dagster's documented run tags for a run over a partition range.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def range_run_request(keys: list[str], key: str) -> dg.RunRequest:
-    """One run over ``keys`` (in partition order) as a partition range, keyed so a tick is requested once."""
-    return dg.RunRequest(
-        run_key=f"{key}:{keys[0]}:{keys[-1]}:{len(keys)}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-    )
+@dataclass(frozen=True)
+class ExactRuns:
+    """The run requests for a set of prospects, and which of them they cover."""
+
+    requests: list[dg.RunRequest]
+    covered: set[str]
+    waiting: set[str]  # wanted but not (yet) a registered partition, or past the tick's run cap
+
+
+def contiguous_groups(ordered: Sequence[str], wanted: Iterable[str], max_size: int) -> list[list[str]]:
+    """The wanted keys, grouped into runs of keys adjacent in ``ordered`` (at most ``max_size``
+    each), in partition order. Keys not in ``ordered`` are left out."""
+    want = set(wanted)
+    groups: list[list[str]] = []
+    current: list[str] = []
+    for key in ordered:
+        if key in want and len(current) < max_size:
+            current.append(key)
+            continue
+        if current:
+            groups.append(current)
+        current = [key] if key in want else []
+    if current:
+        groups.append(current)
+    return groups
+
+
+def run_request(keys: list[str], run_key: str) -> dg.RunRequest:
+    """One run over ``keys``, which must be adjacent in partition order."""
+    if len(keys) == 1:
+        return dg.RunRequest(run_key=run_key, partition_key=keys[0])
+    return dg.RunRequest(run_key=run_key, tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
+
+
+def exact_run_requests(
+    ordered: Sequence[str],
+    wanted: Iterable[str],
+    key: str,
+    *,
+    max_runs: int = 25,
+    max_size: int = MAX_PARTITIONS_PER_RUN,
+) -> ExactRuns:
+    """Runs that touch exactly ``wanted``: never a partition between two wanted keys."""
+    want = set(wanted)
+    groups = contiguous_groups(ordered, want, max_size)
+    chosen = groups[:max_runs]
+    requests = [run_request(g, f"{key}:{g[0]}:{g[-1]}:{len(g)}") for g in chosen]
+    covered = {k for g in chosen for k in g}
+    return ExactRuns(requests, covered, want - covered)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What a cursor sensor asks for this tick, and the cursor after it."""
+
+    requests: list[dg.RunRequest]
+    cursor: int
+    prospects: int
+    unmatched: int  # rows that name no prospect (passed over; shown in `gtm status`)
+
+
+def tick_for_rows(
+    rows: Sequence[tuple[int, str | None]],
+    ordered: Sequence[str],
+    key: str,
+    *,
+    cursor: int,
+    max_runs: int = 25,
+) -> Tick:
+    """Runs for the longest prefix of ``rows`` (row id, prospect id), in row order, whose prospects are
+    registered partitions and fit in about ``max_runs`` exact runs; the cursor moves to that prefix's
+    end. Rows that name no prospect are passed over.
+
+    Everything after the prefix waits for the next tick, so a cursor never moves past a prospect
+    that was not requested, and a prospect is never requested twice. (A group longer than
+    ``MAX_PARTITIONS_PER_RUN`` is split, which can add runs beyond the cap: never keys.)
+    """
+    position = {k: i for i, k in enumerate(ordered)}
+    wanted: set[int] = set()
+    groups = 0
+    end = cursor
+    unmatched = 0
+    for row, prospect in rows:
+        if prospect is None:
+            unmatched += 1
+            end = row
+            continue
+        at = position.get(prospect)
+        if at is None:
+            break  # discovery stores the prospect before it registers the partition: next tick
+        if at not in wanted:
+            # Adding a key joins its neighbours' groups or starts a new one.
+            change = 1 - (at - 1 in wanted) - (at + 1 in wanted)
+            if groups + change > max_runs:
+                break
+            wanted.add(at)
+            groups += change
+        end = row
+    keys = {ordered[i] for i in wanted}
+    runs = exact_run_requests(ordered, keys, key, max_runs=len(keys) or 1)
+    return Tick(requests=runs.requests, cursor=end, prospects=len(keys), unmatched=unmatched)

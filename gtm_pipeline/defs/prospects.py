@@ -14,6 +14,7 @@ import dagster as dg
 from gtm_pipeline.defs.catalog import rubrics_version, skill_catalog
 from gtm_pipeline.defs.discovery import discovery_keys
 from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
+from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.pipeline.audit import journal_anchor
 from gtm_pipeline.pipeline.batch import run_many
@@ -67,6 +68,7 @@ def raw_sources(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.Mater
     deps=[raw_sources],
     group_name="research",
     code_version=f"{skill_catalog().skill(AUGMENT_SKILL).code_version}+rubrics:{rubrics_version()}",
+    pool=pool_for(AUGMENT_SKILL),
     kinds={"sqlite"},
     description="Structured profile and fit judgment (augment-profile skill), then the qualification rule.",
 )
@@ -80,6 +82,7 @@ def profile(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.Materiali
     deps=[profile],
     group_name="outreach",
     code_version=skill_catalog().skill(DRAFT_SKILL).code_version,
+    pool=pool_for(DRAFT_SKILL),
     kinds={"sqlite"},
     description="First-touch email draft (draft-first-touch skill), routed by the group's mode.",
 )
@@ -93,6 +96,7 @@ def draft(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.Materialize
     deps=[profile],
     group_name="outreach",
     code_version=skill_catalog().skill(CONTEXT_PACK_SKILL).code_version,
+    pool=pool_for(CONTEXT_PACK_SKILL),
     kinds={"sqlite"},
     description="Context pack for a manual LinkedIn touch (context-pack skill).",
 )

@@ -59,7 +59,7 @@ def _first_address(text: str) -> str | None:
 
 def deterministic(mail: ParsedMail, received: dt.date) -> Classification | None:
     """Layer 1: what mail mechanics and compliance decide without a model."""
-    machine = classify_machine(mail)
+    machine = classify_machine(mail, received)
     if machine is not None:
         if machine.kind == "out_of_office":
             resume = machine.resume_on or received + dt.timedelta(days=OOO_DEFAULT_DAYS)

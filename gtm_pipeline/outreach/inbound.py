@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gtm_pipeline.config.model import PrivacySettings
 from gtm_pipeline.domain.ids import email_hash
 from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.outreach.classify import Classification, classify, deterministic
@@ -129,7 +130,7 @@ def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | N
             ledger.set_raw_message(
                 event_id, raw, touch.prospect_id if touch else None, touch.touch_id if touch else None
             )
-            decided = deterministic(mail, dt.datetime.now(dt.UTC).date())
+            decided = deterministic(mail, (mail.date or store.now()).date())
             if decided is not None and decided.category in ("unsubscribe", "complaint"):
                 reason = "reply_" + decided.category
                 _suppress(store, reason, email_hash(mail.from_address) if "@" in mail.from_address else None)
@@ -179,6 +180,8 @@ class Processor:
     runner: SkillRunner | None = None
     fetch: Fetch | None = None
     run_id: str | None = None
+    # The published response period: an erasure asked for in a reply is due within it.
+    response_days: int = PrivacySettings().rights_response_days
 
     @property
     def ledger(self) -> OutreachLedger:
@@ -188,7 +191,7 @@ class Processor:
         self, prospect_ids: list[str] | None = None, now: dt.datetime | None = None
     ) -> list[dict[str, Any]]:
         """Process every new event (of ``prospect_ids`` when given); returns the outcomes."""
-        at = now or dt.datetime.now(dt.UTC)
+        at = now or self.store.now()
         rows = (
             self.ledger.pending_events()
             if prospect_ids is None
@@ -353,7 +356,7 @@ class Processor:
                 subject_hash=email_hash(mail.from_address) if "@" in mail.from_address else "",
                 prospect_id=row.prospect_id,
                 received_at=at,
-                response_days=30,
+                response_days=self.response_days,
             )
         if result.category == "bounce":
             event = Event.HARD_BOUNCED if result.hard_bounce else Event.SOFT_BOUNCED

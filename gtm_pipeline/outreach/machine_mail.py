@@ -222,7 +222,7 @@ def _auto_submitted(mail: ParsedMail) -> str | None:
     return None
 
 
-def classify_machine(mail: ParsedMail) -> MachineVerdict | None:
+def classify_machine(mail: ParsedMail, received: dt.date) -> MachineVerdict | None:
     """Decide whether ``mail`` is machine mail, and what kind; None for a human message."""
     if "message/feedback-report" in mail.content_types:
         feedback = next(p for p in mail.message.walk() if p.get_content_type() == "message/feedback-report")
@@ -246,7 +246,7 @@ def classify_machine(mail: ParsedMail) -> MachineVerdict | None:
     auto = _auto_submitted(mail)
     if auto is None:
         return None
-    received = (mail.date or dt.datetime.now(dt.UTC)).date()
+    received = mail.date.date() if mail.date else received
     if _OOO_WORDS.search(mail.subject) or _OOO_WORDS.search(mail.text):
         return MachineVerdict(
             "out_of_office", f"{auto}+ooo-wording", resume_on=return_date(mail.text, received)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from typing import Any
 
 import resend
@@ -36,10 +35,6 @@ _PAGE = (
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
-
-
-def webhook_secret() -> str | None:
-    return os.environ.get("RESEND_WEBHOOK_SECRET") or None
 
 
 def create_receiver(

@@ -3,7 +3,13 @@
 The operator's approvals, the send step (policy, ledger, idempotency), the twin playing
 each recipient, Svix-signed webhooks into the real receiver over HTTP, and the inbound
 processing: the same code as production, with only the far end simulated. Days are
-simulated with the clock, so the warm-up ramp and the caps show.
+simulated with a manual clock that the store, the steps and the twin's recipients all
+read, so the warm-up ramp and the caps show and every record of a day carries that day.
+
+This is a composition root (like ``app.py`` and the CLI): the one product module that may
+use a twin. It works on whatever services it is given; ``gtm rehearse`` gives it a copy of
+the operator's store in a folder of its own, so the operator's data is never changed and
+the rehearsal's approve-all never enters the graduation record.
 """
 
 from __future__ import annotations
@@ -17,17 +23,20 @@ from typing import Any
 
 import resend
 
-from gtm_pipeline.app import create_app
+from gtm_pipeline.app import receiver_app
+from gtm_pipeline.domain.actors import REHEARSAL_OPERATOR
+from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.inbound import Processor
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
-from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
+from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.store.outreach import OutreachLedger
 from gtm_pipeline.twins.resend_twin import BEHAVIOURS, ResendTwin, WebhookTarget
 
-OPERATOR = "operator:rehearsal"
+OPERATOR = REHEARSAL_OPERATOR
 
 
 @dataclass
@@ -70,15 +79,20 @@ def rehearse(
 ) -> RehearsalReport:
     """Approve what waits for review, then send, receive and process day by day."""
     store = services.store
-    settings = sending_settings(services.paths.home)
+    settings = services.sending
+    clock = ManualClock(_first_window(start or services.clock.now(), settings))
+    services.clock = clock
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     report = RehearsalReport()
+    OutreachLedger(store).switch_sending(
+        True, actor=OPERATOR, reason="rehearsal: sending to the Resend twin", schedule="not used"
+    )
     for item in store.pending_reviews():
         if item.kind == "draft":
             store.decide_review(item.id, approve=True, actor=OPERATOR, reason="rehearsal: approve all drafts")
     approved = store.list_prospects(states=[State.APPROVED])
     chosen = behaviours or {p.id: BEHAVIOURS[i % len(BEHAVIOURS)] for i, p in enumerate(approved)}
-    twin = ResendTwin()
+    twin = ResendTwin(clock=clock)
     for prospect in approved:
         if prospect.contact_email and prospect.id in chosen:
             twin.behaviours[prospect.contact_email] = chosen[prospect.id]
@@ -87,21 +101,26 @@ def rehearse(
         client = ResendClient(api_url=twin.url)
         saved = resend.api_key
         resend.api_key = twin.api_key
-        processor = Processor(store, services.catalog, services.runner, fetch=client.received)
-        app = create_app(store, settings, secret, client.received)
+        processor = Processor(
+            store,
+            services.catalog,
+            services.runner,
+            fetch=client.received,
+            response_days=services.settings.privacy.rights_response_days,
+        )
+        app = receiver_app(store, settings, secret, client.received)
         try:
             with serving(app) as base:
                 twin.webhook = WebhookTarget(f"{base}/webhooks/resend", secret, duplicates, reorder)
-                now = _first_window(start or services.clock.now(), settings)
                 for day in range(max_days):
                     report.days = day + 1
-                    for sent in run_sending(store, settings, client, now):
+                    for sent in run_sending(store, settings, client, clock.now()):
                         report.outcomes[sent.outcome] += 1
                     twin.flush()
-                    processor.process(now=now)
+                    processor.process(now=clock.now())
                     if not store.list_prospects(states=[State.APPROVED, State.SCHEDULED]):
                         break
-                    now = _first_window(now + dt.timedelta(days=1), settings)
+                    clock.set(_first_window(clock.now() + dt.timedelta(days=1), settings))
         finally:
             resend.api_key = saved
     for prospect in approved:

@@ -8,13 +8,14 @@ transport failures, which the SDK reports as 500) are retried with backoff that 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, cast
 
 import resend
 from resend.exceptions import ResendError
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from gtm_pipeline.config import Settings
 
 RETRYABLE = {"429", "500", "502", "503", "504"}
 _backoff = wait_exponential(multiplier=0.2, max=8)
@@ -42,20 +43,23 @@ class SendingNotConfiguredError(RuntimeError):
 
 @dataclass
 class ResendClient:
-    """Resend through the official SDK, pointed at ``RESEND_API_URL`` (the twin in tests)."""
+    """Resend through the official SDK, pointed at ``api_url`` (the twin in tests and rehearsals)."""
 
     api_url: str
     max_attempts: int = 5
 
     @classmethod
-    def from_environment(cls) -> ResendClient:
-        key = os.environ.get("RESEND_API_KEY")
-        if not key:
+    def connect(cls, api_key: str | None, api_url: str) -> ResendClient:
+        """A client for this key and URL (the only place the key is handed to the SDK)."""
+        if not api_key:
             raise SendingNotConfiguredError("RESEND_API_KEY is not set: sending is off")
-        url = os.environ.get("RESEND_API_URL", "https://api.resend.com")
-        resend.api_key = key  # the SDK's configuration is module-global
-        resend.api_url = url
-        return cls(api_url=url)
+        resend.api_key = api_key  # the SDK's configuration is module-global
+        resend.api_url = api_url
+        return cls(api_url=api_url)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResendClient:
+        return cls.connect(settings.secret("resend_api_key"), settings.sending.resend_api_url)
 
     def send(self, params: dict[str, Any], idempotency_key: str) -> str:
         """Send one email; returns the provider's email id. Retries keep the idempotency key."""

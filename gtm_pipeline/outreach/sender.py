@@ -227,8 +227,10 @@ def _refuse(
 def send_pending(
     store: Store, ledger: OutreachLedger, settings: SendingSettings, client: Sender, now: dt.datetime
 ) -> list[SendReport]:
-    """Send every pending touch the policy allows now."""
+    """Send every pending touch the policy allows now; nothing at all while sending is switched off."""
     reports: list[SendReport] = []
+    if not ledger.sending_on():
+        return reports
     halted = check_domain_health(store, ledger, settings)
     for touch in ledger.touches_with_status("pending"):
         prospect = store.get_prospect(touch.prospect_id)

@@ -7,7 +7,6 @@ set by the provider's rate limit, not by orchestration (see ``bench/rescore.py``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,11 +14,6 @@ from gtm_pipeline.pipeline.reports import StepReport
 from gtm_pipeline.pipeline.services import Services
 
 Step = Callable[..., StepReport]
-
-
-def workers() -> int:
-    """Prospects in flight per run (``GTM_WORKERS``, default 8)."""
-    return max(1, int(os.environ.get("GTM_WORKERS", "8")))
 
 
 def run_many(
@@ -31,7 +25,7 @@ def run_many(
     parallel: int | None = None,
 ) -> Iterator[tuple[str, StepReport]]:
     """Yield ``(prospect_id, report)`` in input order; a failing prospect raises when reached."""
-    count = parallel or workers()
+    count = parallel or services.settings.providers.workers  # prospects in flight per run
     if count == 1 or len(prospect_ids) <= 1:
         for pid in prospect_ids:
             yield pid, step(services, pid, run_id=run_id)

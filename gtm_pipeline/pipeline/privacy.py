@@ -12,7 +12,6 @@ contacted again.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,23 +19,9 @@ from gtm_pipeline.domain.ids import email_hash, is_prospect_id
 from gtm_pipeline.domain.states import Event
 from gtm_pipeline.store.repository import Store
 
-MAX_RESPONSE_DAYS = 90  # DPDP Rules: a published response period not exceeding ninety days
 PRIVACY_ACTOR = "operator:privacy"
 PURPOSE = "B2B outbound prospecting: research of public company sources and one-to-one business email"
 RIGHTS_KINDS = ("access", "correction", "erasure", "grievance")
-
-
-def response_days() -> int:
-    """The published response period (``GTM_RIGHTS_RESPONSE_DAYS``, default 30, at most 90)."""
-    days = int(os.environ.get("GTM_RIGHTS_RESPONSE_DAYS", "30"))
-    if not 1 <= days <= MAX_RESPONSE_DAYS:
-        raise ValueError(f"GTM_RIGHTS_RESPONSE_DAYS must be 1..{MAX_RESPONSE_DAYS}, got {days}")
-    return days
-
-
-def retention_days() -> int:
-    """Inactivity after which the retention rule erases a prospect (``GTM_RETENTION_DAYS``, default 365)."""
-    return int(os.environ.get("GTM_RETENTION_DAYS", "365"))
 
 
 class UnknownSubjectError(LookupError):
@@ -67,7 +52,7 @@ def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
     return subject, _prospects_of(store, subject)
 
 
-def record_request(store: Store, *, kind: str, email: str, now: dt.datetime) -> int:
+def record_request(store: Store, *, kind: str, email: str, now: dt.datetime, response_days: int) -> int:
     """Record a request received by mail, phone or form, with its due date; keeps only the hash."""
     if kind not in RIGHTS_KINDS:
         raise ValueError(f"kind must be one of {', '.join(RIGHTS_KINDS)}")
@@ -81,7 +66,7 @@ def record_request(store: Store, *, kind: str, email: str, now: dt.datetime) -> 
         subject_hash=digest,
         prospect_id=matches[0][0] if matches else None,
         received_at=now,
-        response_days=response_days(),
+        response_days=response_days,
     )
 
 
@@ -93,8 +78,14 @@ def erase(
     now: dt.datetime,
     rights_request: bool = True,
     allow_unknown: bool = False,
+    response_days: int | None = None,
 ) -> ErasureReport:
-    """Erase a person (by email) or a prospect (by id). Idempotent; safe to re-run after a crash."""
+    """Erase a person (by email) or a prospect (by id). Idempotent; safe to re-run after a crash.
+
+    ``rights_request``: record it as a data principal's request, due within ``response_days``
+    (the published period; a rule such as retention records none)."""
+    if rights_request and response_days is None:
+        raise ValueError("a rights request needs the published response period")
     subject_hash, prospect_ids = _resolve(store, target)
     if not prospect_ids and not allow_unknown and is_prospect_id(target):
         raise UnknownSubjectError(f"no prospect {target}")
@@ -105,7 +96,7 @@ def erase(
             subject_hash=subject_hash,
             prospect_id=prospect_ids[0] if prospect_ids else None,
             received_at=now,
-            response_days=response_days(),
+            response_days=response_days or 0,
         )
     return _erase(
         store,
@@ -193,7 +184,7 @@ def _erase(
     return report
 
 
-def export(store: Store, email: str, *, now: dt.datetime) -> dict[str, Any]:
+def export(store: Store, email: str, *, now: dt.datetime, response_days: int) -> dict[str, Any]:
     """Everything held about a person, as the access right requires (recorded as a request)."""
     digest, prospect_ids = _resolve(store, email)
     request_id = store.record_rights_request(
@@ -201,7 +192,7 @@ def export(store: Store, email: str, *, now: dt.datetime) -> dict[str, Any]:
         subject_hash=digest,
         prospect_id=prospect_ids[0] if prospect_ids else None,
         received_at=now,
-        response_days=response_days(),
+        response_days=response_days,
     )
     return _export(store, digest, prospect_ids, request_id=request_id, now=now)
 

@@ -1,79 +1,98 @@
-"""What the steps need, built once per process (or per Dagster resource)."""
+"""What the steps need, built once per process (or per Dagster resource) from the settings."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from gtm_pipeline.config import Paths, paths
+from gtm_pipeline.config import Settings
 from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.domain.hypothesis import Hypothesis
+from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.conflicts import Account, load_accounts
 from gtm_pipeline.pipeline.corpus import SampleCorpus
 from gtm_pipeline.pipeline.hypotheses import load_hypotheses
 from gtm_pipeline.providers.base import Provider
 from gtm_pipeline.providers.pricing import PriceTable
-from gtm_pipeline.providers.registry import build_router
+from gtm_pipeline.providers.registry import router_from_settings
 from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store.repository import Store
 
-DEFAULT_SIGNATURE = "Best regards,\nAlex Morgan\nNorthwind Advisory (demo sender)"
-DEFAULT_DOMAINS = ("northwind-advisory.example",)
-
 
 @dataclass(frozen=True)
 class Sender:
-    """Who signs drafts (GTM_SENDER_SIGNATURE) and the domains drafts may link to (GTM_SENDER_DOMAINS)."""
+    """Who signs drafts and the domains drafts may link to (``[sender]`` in gtm.toml)."""
 
-    signature: str = DEFAULT_SIGNATURE
-    domains: tuple[str, ...] = DEFAULT_DOMAINS
+    signature: str
+    domains: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sender:
+        return cls(settings.sender.signature, tuple(settings.sender.domains))
 
 
-@dataclass
+@dataclass(eq=False)
 class Services:
     """The store, skills, providers, corpus and hypotheses a step works with."""
 
-    paths: Paths
+    settings: Settings
     store: Store
     catalog: SkillCatalog
     corpus: SampleCorpus
     hypotheses: Mapping[str, Hypothesis]
+    router: ProviderRouter
+    sender: Sender
     accounts: Mapping[str, Account] = field(default_factory=dict)
-    router: ProviderRouter = field(default_factory=build_router)
     prices: PriceTable = field(default_factory=lambda: PriceTable({}))
-    sender: Sender = field(default_factory=Sender)
-    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def clock(self) -> Clock:
+        """The one clock: the store's, so every step and every write read the same time."""
+        return self.store.clock
+
+    @clock.setter
+    def clock(self, value: Clock) -> None:
+        self.store.clock = value
+        self.__dict__.pop("runner", None)
+
+    @cached_property
+    def sending(self) -> SendingSettings:
+        """Sending settings (built on first use: it may create the unsubscribe key under home)."""
+        return sending_settings(self.settings)
 
     @property
     def providers(self) -> Mapping[str, Provider]:
         return self.router.providers
 
-    @property
+    @cached_property
     def runner(self) -> SkillRunner:
         return SkillRunner(self.store, self.router, self.prices, self.clock)
 
     @classmethod
-    def from_environment(cls, resolved: Paths | None = None) -> Services:
-        p = resolved or paths()
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        router: ProviderRouter | None = None,
+        store: Store | None = None,
+    ) -> Services:
+        """Everything the settings describe; ``router`` comes from Dagster's provider resources when
+        a run builds the services, else from the settings' keys."""
+        paths = settings.paths
         return cls(
-            paths=p,
-            store=Store.open(p.database_url),
-            catalog=load_catalog(p.skills_dir),
-            corpus=SampleCorpus(p.corpus_dir),
-            hypotheses=load_hypotheses(p.hypotheses_dir),
-            accounts=load_accounts(p.accounts_file),
-            prices=PriceTable.load(p.root / "config" / "models.yaml"),
-            sender=Sender(
-                os.environ.get("GTM_SENDER_SIGNATURE", DEFAULT_SIGNATURE).replace("\\n", "\n"),
-                tuple(
-                    d.strip()
-                    for d in os.environ.get("GTM_SENDER_DOMAINS", DEFAULT_DOMAINS[0]).split(",")
-                    if d.strip()
-                ),
-            ),
+            settings=settings,
+            store=store or Store.open(paths.database_url, clock=clock or SystemClock()),
+            catalog=load_catalog(paths.skills),
+            corpus=SampleCorpus(paths.corpus),
+            hypotheses=load_hypotheses(paths.hypotheses),
+            accounts=load_accounts(paths.accounts),
+            prices=PriceTable.load(paths.prices),
+            router=router or router_from_settings(settings),
+            sender=Sender.from_settings(settings),
         )
 
     def close(self) -> None:

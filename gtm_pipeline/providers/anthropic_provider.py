@@ -13,18 +13,17 @@ from dataclasses import dataclass
 
 import anthropic
 
+from gtm_pipeline.config.model import CLAUDE
 from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.errors import classify
 from gtm_pipeline.providers.prompt import system_prompt, user_prompt
 
-DEFAULT_MODEL = "claude-sonnet-4-6"
-
 
 @dataclass(frozen=True)
 class AnthropicConfig:
     base_url: str | None = None
-    model: str = DEFAULT_MODEL
+    model: str = CLAUDE
     timeout_s: float = 60.0
     max_tokens: int = 4096
 

@@ -14,13 +14,11 @@ from typing import Any
 import openai
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from gtm_pipeline.config.model import NEMOTRON, NVIDIA_BASE_URL
 from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.errors import classify
 from gtm_pipeline.providers.prompt import system_prompt, user_prompt
-
-NEMOTRON = "nvidia/nemotron-3-super-120b-a12b"
-NVIDIA_BASE_URL = "https://integrate.api.nvidia.com/v1"
 
 
 @dataclass(frozen=True)

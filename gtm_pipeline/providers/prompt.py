@@ -63,6 +63,10 @@ def prompt_hash(request: SkillRequest) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
+# The prompt does not carry retrieval times; whoever parses it back (a twin) gets this marker,
+# and the runner always takes evidence times from the sources it fetched, never from here.
+NOT_IN_PROMPT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 _SOURCE_RE = re.compile(
     r'<source id="(?P<id>[^"]*)" kind="(?P<kind>[^"]*)" published="(?P<published>[^"]*)">\n'
     r"(?P<text>.*?)\n</source>",
@@ -86,7 +90,7 @@ def parse_user_prompt(text: str) -> tuple[dict[str, Any], list[SourceDoc]]:
                 title="",
                 text=body,
                 published_on=None if published == "undated" else dt.date.fromisoformat(published),
-                retrieved_at=dt.datetime.now(dt.UTC),
+                retrieved_at=NOT_IN_PROMPT,
                 content_hash=hashlib.sha256(body.encode()).hexdigest(),
             )
         )

@@ -1,89 +1,82 @@
-"""Which providers are configured here, built from the environment.
+"""Which providers are configured, and the router over them.
 
-This module and the provider classes are the only code that reads an API key. A provider
-is configured when its key is set; the offline provider is always there unless
-``GTM_OFFLINE=off`` (production groups that must never fall back to extractive output).
-
-bulk (OpenAI-compatible; NVIDIA's API catalog by default):
-  GTM_BULK_API_KEY (or NVIDIA_API_KEY)    enables it; for vLLM/Ollama any non-empty string
-  GTM_BULK_BASE_URL                       default https://integrate.api.nvidia.com/v1
-  GTM_BULK_MODEL                          default nvidia/nemotron-3-super-120b-a12b
-  GTM_BULK_REASONING                      on|off (Nemotron's enable_thinking), default off
-  GTM_BULK_TIMEOUT, GTM_BULK_RPS          seconds; requests per second (client-side limit)
-polish (Anthropic):
-  ANTHROPIC_API_KEY                       enables it
-  GTM_POLISH_MODEL                        default claude-sonnet-4-6
-  GTM_POLISH_BASE_URL                     default the SDK's (ANTHROPIC_BASE_URL also works)
-  GTM_POLISH_TIMEOUT, GTM_POLISH_RPS
+This module and the provider classes are the only product code that handles an API key: the
+key arrives either from the settings' secrets (the CLI, the console) or from a Dagster provider
+resource (``EnvVar``), and goes straight into the SDK client. A family is configured when its
+key is set; the offline provider closes every chain unless ``providers.offline`` is false
+(production groups that must never fall back to extractive output).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 
+from gtm_pipeline.config import Settings
+from gtm_pipeline.config.model import BulkProvider, PolishProvider
 from gtm_pipeline.providers.base import Provider
 from gtm_pipeline.providers.offline import OfflineProvider
 from gtm_pipeline.providers.routing import ProviderRouter
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "on", "yes")
+@dataclass(frozen=True)
+class Connection:
+    """One family's endpoint settings and its key (never printed: see ``__repr__``)."""
+
+    family: str
+    settings: BulkProvider | PolishProvider
+    api_key: str
+
+    def __repr__(self) -> str:
+        return f"Connection({self.family!r}, model={self.settings.model!r})"
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw else default
+def _bulk(connection: Connection) -> Provider:
+    # SDKs are imported only when their provider is configured: the embedded default stays light.
+    from gtm_pipeline.providers.openai_compat import OpenAICompatibleConfig, OpenAICompatibleProvider
+
+    settings = connection.settings
+    assert isinstance(settings, BulkProvider)
+    config = OpenAICompatibleConfig(
+        base_url=settings.base_url,
+        model=settings.model,
+        reasoning=settings.reasoning,
+        timeout_s=settings.timeout_s,
+    )
+    return OpenAICompatibleProvider("bulk", config, api_key=connection.api_key)
 
 
-def configured_providers(env: Mapping[str, str] | None = None) -> dict[str, Provider]:
-    """The providers whose keys are present in ``env`` (default: the process environment)."""
-    env = os.environ if env is None else env
+def _polish(connection: Connection) -> Provider:
+    from gtm_pipeline.providers.anthropic_provider import AnthropicConfig, AnthropicProvider
+
+    settings = connection.settings
+    assert isinstance(settings, PolishProvider)
+    config = AnthropicConfig(base_url=settings.base_url, model=settings.model, timeout_s=settings.timeout_s)
+    return AnthropicProvider("polish", config, api_key=connection.api_key)
+
+
+def build_router(*connections: Connection | None, offline: bool = True) -> ProviderRouter:
+    """The router over the families that have a key, with their client-side rate limits."""
     providers: dict[str, Provider] = {}
-    bulk_key = env.get("GTM_BULK_API_KEY") or env.get("NVIDIA_API_KEY")
-    if bulk_key:
-        # SDKs are imported only when their provider is configured: the embedded default stays light.
-        from gtm_pipeline.providers.openai_compat import (
-            NEMOTRON,
-            NVIDIA_BASE_URL,
-            OpenAICompatibleConfig,
-            OpenAICompatibleProvider,
-        )
-
-        providers["bulk"] = OpenAICompatibleProvider(
-            "bulk",
-            OpenAICompatibleConfig(
-                base_url=env.get("GTM_BULK_BASE_URL") or NVIDIA_BASE_URL,
-                model=env.get("GTM_BULK_MODEL") or NEMOTRON,
-                reasoning=_flag(env.get("GTM_BULK_REASONING")),
-                timeout_s=_float(env, "GTM_BULK_TIMEOUT", 60.0),
-            ),
-            api_key=bulk_key,
-        )
-    polish_key = env.get("ANTHROPIC_API_KEY")
-    if polish_key:
-        from gtm_pipeline.providers.anthropic_provider import (
-            DEFAULT_MODEL,
-            AnthropicConfig,
-            AnthropicProvider,
-        )
-
-        providers["polish"] = AnthropicProvider(
-            "polish",
-            AnthropicConfig(
-                base_url=env.get("GTM_POLISH_BASE_URL") or env.get("ANTHROPIC_BASE_URL"),
-                model=env.get("GTM_POLISH_MODEL") or DEFAULT_MODEL,
-                timeout_s=_float(env, "GTM_POLISH_TIMEOUT", 60.0),
-            ),
-            api_key=polish_key,
-        )
-    if (env.get("GTM_OFFLINE") or "on").lower() != "off":
+    rates: dict[str, float] = {}
+    for connection in connections:
+        if connection is None:
+            continue
+        providers[connection.family] = (_bulk if connection.family == "bulk" else _polish)(connection)
+        if connection.settings.rps > 0:
+            rates[connection.family] = connection.settings.rps
+    if offline:
         providers["offline"] = OfflineProvider()
-    return providers
+    return ProviderRouter(providers, rate_limits=rates)
 
 
-def build_router(env: Mapping[str, str] | None = None) -> ProviderRouter:
-    """The process's router over the configured providers, with their client-side rate limits."""
-    env = os.environ if env is None else env
-    rates = {name: _float(env, f"GTM_{name.upper()}_RPS", 0.0) for name in ("bulk", "polish")}
-    return ProviderRouter(configured_providers(env), rate_limits={k: v for k, v in rates.items() if v > 0})
+def connections_from_settings(settings: Settings) -> tuple[Connection | None, Connection | None]:
+    """The bulk and polish connections the settings' keys allow (``None`` where no key is set)."""
+    bulk_key, polish_key = settings.secret("bulk_api_key"), settings.secret("anthropic_api_key")
+    return (
+        Connection("bulk", settings.providers.bulk, bulk_key) if bulk_key else None,
+        Connection("polish", settings.providers.polish, polish_key) if polish_key else None,
+    )
+
+
+def router_from_settings(settings: Settings) -> ProviderRouter:
+    return build_router(*connections_from_settings(settings), offline=settings.providers.offline)

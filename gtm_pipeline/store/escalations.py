@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.repository import Store, _now, _record
+from gtm_pipeline.store.repository import Store, _record
 
 KINDS = (
     "run_failure",
@@ -24,6 +24,7 @@ KINDS = (
     "touch_failed",
     "touch_uncertain",
     "unmatched_event",
+    "sending_switch",  # the send schedule runs while sending is switched off
 )
 
 
@@ -54,7 +55,7 @@ class Escalations:
                 return False
             c.execute(
                 t.escalations.insert().values(
-                    kind=kind, key=key, subject=subject, detail=detail[:1000], created_at=_now()
+                    kind=kind, key=key, subject=subject, detail=detail[:1000], created_at=self.store.now()
                 )
             )
             return True
@@ -77,7 +78,7 @@ class Escalations:
 
     def acknowledge(self, escalation_id: int, *, actor: str, note: str = "") -> bool:
         """Mark seen and handled (journaled); False when it was already acknowledged or unknown."""
-        now = _now()
+        now = self.store.now()
         with self.store._write() as c:
             row = c.execute(sa.select(t.escalations).where(t.escalations.c.id == escalation_id)).first()
             if row is None or row.acknowledged_at is not None:

@@ -20,10 +20,12 @@ import sqlalchemy as sa
 
 from gtm_pipeline.domain.states import Decision, Event
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.repository import JournalRecord, Store, _now, _record
+from gtm_pipeline.store.repository import JournalRecord, Store, _record
 
-SENT_STATUSES = ("sent",)
 HALT_KINDS = ("sending_halted", "sending_resumed")
+# The operator's switch: nothing is sent unless the newest of these entries is "on".
+SENDING_SUBJECT = "sending"
+SWITCH_ON, SWITCH_OFF = "sending_switched_on", "sending_switched_off"
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class OutreachLedger:
         at: dt.datetime | None = None,
     ) -> Decision | None:
         """The provider accepted the touch: ledger and SENT transition in one transaction (once)."""
-        now = at or _now()
+        now = at or self.store.now()
         with self.store._write() as c:
             status = c.execute(
                 sa.select(t.outbox.c.status).where(t.outbox.c.touch_id == touch.touch_id)
@@ -214,6 +216,25 @@ class OutreachLedger:
         entries = [e for e in self.store.journal(f"sender:{domain}") if e.kind in HALT_KINDS]
         return entries[-1] if entries and entries[-1].kind == "sending_halted" else None
 
+    def sending_switch(self) -> JournalRecord | None:
+        """The newest switch entry (``None``: never switched, so sending is off)."""
+        entries = [e for e in self.store.journal(SENDING_SUBJECT) if e.kind in (SWITCH_ON, SWITCH_OFF)]
+        return entries[-1] if entries else None
+
+    def sending_on(self) -> bool:
+        switch = self.sending_switch()
+        return switch is not None and switch.kind == SWITCH_ON
+
+    def switch_sending(self, on: bool, *, actor: str, reason: str, schedule: str) -> str:
+        """Switch sending on or off (journaled with who and why); ``schedule`` records what became of
+        Dagster's send schedule (``running``, ``stopped``, ``unknown``)."""
+        return self.store.append_journal(
+            subject=SENDING_SUBJECT,
+            kind=SWITCH_ON if on else SWITCH_OFF,
+            actor=actor,
+            payload={"reason": reason, "schedule": schedule},
+        )
+
     # ------------------------------------------------------------ inbox
 
     def add_event(
@@ -244,7 +265,7 @@ class OutreachLedger:
                     provider_email_id=provider_email_id,
                     raw_message=raw_message,
                     status=status,
-                    received_at=at or _now(),
+                    received_at=at or self.store.now(),
                 )
             )
             key = result.inserted_primary_key
@@ -294,7 +315,7 @@ class OutreachLedger:
             result = c.execute(
                 t.inbox.update()
                 .where(t.inbox.c.id == event_id, t.inbox.c.status == "new")
-                .values(status=status, outcome=outcome, processed_at=at or _now())
+                .values(status=status, outcome=outcome, processed_at=at or self.store.now())
             )
             return bool(result.rowcount)
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.domain.ids import content_hash, email_hash
 from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash, redact
@@ -37,10 +38,6 @@ _KEPT_ARTIFACT_META = ("skill", "skill_version", "group", "input_hash", "retriev
 def _utc(value: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; everything the store writes is UTC."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -125,19 +122,24 @@ class NewProspect:
 class Store:
     """Access to the system of record."""
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False, clock: Clock | None = None) -> None:
         self.engine = engine
         self.read_only = read_only
+        self.clock: Clock = clock or SystemClock()
+
+    def now(self) -> dt.datetime:
+        """The injected clock's time: every timestamp the store writes or compares comes from here."""
+        return self.clock.now()
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, clock: Clock | None = None) -> Store:
         """Open (and migrate, if needed) the store at ``url``."""
         engine = create_engine(url)
         migrate(engine)
-        return cls(engine)
+        return cls(engine, clock=clock)
 
     @classmethod
-    def open_read_only(cls, url: str) -> Store:
+    def open_read_only(cls, url: str, *, clock: Clock | None = None) -> Store:
         """Open the store so that no write can happen, by construction.
 
         SQLite is opened with ``mode=ro`` (the database engine itself refuses writes) and no
@@ -151,7 +153,7 @@ class Store:
             raise RuntimeError(
                 f"the store is at schema {found}, this code needs {head}: run `gtm demo` to migrate"
             )
-        return cls(engine, read_only=True)
+        return cls(engine, read_only=True, clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -172,7 +174,7 @@ class Store:
 
     def upsert_hypothesis(self, slug: str, title: str, version: str, digest: str) -> bool:
         """Record the hypothesis snapshot; returns True when it is new or changed."""
-        now = _now()
+        now = self.now()
         with self._write() as c:
             row = c.execute(sa.select(t.hypotheses.c.content_hash).where(t.hypotheses.c.slug == slug)).first()
             if row is not None and row.content_hash == digest:
@@ -190,7 +192,7 @@ class Store:
         self, new: NewProspect, *, actor: str, payload: dict[str, Any], run_id: str | None = None
     ) -> bool:
         """Register a discovered prospect once; returns False when it already exists."""
-        now = _now()
+        now = self.now()
         with self._write() as c:
             exists = c.execute(sa.select(t.prospects.c.id).where(t.prospects.c.id == new.id)).first()
             if exists is not None:
@@ -211,7 +213,7 @@ class Store:
                     discovered_at=now,
                 )
             )
-            self._append(
+            _entry, row = self._append_entry(
                 c,
                 subject=new.id,
                 kind="discovered",
@@ -220,6 +222,7 @@ class Store:
                 run_id=run_id,
                 now=now,
             )
+            c.execute(t.prospects.update().where(t.prospects.c.id == new.id).values(state_entry=row))
             return True
 
     def get_prospect(self, prospect_id: str) -> ProspectRecord | None:
@@ -238,6 +241,18 @@ class Store:
         with self._read() as c:
             return [_prospect(row) for row in c.execute(query)]
 
+    def entered_state_after(self, state: State, after: int, limit: int) -> list[tuple[int, str]]:
+        """(journal row, prospect id) of prospects now in ``state`` that entered it after journal row
+        ``after``, oldest first: a sensor's whole cursor is the last row it handled."""
+        query = (
+            sa.select(t.prospects.c.state_entry, t.prospects.c.id)
+            .where(t.prospects.c.state == state.value, t.prospects.c.state_entry > after)
+            .order_by(t.prospects.c.state_entry)
+            .limit(limit)
+        )
+        with self._read() as c:
+            return [(int(row.state_entry), str(row.id)) for row in c.execute(query)]
+
     def apply_event(
         self,
         prospect_id: str,
@@ -255,7 +270,7 @@ class Store:
         write transaction, so two processes can never both move the same prospect.
         A rejected event is journaled too: nothing changes silently, nothing is lost.
         """
-        at = now or _now()
+        at = now or self.now()
         with self._write() as c:
             return self._apply(c, prospect_id, event, actor, rationale, at, details, run_id)
 
@@ -284,12 +299,14 @@ class Store:
             "reason": decision.reason,
         }
         kind = "transition" if decision.allowed else "transition_rejected"
-        self._append(c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at)
+        _entry, entry_row = self._append_entry(
+            c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at
+        )
         if decision.allowed and decision.to_state != decision.from_state:
             c.execute(
                 t.prospects.update()
                 .where(t.prospects.c.id == prospect_id)
-                .values(state=decision.to_state.value, state_since=at)
+                .values(state=decision.to_state.value, state_since=at, state_entry=entry_row)
             )
             if decision.to_state in DISQUALIFIED | TERMINAL:
                 # Nothing of a stopped prospect may still wait for approval (and so for sending).
@@ -315,7 +332,7 @@ class Store:
         ``artifact_override`` is the operator's edited version of the draft: the approval then
         names it, so the send step sends the edit (the review item keeps the skill's original).
         """
-        at = now or _now()
+        at = now or self.now()
         with self._write() as c:
             item = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
             if item is None:
@@ -384,7 +401,7 @@ class Store:
                     meta=meta or {},
                     journal_entry_id=journal_entry_id,
                     run_id=run_id,
-                    created_at=_now(),
+                    created_at=self.now(),
                 )
             )
             return artifact_id, True
@@ -429,7 +446,7 @@ class Store:
                 payload=payload,
                 dedupe_key=dedupe_key,
                 run_id=run_id,
-                now=_now(),
+                now=self.now(),
             )
 
     def _append(
@@ -444,12 +461,37 @@ class Store:
         dedupe_key: str | None = None,
         run_id: str | None = None,
     ) -> str:
+        """Append a hash-chained entry in the caller's transaction; returns its entry id."""
+        return self._append_entry(
+            c,
+            subject=subject,
+            kind=kind,
+            actor=actor,
+            payload=payload,
+            now=now,
+            dedupe_key=dedupe_key,
+            run_id=run_id,
+        )[0]
+
+    def _append_entry(
+        self,
+        c: sa.Connection,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[str, int]:
+        """As :meth:`_append`, returning (entry id, journal row id)."""
         if dedupe_key is not None:
             existing = c.execute(
-                sa.select(t.journal.c.entry_id).where(t.journal.c.dedupe_key == dedupe_key)
+                sa.select(t.journal.c.entry_id, t.journal.c.id).where(t.journal.c.dedupe_key == dedupe_key)
             ).first()
             if existing is not None:
-                return str(existing.entry_id)
+                return str(existing.entry_id), int(existing.id)
         last = c.execute(
             sa.select(t.journal.c.seq, t.journal.c.entry_hash)
             .where(t.journal.c.subject == subject)
@@ -469,7 +511,7 @@ class Store:
             created_at=now,
         )
         entry_id = "j_" + link[:24]
-        c.execute(
+        inserted = c.execute(
             t.journal.insert().values(
                 entry_id=entry_id,
                 subject=subject,
@@ -485,7 +527,9 @@ class Store:
                 created_at=now,
             )
         )
-        return entry_id
+        key = inserted.inserted_primary_key
+        assert key is not None
+        return entry_id, int(key[0])
 
     def journal(self, subject: str) -> list[JournalRecord]:
         query = sa.select(t.journal).where(t.journal.c.subject == subject).order_by(t.journal.c.seq)
@@ -522,14 +566,14 @@ class Store:
                     artifact_id=artifact_id,
                     kind=kind,
                     status="pending",
-                    created_at=_now(),
+                    created_at=self.now(),
                 )
             )
             return True
 
     def close_audit_sample(self, review_id: int, *, ok: bool, actor: str, reason: str) -> None:
         """An after-the-fact audit of a dark-factory output: recorded, no state change (it already acted)."""
-        now = _now()
+        now = self.now()
         with self._write() as c:
             item = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
             if item is None or item.kind != "audit_sample" or item.status != "pending":
@@ -617,7 +661,7 @@ class Store:
                     reason_kind=reason_kind,
                     reason=reason,
                     raw_output=raw_output,
-                    created_at=_now(),
+                    created_at=self.now(),
                 )
             )
             key = result.inserted_primary_key
@@ -657,7 +701,7 @@ class Store:
         self, dead_letter_id: int, *, actor: str, action: str, reason: str
     ) -> dict[str, Any]:
         """Close a dead letter (``retried`` or ``discarded``), journaled; returns the row."""
-        now = _now()
+        now = self.now()
         with self._write() as c:
             row = c.execute(sa.select(t.dead_letters).where(t.dead_letters.c.id == dead_letter_id)).first()
             if row is None:
@@ -709,7 +753,7 @@ class Store:
                     kind=kind,
                     reason=reason,
                     journal_entry_id=journal_entry_id,
-                    created_at=_now(),
+                    created_at=self.now(),
                 )
             )
             return True
@@ -765,7 +809,7 @@ class Store:
             c.execute(
                 t.rights_requests.update()
                 .where(t.rights_requests.c.id == request_id)
-                .values(status="completed", completed_at=at or _now(), outcome=outcome)
+                .values(status="completed", completed_at=at or self.now(), outcome=outcome)
             )
 
     def rights_requests(self, *, status: str | None = None) -> list[dict[str, Any]]:
@@ -797,7 +841,7 @@ class Store:
         metadata, see :func:`redact`), dead-letter raw outputs and operator notes go; the
         journal's hashes stay, so the chain still verifies. Idempotent.
         """
-        at = now or _now()
+        at = now or self.now()
         counts = {"artifacts": 0, "journal_entries": 0, "dead_letters": 0, "outbox": 0, "inbox": 0}
         with self._write() as c:
             c.execute(
@@ -891,6 +935,26 @@ class Store:
         )
         with self._read() as c:
             return sorted(str(r[0]) for r in c.execute(query))
+
+    def copy_into(self, url: str, *, clock: Clock | None = None, batch: int = 1000) -> Store:
+        """A new store at ``url`` (which must be empty) holding every row of this one: what a
+        rehearsal works on, so the operator's own store is only ever read."""
+        target = Store.open(url, clock=clock or self.clock)
+        with target._read() as c:
+            if c.execute(sa.select(sa.func.count()).select_from(t.prospects)).scalar_one():
+                target.close()
+                raise ValueError(f"{url} is not empty: a copy needs an empty store")
+        with self._read() as source, target._write() as sink:
+            for table in t.metadata.sorted_tables:
+                rows: list[dict[str, Any]] = []
+                for row in source.execute(sa.select(table)).mappings():
+                    rows.append(dict(row))
+                    if len(rows) >= batch:
+                        sink.execute(table.insert(), rows)
+                        rows = []
+                if rows:
+                    sink.execute(table.insert(), rows)
+        return target
 
     def content_digest(self) -> str:
         """A hash of every row of every table: equal before and after means nothing was written."""

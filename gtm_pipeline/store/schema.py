@@ -37,6 +37,10 @@ prospects = sa.Table(
     sa.Column("state_since", sa.DateTime(timezone=True), nullable=False),
     sa.Column("discovered_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("erased_at", sa.DateTime(timezone=True)),
+    # The journal row (journal.id) that moved the prospect into its current state: sensors'
+    # cursors are one integer over it ("entered state S after row N").
+    sa.Column("state_entry", sa.Integer),
+    sa.Index("ix_prospects_state_entry", "state", "state_entry"),
 )
 
 artifacts = sa.Table(

@@ -14,9 +14,9 @@ import hashlib
 import json
 import math
 import re
-import time
 from typing import Any
 
+from gtm_pipeline.domain.clock import SystemClock
 from gtm_pipeline.domain.contracts import FINDING_TYPES
 from gtm_pipeline.providers.base import SkillRequest
 from gtm_pipeline.providers.offline import OfflineProvider
@@ -220,7 +220,7 @@ class OpenAITwin(TwinServer):
         response = {
             "id": "chatcmpl-" + hashlib.sha256(request.body).hexdigest()[:20],
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": int(SystemClock().now().timestamp()),
             "model": body.get("model", "twin"),
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}

@@ -30,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.twins.server import TwinRequest, TwinServer, TwinSettings
 
 BEHAVIOURS = (
@@ -54,6 +55,7 @@ REPLIES = {
     "referral": "I am not the right person. You should talk to our compliance lead, kim@{domain}.",
 }
 _JSON = {"content-type": "application/json"}
+_WALL = SystemClock()
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -101,6 +103,9 @@ class ResendTwin:
     default_behaviour: str = "silent"
     behaviours: dict[str, str] = field(default_factory=dict)
     ooo_return: dt.date | None = None  # default: ten days after the auto-reply
+    # The recipients' clock: the dates they write in replies (a rehearsal moves it day by day).
+    # Svix signatures always carry the wall time, because the SDK verifies against the wall clock.
+    clock: Clock = field(default_factory=SystemClock)
 
     def __post_init__(self) -> None:
         self.settings.expected_key = self.api_key
@@ -185,7 +190,7 @@ class ResendTwin:
     def _accept(self, params: dict[str, Any]) -> dict[str, Any]:
         email_id = f"em_{next(self._ids):06d}"
         to = params["to"] if isinstance(params["to"], list) else [params["to"]]
-        record = {**params, "to": to, "id": email_id, "created_at": dt.datetime.now(dt.UTC).isoformat()}
+        record = {**params, "to": to, "id": email_id, "created_at": self.clock.now().isoformat()}
         with self._lock:
             self.emails[email_id] = record
         self._play_recipients(record)
@@ -287,7 +292,7 @@ class ResendTwin:
         tags = {t["name"]: t["value"] for t in email.get("tags", [])}
         return {
             "type": kind,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "created_at": self.clock.now().isoformat(),
             "data": {
                 "email_id": email["id"],
                 "created_at": email["created_at"],
@@ -306,7 +311,7 @@ class ResendTwin:
             "message-id": f"<{received_id}@{sender.split('@')[1]}>",
             "in-reply-to": sent_id,
             "references": sent_id,
-            "date": dt.datetime.now(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            "date": self.clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000"),
         }
         subject = "Re: " + email["subject"].removeprefix("Re: ")
         if auto:
@@ -324,7 +329,7 @@ class ResendTwin:
             "html": None,
             "headers": headers,
             "message_id": headers["message-id"],
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "created_at": self.clock.now().isoformat(),
             "attachments": [],
         }
         with self._lock:
@@ -367,7 +372,7 @@ class ResendTwin:
             if kind == "complain":
                 events.append(self._event("email.complained", email))
             elif kind == "ooo":
-                back = self.ooo_return or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)
+                back = self.ooo_return or self.clock.now().date() + dt.timedelta(days=10)
                 text = f"I am out of the office until {back:%B} {back.day}, {back.year}."
                 events.append(self._inbound(email, address, text, auto=True))
             elif kind in REPLIES:
@@ -390,7 +395,7 @@ class ResendTwin:
     def _post(self, delivery: _Delivery) -> bool:
         target = self.webhook
         assert target is not None
-        timestamp = int(time.time())
+        timestamp = int(_WALL.now().timestamp())
         request = urllib.request.Request(
             target.url,
             data=delivery.body.encode(),

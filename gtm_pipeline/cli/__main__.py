@@ -1,0 +1,5 @@
+"""``python -m gtm_pipeline.cli``: the same as ``gtm``."""
+
+from gtm_pipeline.cli import main
+
+main()

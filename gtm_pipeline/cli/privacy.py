@@ -1,0 +1,107 @@
+"""The rights of the people in the data (DPDP): ``erase``, ``export`` and ``rights``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from gtm_pipeline.cli import app
+from gtm_pipeline.cli.common import CommandError, clock, open_store, settings
+
+rights_app = typer.Typer(
+    no_args_is_help=True, help="Data-principal rights requests (access, correction, erasure, grievance)."
+)
+app.add_typer(rights_app, name="rights")
+
+
+@app.command()
+def erase(
+    target: Annotated[str, typer.Argument(help="The person's email address, or a prospect id (p_...).")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "data principal request",
+) -> None:
+    """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request."""
+    from gtm_pipeline.pipeline.privacy import UnknownSubjectError
+    from gtm_pipeline.pipeline.privacy import erase as erase_subject
+
+    with open_store() as store:
+        try:
+            report = erase_subject(
+                store,
+                target,
+                reason=reason,
+                now=store.now(),
+                response_days=settings().privacy.rights_response_days,
+            )
+        except UnknownSubjectError as exc:
+            raise CommandError(f"{exc} (gtm status lists the prospects)") from None
+    typer.echo(
+        f"erased {len(report.prospect_ids)} prospect(s) {report.prospect_ids}; tombstoned {report.counts}; "
+        f"identity {report.subject_hash} suppressed; request #{report.request_id} completed"
+    )
+    if not report.compacted:
+        typer.echo(
+            "warning: another process holds the database open, so old page images may remain in the "
+            "write-ahead log until the next checkpoint; run `gtm erase` again once it is closed",
+            err=True,
+        )
+
+
+@app.command()
+def export(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
+    """Print everything held about a person as JSON (the data principal's access right)."""
+    from gtm_pipeline.pipeline.privacy import export as export_subject
+
+    with open_store() as store:
+        data = export_subject(
+            store, email, now=store.now(), response_days=settings().privacy.rights_response_days
+        )
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@rights_app.command("add")
+def rights_add(
+    kind: Annotated[str, typer.Option(help="access | correction | erasure | grievance")],
+    email: Annotated[str, typer.Option(help="The requester's email address (only its hash is stored).")],
+) -> None:
+    """Record a request received by mail or phone, with its due date."""
+    from gtm_pipeline.pipeline.privacy import record_request
+
+    days = settings().privacy.rights_response_days
+    with open_store() as store:
+        try:
+            request_id = record_request(store, kind=kind, email=email, now=store.now(), response_days=days)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"recorded {kind} request #{request_id}, due in {days} days")
+
+
+@rights_app.command("list")
+def rights_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Include completed requests.")] = False,
+) -> None:
+    """Open rights requests by due date (overdue first)."""
+    with open_store() as store:
+        requests = store.rights_requests(status=None if show_all else "open")
+    now = clock().now()
+    for r in requests:
+        flag = "OVERDUE " if r["status"] == "open" and r["due_at"] < now else ""
+        typer.echo(
+            f"#{r['id']:<4} {flag}{r['kind']:<10} {r['status']:<9} due {r['due_at']:%Y-%m-%d} "
+            f"{r['prospect_id'] or '-'}"
+        )
+    typer.echo(f"{len(requests)} request(s)")
+
+
+@rights_app.command("complete")
+def rights_complete(
+    request_id: Annotated[int, typer.Argument(help="The request number (gtm rights list).")],
+    outcome: Annotated[str, typer.Option(help="What was done (no personal data: it is kept for the audit).")],
+) -> None:
+    """Mark a request answered (a correction made, a grievance resolved)."""
+    with open_store() as store:
+        if not any(r["id"] == request_id for r in store.rights_requests(status="open")):
+            raise CommandError(f"no open rights request #{request_id} (gtm rights list shows them)")
+        store.complete_rights_request(request_id, outcome=outcome)
+    typer.echo(f"request #{request_id} completed")
