@@ -161,3 +161,31 @@ def test_only_web_links_reach_an_href() -> None:
     assert web_url("https://medibridge-health.example/news") == "https://medibridge-health.example/news"
     assert web_url("javascript:alert(1)") == "#" and web_url("JaVaScRiPt:alert(1)") == "#"
     assert web_url("data:text/html,hi") == "#" and web_url(None) == "#"
+
+
+def test_the_bundled_demo_skills_are_never_moved_in_place(
+    gtm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the demo defaults the skills are the package's own: promotion needs a workspace of your own."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from gtm_pipeline.app import create_app
+
+    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", "a long passphrase")
+    settings = load_settings()
+    assert not settings.paths.skills_editable
+    services = Services.from_settings(settings)
+    before = sorted(p.relative_to(STARTER) for p in (STARTER / "skills").rglob("SKILL.md"))
+    with TestClient(create_app(settings, services=services)) as client:
+        assert client.post("/login", data={"password": "a long passphrase"}).status_code in (200, 303)
+        page = client.get("/skills").text
+        assert "sending: off" in page  # every page says whether mail can go out
+        (csrf,) = re.findall(r'name="csrf-token" content="([^"]+)"', page)
+        answer = client.post(
+            "/skills/draft-first-touch/promote", headers={"hx-request": "true", "x-csrf-token": csrf}
+        )
+        assert "bundled demo skills" in answer.text and "gtm init" in answer.text
+    assert sorted(p.relative_to(STARTER) for p in (STARTER / "skills").rglob("SKILL.md")) == before
+    services.close()

@@ -79,7 +79,7 @@ def load_settings(
         for path, detail in _leaf_paths(layer):
             origins[path] = Origin(kind, detail)
 
-    secrets_path = _secrets_path(merged, env, root, here)
+    secrets_path = _secrets_path(merged, root, here)
     secret_values, secret_origins = _secret_layer(env, secrets_path)
     merged["secrets"] = secret_values
     origins.update(secret_origins)
@@ -196,9 +196,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     return layer
 
 
-def _secrets_path(
-    merged: dict[str, Any], env: Mapping[str, str], root: Path | None, here: Path
-) -> Path | None:
+def _secrets_path(merged: dict[str, Any], root: Path | None, here: Path) -> Path | None:
     configured = (merged.get("paths") or {}).get("secrets_file")
     if isinstance(configured, _Tagged) and configured.value:
         base = root if configured.detail.endswith(WORKSPACE_FILE) and root else here

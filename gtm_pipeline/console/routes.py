@@ -38,6 +38,7 @@ from gtm_pipeline.pipeline.privacy import (
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.store.escalations import Escalations
+from gtm_pipeline.store.outreach import OutreachLedger
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -83,6 +84,7 @@ def create_console(services: Services, auth: ConsoleAuth) -> APIRouter:
                 "session": session,
                 "csrf": session.csrf,
                 "open_escalations": open_escalations,
+                "sending_on": OutreachLedger(services.store).sending_on(),
                 "dagster_url": dagster_ui.url(services.settings),
                 "flash": _read_flash(request.cookies.get(FLASH_COOKIE)),
                 **context,
