@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gtm_pipeline.config import STARTER, load_settings
+from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.outreach import OutreachLedger
 
 REPO = Path(__file__).resolve().parent.parent
 HYPOTHESIS = "healthcare-compliance-automation"
-__all__ = ["HYPOTHESIS", "REPO", "STARTER", "sending_on"]
+# A Monday morning three days after the sample corpus' snapshot; the tests' own dates follow it.
+TEST_START = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+__all__ = ["HYPOTHESIS", "REPO", "STARTER", "TEST_START", "sending_on"]
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +47,9 @@ def gtm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def services(gtm_home: Path) -> Iterator[Services]:
-    svc = Services.from_settings(load_settings())
+    """The pipeline's services on a manual clock at ``TEST_START``: a test moves time explicitly
+    (``services.clock.set``), so it gives the same answer on any date."""
+    svc = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
     yield svc
     svc.close()
 

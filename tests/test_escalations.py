@@ -43,7 +43,7 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
     run_all(services)
     settings = SendingSettings(unsubscribe_secret=b"k", health_min_sends=5)
     ledger = OutreachLedger(services.store)
-    now = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    now = services.clock.now()
     for n, prospect in enumerate(services.store.list_prospects()[:5]):
         touch = Touch(
             f"t_{n}",
@@ -76,6 +76,7 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
     assert halt.subject == settings.sending_domain
     assert check_domain_health(services.store, ledger, settings) == reason  # sticky: no second escalation
     assert len([e for e in Escalations(services.store).open() if e.kind == "domain_halt"]) == 1
+    services.clock.set(now + dt.timedelta(hours=1))  # type: ignore[attr-defined]
     resume_domain(services.store, settings.sending_domain, actor="operator:test", reason="list cleaned")
     assert ledger.halt(settings.sending_domain) is None
     assert check_domain_health(services.store, ledger, settings) is None  # judged on sends after the resume

@@ -18,6 +18,8 @@ from gtm_pipeline.defs.partitions import (
     RANGE_START_TAG,
     contiguous_groups,
     exact_run_requests,
+    report_blocked,
+    row_cursor,
     tick_for_rows,
 )
 from gtm_pipeline.defs.resources import gtm_resource, resend_resource
@@ -114,6 +116,8 @@ def test_two_new_prospects_at_the_ends_of_ten_thousand_partitions_run_alone(
                 raise_on_error=False,
             )
             assert run.success
+            checks = run.get_asset_check_evaluations()
+            assert len(checks) == 3 and {c.partition for c in checks} == {request.partition_key}
         for asset in ("raw_sources", "profile", "draft", "context_pack", "journal"):
             assert _materialized(instance, asset) == sorted([a, b]), asset
         with dg.build_sensor_context(instance=instance, cursor=result.cursor, resources=resources) as again:
@@ -150,3 +154,45 @@ def test_replies_for_two_prospects_far_apart_run_only_their_partitions(gtm_home:
             )
             assert run.success
         assert _materialized(instance, "conversation") == sorted([a, b])
+
+
+def test_the_same_prospect_due_again_later_is_a_new_run_and_the_same_rows_are_one_run() -> None:
+    first = tick_for_rows([(5, "p_0003")], ORDER, "follow-up", cursor=0)
+    again = tick_for_rows([(5, "p_0003")], ORDER, "follow-up", cursor=0)
+    later = tick_for_rows([(9, "p_0003")], ORDER, "follow-up", cursor=5)  # its second follow-up
+    keys = [t.requests[0].run_key for t in (first, again, later)]
+    assert keys[0] == keys[1] and keys[2] != keys[0]
+
+
+def test_a_cursor_from_the_older_list_format_starts_over_instead_of_failing() -> None:
+    assert row_cursor(None) == (0, False) and row_cursor("42") == (42, False)
+    assert row_cursor("p_0001,p_0002") == (0, True)
+
+
+def test_a_prospect_without_a_partition_holds_its_sensor_and_is_escalated_once_it_lingers(
+    gtm_home: Path,
+) -> None:
+    import datetime as dt
+
+    from gtm_pipeline.domain.clock import ManualClock
+    from gtm_pipeline.store.escalations import Escalations
+
+    settings = load_settings()
+    start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    clock = ManualClock(start)
+    services = Services.from_settings(settings, clock=clock)
+    candidate = services.corpus.candidates()[0]
+    pid = prospect_id(candidate.domain)
+    services.store.add_prospect(
+        NewProspect(pid, HYPOTHESIS, candidate.domain, candidate.name), actor="test", payload={}
+    )
+    tick = tick_for_rows([(1, pid)], ["p_other"], "research", cursor=0)
+    assert tick.blocked_by == pid and tick.requests == [] and tick.cursor == 0
+    report_blocked(services.store, "new_prospects", tick)
+    assert Escalations(services.store).open() == []  # discovery may be registering it right now
+    clock.set(start + dt.timedelta(minutes=30))
+    report_blocked(services.store, "new_prospects", tick)
+    report_blocked(services.store, "new_prospects", tick)
+    (escalation,) = Escalations(services.store).open()
+    assert escalation.kind == "missing_partition" and escalation.subject == pid
+    services.close()

@@ -21,7 +21,6 @@ from gtm_pipeline.defs.resources import gtm_resource
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.outreach import OutreachLedger
 from gtm_pipeline.store.repository import Store
 from gtm_pipeline.twins.resend_twin import ResendTwin
@@ -120,33 +119,78 @@ def _tick(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
     return result
 
 
-def test_the_send_schedule_starts_stopped_and_a_start_in_the_ui_is_journaled_as_the_switch(
-    gtm_home: Path,
-) -> None:
+def test_the_send_schedule_starts_stopped_and_a_tick_never_switches_sending_on(gtm_home: Path) -> None:
     assert send_every_15_minutes.default_status is dg.DefaultScheduleStatus.STOPPED
     store = Store.open(load_settings().paths.database_url)
     ledger = OutreachLedger(store)
     with dg.DagsterInstance.ephemeral() as instance:
-        # A tick means the schedule runs: with the switch never touched, someone started it in the UI.
-        assert isinstance(_tick(instance), dg.RunRequest)
-        switch = ledger.sending_switch()
-        assert switch is not None and switch.kind == "sending_switched_on" and switch.actor == "dagster-ui"
-        assert isinstance(_tick(instance), dg.RunRequest)
-        assert len(store.journal("sending")) == 1  # on is on: no second entry
-
-        # `gtm sending stop` stopped the schedule too, later the operator starts it in the UI again
-        ledger.switch_sending(False, actor="operator:cli", reason="pause", schedule="stopped")
-        assert isinstance(_tick(instance), dg.RunRequest)
-        assert ledger.sending_on()
-
-        # the stop could not reach the schedule: a tick must not turn sending back on
-        ledger.switch_sending(False, actor="operator:cli", reason="stop", schedule="unknown")
+        # Starting (or previewing, or testing) the schedule is not switching sending on.
         skipped = _tick(instance)
-        assert isinstance(skipped, dg.SkipReason) and "switched off" in str(skipped.skip_message)
-        assert not ledger.sending_on()
-        (escalation,) = Escalations(store).open()
-        assert escalation.kind == "sending_switch" and "gtm sending start" in escalation.detail
+        assert isinstance(skipped, dg.SkipReason) and "never switched on" in str(skipped.skip_message)
+        assert "gtm sending start" in str(skipped.skip_message)
+        assert store.journal("sending") == []  # an evaluation changed nothing
+
+        # From the Dagster UI, the switch is a job launched with who and why.
+        launched = _job("sending_switch_job").execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {"switch_sending": {"config": {"on": True, "operator": "ana", "reason": "warm"}}}
+            },
+            resources={"gtm": gtm_resource()},
+        )
+        assert launched.success
+        switch = ledger.sending_switch()
+        assert (
+            switch is not None and switch.kind == "sending_switched_on" and switch.actor == "dagster-ui:ana"
+        )
+        assert switch.payload["reason"].startswith("warm (run ")
+        assert isinstance(_tick(instance), dg.RunRequest)
+
+        ledger.switch_sending(False, actor="operator:cli", reason="pause", schedule="stop requested")
+        assert isinstance(_tick(instance), dg.SkipReason)
+        nameless = _job("sending_switch_job").execute_in_process(
+            instance=instance,
+            run_config={"ops": {"switch_sending": {"config": {"on": True, "operator": " ", "reason": "x"}}}},
+            resources={"gtm": gtm_resource()},
+            raise_on_error=False,
+        )
+        assert not nameless.success and not ledger.sending_on()  # an anonymous switch is refused
     store.close()
+
+
+def _job(name: str) -> dg.JobDefinition:
+    from gtm_pipeline.definitions import defs
+
+    definitions = defs() if not isinstance(defs, dg.Definitions) else defs
+    return definitions.resolve_job_def(name)
+
+
+def test_a_stop_during_a_send_pass_stops_the_very_next_email(services: Services) -> None:
+    import datetime as dt
+
+    import resend
+
+    run_all(services)
+    for item in services.store.pending_reviews():
+        if item.kind == "draft":
+            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+    ledger = OutreachLedger(services.store)
+    ledger.switch_sending(True, actor="operator:ana", reason="go", schedule="running")
+    monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+
+    class StopAfterOne(ResendClient):
+        def send(self, params: dict[str, object], idempotency_key: str) -> str:
+            email_id = super().send(params, idempotency_key)
+            ledger.switch_sending(False, actor="operator:bo", reason="stop!", schedule="stop requested")
+            return email_id
+
+    with ResendTwin() as twin:
+        saved, resend.api_key = resend.api_key, twin.api_key
+        try:
+            reports = run_sending(services.store, services.sending, StopAfterOne(api_url=twin.url), monday)
+        finally:
+            resend.api_key = saved
+    assert [r.outcome for r in reports].count("sent") == 1 and len(twin.emails) == 1
 
 
 def test_sending_start_and_stop_switch_the_journal_and_the_dagster_schedule(home: Path) -> None:
@@ -171,7 +215,8 @@ def test_sending_start_and_stop_switch_the_journal_and_the_dagster_schedule(home
     kinds = [(e.kind, e.actor, e.payload["schedule"]) for e in store.journal("sending")]
     store.close()
     assert kinds[0] == ("sending_switched_on", "operator:cli", "running")
-    assert kinds[-1] == ("sending_switched_off", "operator:cli", "stopped")
+    assert kinds[-1] == ("sending_switched_off", "operator:cli", "stop requested")  # off before the stop
+    assert "sending is off (schedule stopped)" in stopped.stdout
 
 
 def test_a_manual_send_pass_is_refused_while_sending_is_off(home: Path) -> None:
@@ -208,6 +253,18 @@ def test_a_rehearsal_leaves_the_operators_store_byte_identical(home: Path, tmp_p
     copy.close()
     again = _gtm(home, "rehearse", "--home", str(target))
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+
+
+def test_a_rehearsal_in_a_temporary_folder_leaves_no_copy_of_personal_data_behind(
+    home: Path, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = _gtm(home, "rehearse", "--json", TMPDIR=str(scratch))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["home"] is None and report["behaviours"]
+    assert list(scratch.iterdir()) == []  # the copy is gone (--keep keeps it)
 
 
 def _decisions(store: Store) -> list[dict[str, object]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,15 @@ from typing import Annotated
 import typer
 
 from gtm_pipeline.cli import app
-from gtm_pipeline.cli.common import CommandError, clock, moment, open_services, open_store, operator, settings
+from gtm_pipeline.cli.common import (
+    CommandError,
+    clock,
+    moment,
+    open_services,
+    open_store,
+    operator,
+    settings,
+)
 from gtm_pipeline.domain.clock import FixedClock
 
 inbox_app = typer.Typer(no_args_is_help=True, help="Provider events and replies.")
@@ -66,17 +75,19 @@ def sending_start(
 def sending_stop(
     reason: Annotated[str, typer.Option(help="Why sending stops (kept in the journal).")] = "operator stop",
 ) -> None:
-    """Switch sending off (journaled; nothing is sent from now on) and stop Dagster's send schedule."""
+    """Switch sending off (journaled): from this moment nothing is sent. Then stop Dagster's send schedule."""
     from gtm_pipeline.store.outreach import OutreachLedger
 
-    with open_store() as store:  # off first: from this moment nothing can go out, whatever follows
-        OutreachLedger(store).switch_sending(False, actor=operator(), reason=reason, schedule="stopping")
+    with open_store() as store:  # off first: the send step reads the switch before every email
+        OutreachLedger(store).switch_sending(
+            False, actor=operator(), reason=reason, schedule="stop requested"
+        )
     schedule = _schedule("stop")
-    with open_store() as store:
-        OutreachLedger(store).switch_sending(False, actor=operator(), reason=reason, schedule=schedule)
     typer.echo(f"sending is off (schedule {schedule})")
     if schedule != "stopped":
-        raise CommandError("the send schedule may still be running: stop it in the Dagster UI", code=1)
+        typer.echo(
+            "the send schedule may still tick (each tick sends nothing): stop it in the Dagster UI", err=True
+        )
 
 
 @sending_app.command("resume")
@@ -193,10 +204,11 @@ def classify(
 def rehearse(
     home: Annotated[
         Path | None,
-        typer.Option(
-            "--home", help="An empty folder for the rehearsal's copy (default: a new temporary one)."
-        ),
+        typer.Option("--home", help="An empty folder for the rehearsal's copy (kept afterwards)."),
     ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temporary copy to look at it (it holds personal data).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Rehearse the campaign on a copy of the store, against the Resend twin: approve, send, replies and
@@ -208,7 +220,13 @@ def rehearse(
     target = (home or Path(tempfile.mkdtemp(prefix="gtm-rehearsal-"))).resolve()
     if target == current.paths.home or (target.exists() and any(target.iterdir())):
         raise CommandError(f"{target} is not an empty folder: a rehearsal needs one of its own")
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)  # the copy holds the same personal data as the store
     rehearsal = current.with_home(target)
+    # The outbox's links were signed with this workspace's key: the copy verifies them with the same one.
+    keys = current.paths.home / "secrets"
+    if keys.is_dir():
+        shutil.copytree(keys, target / "secrets")
     with open_store(read_only=True) as source:
         copy = source.copy_into(rehearsal.paths.database_url)
     services = Services.from_settings(rehearsal, store=copy)
@@ -216,15 +234,20 @@ def rehearse(
         report = run_rehearsal(services)
     finally:
         services.close()
-    data = {**report.as_json(), "home": str(target)}
+    kept = home is not None or keep
+    if not kept:
+        shutil.rmtree(target)  # erasures never reach a copy left behind, so none is left behind
+    data = {**report.as_json(), "home": str(target) if kept else None}
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
-    typer.echo(f"rehearsal on a copy in {target} (your store at {current.paths.home} was only read)")
+    where = f"in {target}" if kept else "(deleted afterwards; --keep keeps it)"
+    typer.echo(f"rehearsal on a copy {where}; your store at {current.paths.home} was only read")
     typer.echo(f"rehearsed {len(data['behaviours'])} prospects over {data['days']} simulated day(s)")
     for pid, behaviour in data["behaviours"].items():
         typer.echo(f"  {pid}  {behaviour:<12} -> {data['states'][pid]}")
     typer.echo(
         f"suppressions: {data['suppressions']}; most sends of one touch: {data['max_sends_per_touch']}"
     )
-    typer.echo(f"to look at it: GTM_HOME={target} gtm status")
+    if kept:
+        typer.echo(f"to look at it: GTM_HOME={target} gtm status")

@@ -70,6 +70,7 @@ def demo(
 ) -> None:
     """Run the whole graph for the workspace's hypotheses on the embedded default (no keys needed)."""
     import dagster as dg
+    from sqlalchemy.engine import make_url
 
     from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph, seed_accounts
     from gtm_pipeline.pipeline.hypotheses import load_hypotheses
@@ -99,7 +100,8 @@ def demo(
     typer.echo(f"  waiting for review  {summary.waiting_for_review}")
     typer.echo(f"  dead-lettered       {summary.dead_lettered}")
     typer.echo(f"  by state            {json.dumps(summary.by_state)}")
-    typer.echo(f"State: {current.paths.home}  (store {current.paths.database_url}, Dagster {dagster_home})")
+    store_url = make_url(current.paths.database_url).render_as_string(hide_password=True)
+    typer.echo(f"State: {current.paths.home}  (store {store_url}, Dagster {dagster_home})")
     typer.echo("See what waits for you:  gtm status")
     typer.echo("Open the Dagster UI:     gtm ui, then http://127.0.0.1:3000")
     typer.echo(
@@ -203,21 +205,25 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
     dagster_home = prepare_dagster_home(current)
     url = f"http://127.0.0.1:{port}"
     typer.echo(f"Dagster UI on {url}  (instance {dagster_home})")
-    # Its own process group, so a stop reaches dg dev, the webserver, the daemon and the code server.
-    child = subprocess.Popen(_dg_command(port), start_new_session=True)
-    dagster_ui.record(dagster_home, url)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    # Set before the child starts, so no signal can leave it running without us.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    child: subprocess.Popen[bytes] | None = None
     try:
+        # Its own process group, so a stop reaches dg dev, the webserver, the daemon and the code server.
+        child = subprocess.Popen(_dg_command(port), start_new_session=True)
+        dagster_ui.record(dagster_home, url)
         code = child.wait()
     except KeyboardInterrupt:
-        code = _stop_group(child)
+        code = _stop_group(child) if child is not None else 130
+        code = 0 if code in (0, -signal.SIGINT, -signal.SIGTERM) else code  # stopped as asked
     finally:
         dagster_ui.clear(dagster_home)
-    raise typer.Exit(code if code >= 0 else 0)
+    raise typer.Exit(code if code >= 0 else 128 - code)
 
 
 def _stop_group(child: subprocess.Popen[bytes], grace_s: float = 20.0) -> int:

@@ -172,7 +172,7 @@ class Settings:
         exported = []
         for name in Secrets.model_fields:
             value, env_name = self.secret(name), self.secret_env_name(name)
-            if value and env_name and env_name not in environ:
+            if value and env_name and not environ.get(env_name):
                 environ[env_name] = value
                 exported.append(env_name)
         return exported

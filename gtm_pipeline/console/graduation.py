@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
-from gtm_pipeline.domain.actors import REHEARSAL_PREFIX
+from gtm_pipeline.domain.actors import LEGACY_REHEARSAL_OPERATOR, REHEARSAL_PREFIX
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.repository import Store
@@ -80,6 +80,7 @@ def _reviews_frame(store: Store) -> pd.DataFrame:
             t.review_queue.c.status.in_(["approved", "rejected"]),
             # A rehearsal's approve-all is not the operator's judgment: never graduation evidence.
             ~sa.func.coalesce(t.review_queue.c.decided_by, "").startswith(REHEARSAL_PREFIX),
+            sa.func.coalesce(t.review_queue.c.decided_by, "") != LEGACY_REHEARSAL_OPERATOR,
         )
     )
     edits_query = sa.select(t.journal.c.payload).where(t.journal.c.kind == "draft_edited")

@@ -14,7 +14,7 @@
 import dagster as dg
 
 from gtm_pipeline.defs.discovery import DISCOVERY_GROUP
-from gtm_pipeline.defs.partitions import PROSPECTS, tick_for_rows
+from gtm_pipeline.defs.partitions import PROSPECTS, report_blocked, row_cursor, tick_for_rows
 from gtm_pipeline.defs.prospects import PROSPECT_ASSETS, journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.states import State
@@ -45,7 +45,9 @@ daily_discovery = dg.ScheduleDefinition(
 @dg.sensor(job=prospect_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def new_prospects(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
     """Request research for newly discovered prospects: exactly those partitions, each once."""
-    after = int(context.cursor or 0)
+    after, legacy = row_cursor(context.cursor)
+    if legacy:
+        context.log.info("cursor from an older version: starting over from the first waiting prospect")
     entered = gtm.services.store.entered_state_after(State.DISCOVERED, after, MAX_PROSPECTS_PER_TICK)
     if not entered:
         return dg.SkipReason("no newly discovered prospects")
@@ -55,6 +57,7 @@ def new_prospects(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.S
         "research",
         cursor=after,
     )
+    report_blocked(gtm.services.store, "new_prospects", tick)
     if not tick.requests:
         return dg.SkipReason("new prospects are not registered as partitions yet")
     return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))

@@ -40,9 +40,17 @@ def contract_problems(services: Services, prospect_id: str, kind: str) -> list[s
 
 
 def _check(context: dg.AssetCheckExecutionContext, gtm: GtmResource, kind: str) -> Iterator[CheckEvent]:
-    """One evaluation per prospect partition of the run, so each partition's check shows its own
-    result in the UI (a ranged run would otherwise leave every partition's check "planned" and
-    record one result that no partition owns), then the run's summary as the check's result."""
+    """A run of one partition gets one result, which Dagster files under that partition. A ranged run
+    gets one evaluation per prospect partition, so each partition's check shows its own result (the
+    check's single result would otherwise leave every partition "planned" and belong to none),
+    then the run's summary as the check's result."""
+    if context.has_partition_key:
+        found = contract_problems(gtm.services, context.partition_key, kind)
+        yield dg.AssetCheckResult(
+            passed=not found,
+            metadata={"prospect_id": context.partition_key, "problems": dg.MetadataValue.json(found[:50])},
+        )
+        return
     (key,) = context.selected_asset_check_keys
     problems: list[str] = []
     for partition in context.partition_keys:

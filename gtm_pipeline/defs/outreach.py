@@ -1,10 +1,10 @@
 """Outreach on Dagster: the send schedule, the inbox sensor and the ``conversation`` asset.
 
-* ``send_every_15_minutes`` starts **stopped**: sending is switched on explicitly, with
-  ``gtm sending start`` (which also starts this schedule) or by starting the schedule in the
-  Dagster UI, which its first tick journals as the operator's switch (actor ``dagster-ui``).
-  While sending is switched off a tick sends nothing and says why. Without a Resend key the
-  send step sends nothing and says so.
+* ``send_every_15_minutes`` starts **stopped**, and sends only while the journaled sending
+  switch is on. The switch is thrown explicitly, with who and why: ``gtm sending start`` /
+  ``stop`` (which also start and stop this schedule), or ``sending_switch_job`` launched from
+  the Dagster UI's launchpad. While the switch is off a tick sends nothing and says why.
+  Without a Resend key the send step sends nothing and says so.
 * ``inbox_events`` sensor: a cursor over the inbox table (row ids, not ``run_key`` alone);
   new events become runs of ``conversation_job`` over exactly the affected prospects'
   partitions, so every reply and delivery event is visible per prospect in the UI.
@@ -19,7 +19,14 @@ import dagster as dg
 from gtm_pipeline.defs.automation import prospect_job
 from gtm_pipeline.defs.catalog import skill_catalog
 from gtm_pipeline.defs.names import SEND_SCHEDULE
-from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, prospect_partitions, tick_for_rows
+from gtm_pipeline.defs.partitions import (
+    PROSPECT_BACKFILL,
+    PROSPECTS,
+    prospect_partitions,
+    report_blocked,
+    row_cursor,
+    tick_for_rows,
+)
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.prospects import journal, journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource, ResendResource
@@ -28,7 +35,6 @@ from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
 from gtm_pipeline.outreach.inbound import Processor
 from gtm_pipeline.outreach.resend_client import SendingNotConfiguredError
 from gtm_pipeline.outreach.sender import run_sending
-from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.outreach import SWITCH_OFF, OutreachLedger
 
 MAX_EVENTS_PER_TICK = 5000
@@ -99,17 +105,18 @@ conversation_job = dg.define_asset_job(
 @dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
     """New inbox rows -> runs over exactly the affected prospects (cursor: the last row id handled)."""
-    last = int(context.cursor or 0)
+    last, _legacy = row_cursor(context.cursor)  # this cursor was always a row id
     rows = OutreachLedger(gtm.services.store).events_after(last, MAX_EVENTS_PER_TICK)
     if not rows:
         return dg.SkipReason("no new inbox events")
     tick = tick_for_rows(
         rows,
         context.instance.get_dynamic_partitions(PROSPECTS),
-        f"inbox:{rows[0][0]}",
+        "inbox",
         cursor=last,
         max_runs=MAX_RUNS_PER_TICK,
     )
+    report_blocked(gtm.services.store, "inbox_events", tick)
     if not tick.requests:
         reason = (
             f"{tick.unmatched} new event(s) match no prospect (see `gtm status`)"
@@ -123,7 +130,9 @@ def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.Se
 @dg.sensor(job=prospect_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def follow_ups_due(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
     """Prospects whose follow-up is due get the prospect pipeline, which drafts the follow-up."""
-    after = int(context.cursor or 0)
+    after, legacy = row_cursor(context.cursor)
+    if legacy:
+        context.log.info("cursor from an older version: starting over from the first prospect due")
     entered = gtm.services.store.entered_state_after(State.FOLLOW_UP_DUE, after, MAX_EVENTS_PER_TICK)
     if not entered:
         return dg.SkipReason("no follow-up due")
@@ -134,6 +143,7 @@ def follow_ups_due(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.
         cursor=after,
         max_runs=MAX_RUNS_PER_TICK,
     )
+    report_blocked(gtm.services.store, "follow_ups_due", tick)
     if not tick.requests:
         return dg.SkipReason("the prospects due are not registered as partitions yet")
     return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))
@@ -163,12 +173,36 @@ def send_job() -> None:
     send_due_touches()
 
 
-def _tick_time(context: dg.ScheduleEvaluationContext, gtm: GtmResource) -> str:
-    """The tick's scheduled time (its run key: one send pass per tick, across daemon restarts)."""
-    try:
-        return context.scheduled_execution_time.isoformat()
-    except Exception:  # evaluated outside a daemon tick (a test, a preview): the store's clock
-        return gtm.services.clock.now().isoformat()
+class SendingSwitch(dg.Config):
+    """Switch sending on or off from the Dagster UI's launchpad (journaled with the name given)."""
+
+    on: bool
+    operator: str
+    reason: str
+
+
+@dg.op(description="Switch sending on or off: journaled with who and why; nothing is sent while off.")
+def switch_sending(context: dg.OpExecutionContext, config: SendingSwitch, gtm: GtmResource) -> None:
+    if not config.operator.strip() or not config.reason.strip():
+        raise dg.Failure("name the operator and the reason: both are kept in the journal")
+    actor = f"{UI_ACTOR}:{config.operator.strip()}"
+    OutreachLedger(gtm.services.store).switch_sending(
+        config.on,
+        actor=actor,
+        reason=f"{config.reason.strip()} (run {context.run.run_id})",
+        schedule="not changed",
+    )
+    state = "on" if config.on else "off"
+    context.log.info(
+        f"sending switched {state} by {actor}; the send schedule is started or stopped on its own"
+    )
+
+
+@dg.job(
+    description="Switch sending on or off from the Dagster UI (then start or stop send_every_15_minutes)."
+)
+def sending_switch_job() -> None:
+    switch_sending()
 
 
 @dg.schedule(
@@ -177,29 +211,29 @@ def _tick_time(context: dg.ScheduleEvaluationContext, gtm: GtmResource) -> str:
     cron_schedule="*/15 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="The send step every 15 minutes, once sending is switched on.",
+    description="The send step every 15 minutes; it sends only while sending is switched on.",
 )
 def send_every_15_minutes(
     context: dg.ScheduleEvaluationContext, gtm: GtmResource
 ) -> dg.RunRequest | dg.SkipReason:
-    """A tick sends only while sending is on. The schedule starts stopped, so a tick while the switch
-    is off means someone started the schedule in the Dagster UI: that start is the operator's switch,
-    journaled as such - unless sending was switched off while the schedule could not be stopped,
-    in which case nothing is sent and the operator is told."""
-    ledger = OutreachLedger(gtm.services.store)
-    switch = ledger.sending_switch()
-    tick = _tick_time(context, gtm)
-    if switch is not None and switch.kind == SWITCH_OFF and switch.payload.get("schedule") != "stopped":
-        Escalations(gtm.services.store).raise_(
-            "sending_switch",
-            f"sending_switch:{switch.entry_id}",
-            subject=None,
-            detail="the send schedule is running but sending was switched off: run `gtm sending start` "
-            "to send, or stop the schedule in the Dagster UI",
-        )
-        return dg.SkipReason("sending is switched off (gtm sending start switches it on)")
+    """Starts stopped. A tick requests a send pass only while the journaled switch is on: starting this
+    schedule is not switching sending on (an evaluation, a preview or a test tick must never act), so a
+    tick with the switch off says how to switch it on, and changes nothing."""
+    switch = OutreachLedger(gtm.services.store).sending_switch()
     if switch is None or switch.kind == SWITCH_OFF:
-        ledger.switch_sending(
-            True, actor=UI_ACTOR, reason="the send schedule was started in the Dagster UI", schedule="running"
+        since = (
+            f" by {switch.actor} at {switch.created_at:%Y-%m-%d %H:%M}" if switch else " (never switched on)"
         )
-    return dg.RunRequest(run_key=f"send:{tick}")
+        return dg.SkipReason(
+            f"sending is switched off{since}: `gtm sending start`, or launch {sending_switch_job.name} "
+            "with on: true in the launchpad"
+        )
+    return dg.RunRequest(run_key=_tick_key(context), tags={"gtm/sending_switch": switch.entry_id})
+
+
+def _tick_key(context: dg.ScheduleEvaluationContext) -> str | None:
+    """One send pass per tick, across daemon restarts (no key outside a daemon tick: a preview)."""
+    try:
+        return f"send:{context.scheduled_execution_time.isoformat()}"
+    except Exception:  # dagster raises when the context has no scheduled time
+        return None

@@ -10,10 +10,14 @@ scattered prospects (replies, follow-ups) become several small runs, capped per 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+
+from gtm_pipeline.store.escalations import Escalations
+from gtm_pipeline.store.repository import Store
 
 PROSPECTS = "prospects"
 prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
@@ -22,6 +26,9 @@ prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
 # run per prospect: Dagster's per-run overhead would dominate the LLM time otherwise.
 MAX_PARTITIONS_PER_RUN = 500
 PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+
+# How long a new prospect may wait for its partition before its sensor tells the operator.
+MISSING_PARTITION_GRACE = dt.timedelta(minutes=10)
 
 # Dagster's documented run tags for a run over a partition range.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -87,6 +94,7 @@ class Tick:
     cursor: int
     prospects: int
     unmatched: int  # rows that name no prospect (passed over; shown in `gtm status`)
+    blocked_by: str | None = None  # a prospect with no partition yet: everything after it waits
 
 
 def tick_for_rows(
@@ -110,6 +118,7 @@ def tick_for_rows(
     groups = 0
     end = cursor
     unmatched = 0
+    blocked_by = None
     for row, prospect in rows:
         if prospect is None:
             unmatched += 1
@@ -117,7 +126,8 @@ def tick_for_rows(
             continue
         at = position.get(prospect)
         if at is None:
-            break  # discovery stores the prospect before it registers the partition: next tick
+            blocked_by = prospect  # discovery stores the prospect before it registers the partition
+            break
         if at not in wanted:
             # Adding a key joins its neighbours' groups or starts a new one.
             change = 1 - (at - 1 in wanted) - (at + 1 in wanted)
@@ -127,5 +137,43 @@ def tick_for_rows(
             groups += change
         end = row
     keys = {ordered[i] for i in wanted}
-    runs = exact_run_requests(ordered, keys, key, max_runs=len(keys) or 1)
-    return Tick(requests=runs.requests, cursor=end, prospects=len(keys), unmatched=unmatched)
+    # The rows in the run key: the same prospect due again later (a second follow-up) is a new run,
+    # while a tick evaluated twice over the same rows is requested once.
+    scope = f"{key}@{rows[0][0]}-{end}" if rows else key
+    runs = exact_run_requests(ordered, keys, scope, max_runs=len(keys) or 1)
+    return Tick(
+        requests=runs.requests, cursor=end, prospects=len(keys), unmatched=unmatched, blocked_by=blocked_by
+    )
+
+
+def report_blocked(store: Store, sensor: str, tick: Tick) -> None:
+    """A prospect that has no partition holds its sensor's cursor: usually for one tick (discovery
+    registers partitions right after it stores prospects); if it stays, the operator must see it."""
+    if tick.blocked_by is None:
+        return
+    prospect = store.get_prospect(tick.blocked_by)
+    if prospect is not None and store.now() - prospect.discovered_at < MISSING_PARTITION_GRACE:
+        return  # discovery is registering it right now
+    Escalations(store).raise_(
+        "missing_partition",
+        f"missing_partition:{sensor}:{tick.blocked_by}",
+        subject=tick.blocked_by,
+        detail=f"{sensor} waits: prospect {tick.blocked_by} has no Dagster partition yet; the next "
+        "discovery run registers it (gtm demo, or materialize its hypothesis' discovery asset)",
+    )
+
+
+def row_cursor(value: str | None) -> tuple[int, bool]:
+    """A sensor's cursor as the last row it handled, and whether it was in an older format.
+
+    Before cursors were one integer they listed every prospect id requested; such a cursor is
+    read as 0 (start over): the prospects still waiting are requested again, and the steps
+    they run are idempotent (memoized skill calls, one transition per event), so nothing is
+    doubled, while a prospect the old cursor never requested is never skipped.
+    """
+    if not value:
+        return 0, False
+    try:
+        return int(value), False
+    except ValueError:
+        return 0, True

@@ -87,10 +87,6 @@ class GtmResource(dg.ConfigurableResource):
     _services: Services | None = PrivateAttr(default=None)
 
     @property
-    def settings(self) -> Settings:
-        return self.services.settings
-
-    @property
     def services(self) -> Services:
         if self._services is None:
             router = build_router(

@@ -257,6 +257,9 @@ def send_pending(
             _refuse(store, ledger, touch, verdict.rule, verdict.reason, now)
             reports.append(SendReport(prospect.id, touch.touch_id, "refused", verdict.rule, verdict.reason))
             continue
+        # The switch, read again before every call: a stop during a pass stops the very next email.
+        if not ledger.sending_on():
+            break
         # The last gate, read again right before the call: nothing suppressed since can slip through.
         last = store.suppression_reason(touch.to_hash, touch.prospect_id)
         if last is not None:

@@ -24,7 +24,7 @@ KINDS = (
     "touch_failed",
     "touch_uncertain",
     "unmatched_event",
-    "sending_switch",  # the send schedule runs while sending is switched off
+    "missing_partition",  # a sensor waits on a prospect Dagster has no partition for
 )
 
 

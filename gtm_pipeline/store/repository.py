@@ -941,7 +941,10 @@ class Store:
         rehearsal works on, so the operator's own store is only ever read."""
         target = Store.open(url, clock=clock or self.clock)
         with target._read() as c:
-            if c.execute(sa.select(sa.func.count()).select_from(t.prospects)).scalar_one():
+            if any(
+                c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in t.metadata.sorted_tables
+            ):
                 target.close()
                 raise ValueError(f"{url} is not empty: a copy needs an empty store")
         with self._read() as source, target._write() as sink:
