@@ -197,19 +197,12 @@ def test_sending_start_and_stop_switch_the_journal_and_the_dagster_schedule(home
     started = _gtm(home, "sending", "start", "--reason", "warm-up done")
     assert started.returncode == 0, started.stderr[-2000:]
     assert "sending is ON (schedule running)" in started.stdout
-    listed = subprocess.run(
-        [sys.executable, "-m", "dagster", "schedule", "list", "-m", "gtm_pipeline.definitions"],
-        cwd=REPO,
-        env={**os.environ, "GTM_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "send_every_15_minutes [RUNNING]" in listed.stdout, listed.stdout + listed.stderr[-1000:]
+    assert _stored_schedule(home) == "RUNNING"  # what Dagster's daemon will find for this location
     status = _gtm(home, "status")
     assert "Sending: ON since" in status.stdout and "operator:cli" in status.stdout
     stopped = _gtm(home, "sending", "stop")
     assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert _stored_schedule(home) == "STOPPED"
     assert "Sending: off since" in _gtm(home, "status").stdout
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
     kinds = [(e.kind, e.actor, e.payload["schedule"]) for e in store.journal("sending")]
@@ -217,6 +210,20 @@ def test_sending_start_and_stop_switch_the_journal_and_the_dagster_schedule(home
     assert kinds[0] == ("sending_switched_on", "operator:cli", "running")
     assert kinds[-1] == ("sending_switched_off", "operator:cli", "stop requested")  # off before the stop
     assert "sending is off (schedule stopped)" in stopped.stdout
+
+
+def _stored_schedule(home: Path) -> str:
+    """The send schedule's status in the instance's schedule storage, for the location `gtm ui` serves."""
+    from gtm_pipeline.dagster_control import LOCATION_NAME
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        (state,) = [
+            s
+            for s in instance.all_instigator_state()
+            if s.name == "send_every_15_minutes"
+            and s.origin.repository_origin.code_location_origin.location_name == LOCATION_NAME
+        ]
+        return str(state.status.value)
 
 
 def test_a_manual_send_pass_is_refused_while_sending_is_off(home: Path) -> None:

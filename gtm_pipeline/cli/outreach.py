@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -31,29 +29,22 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(sending_app, name="sending")
 
 
-def _schedule(action: str) -> str:
-    """Start or stop Dagster's send schedule on this workspace's instance (Dagster's own CLI, so no
-    private API): returns what became of it, ``running``, ``stopped`` or ``unknown``."""
+def _schedule(running: bool) -> str:
+    """Start or stop Dagster's send schedule on this workspace's instance; returns what became of it
+    (``running``, ``stopped``, or ``unknown`` when the instance could not be reached)."""
+    import dagster as dg
+
+    from gtm_pipeline.dagster_control import set_schedule
     from gtm_pipeline.defs.names import SEND_SCHEDULE
     from gtm_pipeline.orchestrate import prepare_dagster_home
 
     prepare_dagster_home(settings())
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "schedule",
-        action,
-        SEND_SCHEDULE,
-        "-m",
-        "gtm_pipeline.definitions",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    output = (result.stdout + result.stderr).lower()
-    if result.returncode == 0 or "already running" in output or "already stopped" in output:
-        return "running" if action == "start" else "stopped"
-    typer.echo(f"the Dagster schedule could not be {action}ed: {output.strip().splitlines()[-1:]}", err=True)
-    return "unknown"
+    try:
+        with dg.DagsterInstance.get() as instance:
+            return set_schedule(instance, SEND_SCHEDULE, running=running)
+    except Exception as exc:  # the switch is what decides; say why the timer could not follow it
+        typer.echo(f"the Dagster schedule could not be changed: {type(exc).__name__}: {exc}", err=True)
+        return "unknown"
 
 
 @sending_app.command("start")
@@ -65,7 +56,7 @@ def sending_start(
     """Switch sending on (journaled) and start Dagster's send schedule."""
     from gtm_pipeline.store.outreach import OutreachLedger
 
-    schedule = _schedule("start")
+    schedule = _schedule(running=True)
     with open_store() as store:
         OutreachLedger(store).switch_sending(True, actor=operator(), reason=reason, schedule=schedule)
     typer.echo(f"sending is ON (schedule {schedule}); `gtm sending stop` switches it off")
@@ -82,7 +73,7 @@ def sending_stop(
         OutreachLedger(store).switch_sending(
             False, actor=operator(), reason=reason, schedule="stop requested"
         )
-    schedule = _schedule("stop")
+    schedule = _schedule(running=False)
     typer.echo(f"sending is off (schedule {schedule})")
     if schedule != "stopped":
         typer.echo(

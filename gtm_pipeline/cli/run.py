@@ -189,10 +189,24 @@ def costs(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
     typer.echo(f"total ${report['total_usd']:.4f}")
 
 
-def _dg_command(port: int) -> list[str]:
+def _dg_command(port: int, dagster_home: Path) -> list[str]:
+    """`dg dev` over a workspace file naming the code location as everywhere else (``gtm_pipeline``):
+    the daemon finds a schedule's state by location name, so `gtm sending start` and the UI agree."""
+    from gtm_pipeline.dagster_control import DEFINITIONS_MODULE, LOCATION_NAME
+
+    workspace = dagster_home / "workspace.yaml"
+    workspace.write_text(
+        "# written by `gtm ui` on every start\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        f"      module_name: {DEFINITIONS_MODULE}\n"
+        "      attribute: defs\n"
+        f"      location_name: {LOCATION_NAME}\n"
+        f"      working_directory: {json.dumps(str(Path.cwd()))}\n"
+    )
     dg = Path(sys.executable).with_name("dg")
     base = [str(dg)] if dg.is_file() else [sys.executable, "-m", "dagster_dg_cli.cli"]
-    return [*base, "dev", "-m", "gtm_pipeline.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    return [*base, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
 
 
 @app.command()
@@ -215,7 +229,7 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
     child: subprocess.Popen[bytes] | None = None
     try:
         # Its own process group, so a stop reaches dg dev, the webserver, the daemon and the code server.
-        child = subprocess.Popen(_dg_command(port), start_new_session=True)
+        child = subprocess.Popen(_dg_command(port, dagster_home), start_new_session=True)
         dagster_ui.record(dagster_home, url)
         code = child.wait()
     except KeyboardInterrupt:

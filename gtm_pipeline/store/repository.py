@@ -243,7 +243,12 @@ class Store:
 
     def entered_state_after(self, state: State, after: int, limit: int) -> list[tuple[int, str]]:
         """(journal row, prospect id) of prospects now in ``state`` that entered it after journal row
-        ``after``, oldest first: a sensor's whole cursor is the last row it handled."""
+        ``after``, oldest first: a sensor's whole cursor is the last row it handled.
+
+        On SQLite every write transaction holds the one write lock (``BEGIN IMMEDIATE``), so rows
+        become visible in id order and a cursor can never pass a row that commits later. Postgres
+        hands out ids before commit, so there a cursor needs a lag window (issue 16's Postgres work).
+        """
         query = (
             sa.select(t.prospects.c.state_entry, t.prospects.c.id)
             .where(t.prospects.c.state == state.value, t.prospects.c.state_entry > after)
