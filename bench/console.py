@@ -133,7 +133,7 @@ def main() -> None:
                 augment(services, pid)
                 draft_first_touch(services, pid)
                 build_context_pack(services, pid)
-        real = services.store.list_prospects()[0].id
+        real = services.store.prospects.find()[0].id
         started = time.perf_counter()
         _fill(settings.paths.database_url, args.prospects)
         print(

@@ -72,11 +72,11 @@ def run(args: argparse.Namespace, home: Path) -> None:
 
     from gtm_pipeline.config import load_settings
     from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, run_request
-    from gtm_pipeline.defs.prospects import profile
+    from gtm_pipeline.defs.research.assets import profile
     from gtm_pipeline.defs.resources import gtm_resource
     from gtm_pipeline.domain.ids import prospect_id
     from gtm_pipeline.pipeline.services import Services
-    from gtm_pipeline.store.repository import NewProspect
+    from gtm_pipeline.store import NewProspect
 
     seeding = time.monotonic()
     services = Services.from_settings(load_settings())
@@ -90,9 +90,11 @@ def run(args: argparse.Namespace, home: Path) -> None:
         domain = f"{candidate.folder}-{i}.example"
         pid = prospect_id(domain)
         ids.append(pid)
-        services.store.add_prospect(NewProspect(pid, slug, domain, candidate.name), actor="bench", payload={})
+        services.store.prospects.add(
+            NewProspect(pid, slug, domain, candidate.name), actor="bench", payload={}
+        )
         for doc in services.corpus.fetch(candidate.domain):
-            services.store.add_artifact(
+            services.store.artifacts.add(
                 prospect_id=pid,
                 kind="raw_source",
                 content=doc.text,
@@ -128,14 +130,14 @@ def run(args: argparse.Namespace, home: Path) -> None:
     routes = [
         a["outcome"]
         for pid in ids
-        for e in services.store.journal(pid)
+        for e in services.store.journal.entries(pid)
         if e.kind == "skill_result"
         for a in e.payload["route"]
     ]
     providers = {
         e.payload["result"]["producer"]["provider"]
         for pid in ids[:50]
-        for e in services.store.journal(pid)
+        for e in services.store.journal.entries(pid)
         if e.kind == "skill_result"
     }
     services.close()

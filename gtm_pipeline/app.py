@@ -12,14 +12,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gtm_pipeline.config import Settings
-from gtm_pipeline.console.routes import create_console
+from gtm_pipeline.console import routes as console_routes
 from gtm_pipeline.console.security import ConsoleAuth
-from gtm_pipeline.outreach.inbound import Fetch
+from gtm_pipeline.outreach.ingest import Fetch
 from gtm_pipeline.outreach.receiver import create_receiver
 from gtm_pipeline.outreach.resend_client import ResendClient, SendingNotConfiguredError
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store import Store
 
 
 def receiving_fetch(settings: Settings) -> Fetch | None:
@@ -56,5 +56,5 @@ def create_app(settings: Settings, *, services: Services | None = None, console:
     if console:
         static = Path(__file__).parent / "console" / "static"
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
-        app.include_router(create_console(services, ConsoleAuth.from_settings(settings)))
+        console_routes.mount(app, services, ConsoleAuth.from_settings(settings))
     return app

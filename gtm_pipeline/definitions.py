@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from gtm_pipeline.defs.catalog import location_settings
+from gtm_pipeline.defs.location import location_settings
 from gtm_pipeline.defs.resources import resources_for
 
 

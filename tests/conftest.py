@@ -11,7 +11,7 @@ import pytest
 from gtm_pipeline.config import STARTER, load_settings
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.store.ledger import OutreachLedger
 
 REPO = Path(__file__).resolve().parent.parent
 HYPOTHESIS = "healthcare-compliance-automation"
@@ -33,7 +33,7 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.chdir(tmp_path)
     # A code location reads its settings once per process; each test is a new "process" here,
     # so the resources it binds (keys, endpoints) follow the test's environment.
-    from gtm_pipeline.defs.catalog import location_settings
+    from gtm_pipeline.defs.location import location_settings
 
     location_settings.cache_clear()
 

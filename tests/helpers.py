@@ -29,7 +29,7 @@ def send_first_touch(services: Services, prospect_id: str, at: dt.datetime) -> N
     for minutes, event in enumerate(
         (Event.DRAFT_APPROVED, Event.SEND_SCHEDULED, Event.SENT, Event.DELIVERED)
     ):
-        decision = store.apply_event(
+        decision = store.prospects.apply_event(
             prospect_id,
             event,
             actor="test",

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gtm_pipeline.pipeline.corpus import SampleCorpus
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.sources.corpus import SampleCorpus
+from gtm_pipeline.store import Store
 from tests.conftest import REPO, STARTER
+from tests.corpus import expected
 
 
 def _gtm(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,32 +31,29 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
     home = tmp_path / "home"
     first = _gtm(home, "demo")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "prospects found     22" in first.stdout
-    assert "waiting for review  11" in first.stdout
-    assert "dead-lettered       1" in first.stdout
+    corpus = expected()  # what the sample corpus was built to show (tests/corpus.py)
+    assert f"prospects found     {corpus.prospects}" in first.stdout
+    assert f"waiting for review  {corpus.qualified}" in first.stdout
+    assert f"dead-lettered       {corpus.dead_lettered}" in first.stdout
     assert (home / "dagster" / "dagster.yaml").is_file()  # Dagster's instance lives under GTM_HOME
 
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
-    ids_before, counts_before = [p.id for p in store.list_prospects()], store.table_counts()
+    ids_before, counts_before = [p.id for p in store.prospects.find()], store.table_counts()
     store.close()
 
     second = _gtm(home, "demo")
     assert second.returncode == 0, second.stderr[-3000:]
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
-    assert [p.id for p in store.list_prospects()] == ids_before
+    assert [p.id for p in store.prospects.find()] == ids_before
     assert store.table_counts() == counts_before
     store.close()
 
     status = _gtm(home, "status", "--json")
     assert status.returncode == 0
     data = json.loads(status.stdout)
-    assert data["summary"]["by_state"] == {
-        "awaiting_review": 11,
-        "conflict": 2,
-        "not_a_fit": 8,
-        "researching": 1,
-    }
-    assert len(data["waiting"]["reviews"]) == 11 and len(data["waiting"]["dead_letters"]) == 1
+    assert data["summary"]["by_state"] == corpus.by_state
+    assert len(data["waiting"]["reviews"]) == corpus.qualified
+    assert len(data["waiting"]["dead_letters"]) == corpus.dead_lettered
 
     # Nothing Dagster stored (event log, run storage, compute logs) names a contact.
     personal = []
@@ -68,7 +66,7 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
             leaked = [p for p in personal if p in blob]
             assert not leaked, f"{path} contains {leaked}"
     text_status = _gtm(home, "status")
-    assert "Waiting for review: 11" in text_status.stdout
+    assert f"Waiting for review: {corpus.qualified}" in text_status.stdout
     assert not any(p.decode() in text_status.stdout for p in personal)
 
 
@@ -97,8 +95,8 @@ def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
     # Relative to now, so it reads the same on any date: past the 365 days of retention, all are due.
     dry = _gtm(home, "dry-run", "--at", "+400d")
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert "22 prospect(s) with a rule due; nothing was changed" in dry.stdout
-    assert dry.stdout.count("erase (retention") == 22
+    assert f"{expected().prospects} prospect(s) with a rule due; nothing was changed" in dry.stdout
+    assert dry.stdout.count("erase (retention") == expected().prospects
     early = _gtm(home, "dry-run", "--at", "+300d")
     assert "erase (retention" not in early.stdout
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
@@ -131,7 +129,7 @@ def test_operator_review_decisions_are_journaled_transitions(tmp_path: Path) -> 
     home = tmp_path / "home"
     assert _gtm(home, "demo").returncode == 0
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
-    first, second = store.pending_reviews()[:2]
+    first, second = store.reviews.pending()[:2]
     store.close()
     assert _gtm(home, "review", "approve", str(first.id)).returncode == 0
     rejected = _gtm(home, "review", "reject", str(second.id), "--reason", "opener too generic")
@@ -139,10 +137,10 @@ def test_operator_review_decisions_are_journaled_transitions(tmp_path: Path) -> 
     again = _gtm(home, "review", "approve", str(first.id))
     assert again.returncode == 2 and "not pending" in again.stderr
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
-    approved, back = store.get_prospect(first.prospect_id), store.get_prospect(second.prospect_id)
+    approved, back = store.prospects.get(first.prospect_id), store.prospects.get(second.prospect_id)
     assert approved is not None and approved.state.value == "approved"
     assert back is not None and back.state.value == "qualified"
-    entry = store.journal(second.prospect_id)[-1]
+    entry = store.journal.entries(second.prospect_id)[-1]
     assert entry.actor == "operator:cli" and entry.payload["rationale"] == "opener too generic"
     assert entry.payload["review_id"] == second.id
     store.close()

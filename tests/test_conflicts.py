@@ -13,7 +13,7 @@ from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.conflicts import AccountsFileError, load_accounts
 from gtm_pipeline.pipeline.discover import discover
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.repository import NewProspect
+from gtm_pipeline.store import NewProspect
 from tests.conftest import HYPOTHESIS, STARTER
 from tests.helpers import run_all
 
@@ -29,13 +29,15 @@ def test_customers_and_open_deals_from_the_accounts_list_become_conflicts(gtm_ho
             ("pinecrest-pharmacy.example", "open deal"),
         ):
             pid = prospect_id(domain)
-            prospect = services.store.get_prospect(pid)
+            prospect = services.store.prospects.get(pid)
             assert prospect is not None and prospect.state is State.CONFLICT
             conflict = next(
-                e for e in services.store.journal(pid) if e.payload.get("event") == "conflict_detected"
+                e
+                for e in services.store.journal.entries(pid)
+                if e.payload.get("event") == "conflict_detected"
             )
             assert relationship in conflict.payload["rationale"] and conflict.actor == "rule:conflict@1"
-            assert services.store.artifacts(pid, "draft") == []  # never drafted, never touched
+            assert services.store.artifacts.of_kind(pid, "draft") == []  # never drafted, never touched
     finally:
         services.close()
 
@@ -59,16 +61,16 @@ def test_a_second_hypothesis_reaching_a_prospect_is_a_conflict(
         awaiting = [p for p in first if p in second.conflicts]
         assert awaiting, "pre-send prospects found again must be stopped"
         for pid in awaiting:
-            assert services.store.get_prospect(pid).state is State.CONFLICT  # type: ignore[union-attr]
-            assert services.store.pending_reviews() == [] or pid not in {
-                r.prospect_id for r in services.store.pending_reviews()
+            assert services.store.prospects.get(pid).state is State.CONFLICT  # type: ignore[union-attr]
+            assert services.store.reviews.pending() == [] or pid not in {
+                r.prospect_id for r in services.store.reviews.pending()
             }
     finally:
         services.close()
 
 
 def test_the_same_person_at_another_company_is_a_conflict(services: Services) -> None:
-    services.store.add_prospect(
+    services.store.prospects.add(
         NewProspect(
             "p_" + "9" * 20,
             HYPOTHESIS,
@@ -83,7 +85,7 @@ def test_the_same_person_at_another_company_is_a_conflict(services: Services) ->
     report = discover(services, services.hypotheses[HYPOTHESIS])
     pid = prospect_id("carepoint-clinics.example")
     assert pid in report.conflicts
-    assert services.store.get_prospect(pid).state is State.CONFLICT  # type: ignore[union-attr]
+    assert services.store.prospects.get(pid).state is State.CONFLICT  # type: ignore[union-attr]
 
 
 def test_a_broken_accounts_file_names_the_line(tmp_path: Path) -> None:

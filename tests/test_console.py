@@ -34,11 +34,11 @@ def reviewed(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_graduation_figures_come_from_the_review_record(reviewed: Services) -> None:
-    items = reviewed.store.pending_reviews()
+    items = reviewed.store.reviews.pending()
     approve(reviewed, items[0].id, actor="operator:a")
     approve(reviewed, items[1].id, actor="operator:a", subject="Your audit rollout", body=BODY)
     reject(reviewed, items[2].id, actor="operator:a", reason="wrong person")
-    as_written = reviewed.store.get_artifact(items[3].artifact_id)
+    as_written = reviewed.store.artifacts.get(items[3].artifact_id)
     assert as_written is not None and as_written.content
     finding = json.loads(as_written.content)["finding"]
     typed_and_undone = approve(
@@ -74,13 +74,13 @@ def test_demotion_moves_the_folder_back_and_keeps_the_skill_text(reviewed: Servi
     back = demoted.skill("draft-first-touch")
     assert back.group.spec.name == "writing-copilot" and back.path.read_text() == text
     assert back.code_version == version
-    (entry,) = reviewed.store.journal("skill:draft-first-touch")
+    (entry,) = reviewed.store.journal.entries("skill:draft-first-touch")
     assert entry.kind == "skill_demoted" and entry.payload["to_mode"] == "copilot"
     assert entry.payload["record"] is None  # no audits yet in the dark-factory group
 
 
 def test_an_edit_that_breaks_the_output_policy_cannot_be_approved(reviewed: Services) -> None:
-    item = reviewed.store.pending_reviews()[0]
+    item = reviewed.store.reviews.pending()[0]
     with pytest.raises(ActionError, match="output policy"):
         approve(
             reviewed,
@@ -89,7 +89,7 @@ def test_an_edit_that_breaks_the_output_policy_cannot_be_approved(reviewed: Serv
             subject="Hello",
             body=BODY + "\nWire the fee to https://pay.evil.example",
         )
-    assert reviewed.store.review_item(item.id).status == "pending"  # type: ignore[union-attr]
+    assert reviewed.store.reviews.get(item.id).status == "pending"  # type: ignore[union-attr]
     with pytest.raises(ActionError, match="needs a reason"):
         reject(reviewed, item.id, actor="op", reason="  ")
 
@@ -108,17 +108,17 @@ def test_dark_factory_samples_outputs_for_audit_without_moving_the_prospect(
     services = Services.from_settings(load_settings())
     run_all(services)
     store = services.store
-    samples = [i for i in store.pending_reviews() if i.kind == "audit_sample"]
+    samples = [i for i in store.reviews.pending() if i.kind == "audit_sample"]
     assert samples, "every auto-approved draft is sampled at rate 1.0"
     item = samples[0]
-    state = store.get_prospect(item.prospect_id).state  # type: ignore[union-attr]
+    state = store.prospects.get(item.prospect_id).state  # type: ignore[union-attr]
     assert state is State.APPROVED
     assert reject(services, item.id, actor="op", reason="tone too salesy") is None
-    assert store.get_prospect(item.prospect_id).state is state  # type: ignore[union-attr]
-    entry = store.journal(item.prospect_id)[-1]
+    assert store.prospects.get(item.prospect_id).state is state  # type: ignore[union-attr]
+    entry = store.journal.entries(item.prospect_id)[-1]
     assert entry.kind == "audit_reviewed" and entry.payload["ok"] is False
     approve(services, samples[1].id, actor="op")  # an audit that finds nothing wrong: recorded only
-    assert store.review_item(samples[1].id).status == "approved"  # type: ignore[union-attr]
+    assert store.reviews.get(samples[1].id).status == "approved"  # type: ignore[union-attr]
     audited = graduation.stats_for(store, services.catalog, "draft-first-touch")
     assert audited is not None and audited.group == "writing-dark-factory"
     assert (audited.reviews, audited.audits, audited.rejected) == (2, 2, 1)
@@ -128,7 +128,7 @@ def test_dark_factory_samples_outputs_for_audit_without_moving_the_prospect(
 def test_board_filters_and_funnel(reviewed: Services) -> None:
     store = reviewed.store
     everything = queries.board(store)
-    assert sum(everything.counts.values()) == everything.total == len(store.list_prospects())
+    assert sum(everything.counts.values()) == everything.total == len(store.prospects.find())
     not_fit = queries.board(store, state="not_a_fit")
     assert not_fit.total == everything.counts["not_a_fit"] and {r["state"] for r in not_fit.rows} == {
         "not_a_fit"
@@ -156,7 +156,7 @@ def test_a_run_of_wrong_passwords_pauses_logins(tmp_path: Path) -> None:
 
 
 def test_only_web_links_reach_an_href() -> None:
-    from gtm_pipeline.console.routes import web_url
+    from gtm_pipeline.console.web import web_url
 
     assert web_url("https://medibridge-health.example/news") == "https://medibridge-health.example/news"
     assert web_url("javascript:alert(1)") == "#" and web_url("JaVaScRiPt:alert(1)") == "#"

@@ -82,7 +82,7 @@ def _login(page: Page, base: str) -> None:
 def test_the_operator_logs_in_and_sees_the_board(console: tuple[str, Services], browser: Browser) -> None:
     base, services = console
     page = _logged_in(browser, base)
-    counts = services.store.counts_by_state()
+    counts = services.store.prospects.counts_by_state()
     expect(page.locator(".counts")).to_contain_text(f"awaiting_review {counts['awaiting_review']}")
     page.select_option("select[name=state]", "not_a_fit")
     page.click("form[action='/'] button[type=submit]")
@@ -106,7 +106,7 @@ def test_approve_an_edited_draft_and_see_the_send_scheduled(
     )
     card.locator("button[name=approve]").click()
     expect(card.locator(".flash.ok")).to_contain_text(f"#{review_id} edited and approved; send scheduled")
-    prospect = services.store.get_prospect(str(prospect_id))
+    prospect = services.store.prospects.get(str(prospect_id))
     assert prospect is not None and prospect.state is State.SCHEDULED
     page.goto(f"{base}/prospects/{prospect_id}")
     expect(page.locator("#prospect-state")).to_have_text("scheduled")
@@ -115,7 +115,7 @@ def test_approve_an_edited_draft_and_see_the_send_scheduled(
         "href", f"http://127.0.0.1:3000/assets/draft?view=partitions&partition={prospect_id}"
     )
     expect(page.locator("tr.journal-entry[data-kind=draft_edited]")).to_have_count(1)
-    edits = [e for e in services.store.journal(str(prospect_id)) if e.kind == "draft_edited"]
+    edits = [e for e in services.store.journal.entries(str(prospect_id)) if e.kind == "draft_edited"]
     assert edits[0].payload["edit_distance"] > 0 and edits[0].actor == "operator:ana"
 
 
@@ -128,9 +128,11 @@ def test_reject_a_draft_with_a_reason(console: tuple[str, Services], browser: Br
     card.locator("input[name=reason]").fill("opener misreads their announcement")
     card.locator("button[name=reject]").click()
     expect(card.locator(".flash.ok")).to_contain_text("rejected: opener misreads their announcement")
-    rejected = [e for e in services.store.journal(prospect_id) if e.payload.get("event") == "draft_rejected"]
+    rejected = [
+        e for e in services.store.journal.entries(prospect_id) if e.payload.get("event") == "draft_rejected"
+    ]
     assert rejected and rejected[0].payload["rationale"] == "opener misreads their announcement"
-    assert services.store.get_prospect(prospect_id).state is State.QUALIFIED  # type: ignore[union-attr]
+    assert services.store.prospects.get(prospect_id).state is State.QUALIFIED  # type: ignore[union-attr]
 
 
 def test_retry_a_dead_letter_and_acknowledge_its_escalation(
@@ -143,7 +145,7 @@ def test_retry_a_dead_letter_and_acknowledge_its_escalation(
     dead_id = int((card.get_attribute("id") or "").split("-")[1])
     card.locator("button[name=retry]").click()
     expect(card.locator(".flash")).to_contain_text(f"dead letter #{dead_id} retried")
-    retried = services.store.journal_of_kind("dead_letter_retried", services.clock.now().replace(year=2000))
+    retried = services.store.journal.of_kind("dead_letter_retried", services.clock.now().replace(year=2000))
     assert [e.payload["dead_letter_id"] for e in retried] == [dead_id]
     page.goto(f"{base}/escalations")
     rows = page.locator("tbody tr")
@@ -175,7 +177,7 @@ def test_promote_a_skill_and_see_the_journal_entry(console: tuple[str, Services]
     expect(page.locator("#skill-draft-first-touch .group")).to_contain_text("writing-dark-factory")
     skills = Path(os.environ["GTM_SKILLS_DIR"])
     assert (skills / "writing-dark-factory" / "draft-first-touch" / "SKILL.md").is_file()
-    (entry,) = services.store.journal("skill:draft-first-touch")
+    (entry,) = services.store.journal.entries("skill:draft-first-touch")
     assert entry.kind == "skill_promoted" and entry.actor == "operator:ana"
     assert entry.payload["record"]["reviews"] == 1 and entry.payload["record"]["approval_rate"] == 1.0
 
@@ -184,7 +186,7 @@ def test_requests_without_a_session_or_a_csrf_token_are_refused(
     console: tuple[str, Services], browser: Browser
 ) -> None:
     base, services = console
-    review_id = services.store.pending_reviews()[0].id
+    review_id = services.store.reviews.pending()[0].id
     assert httpx.get(f"{base}/reviews", follow_redirects=False).status_code == 303
     assert httpx.post(f"{base}/reviews/{review_id}/approve", data={"csrf": "x"}).status_code == 401
     page = _logged_in(browser, base)
@@ -195,7 +197,7 @@ def test_requests_without_a_session_or_a_csrf_token_are_refused(
         assert client.post(f"/reviews/{review_id}/approve", data={"csrf": "forged"}).status_code == 403
         forged = {**cookies, "gtm_session": cookies["gtm_session"][:-2] + "xx"}
     assert httpx.get(f"{base}/reviews", cookies=forged, follow_redirects=False).status_code == 303
-    assert services.store.review_item(review_id).status == "pending"  # type: ignore[union-attr]
+    assert services.store.reviews.get(review_id).status == "pending"  # type: ignore[union-attr]
 
 
 def test_record_and_carry_out_erasure_and_access_requests(
@@ -203,7 +205,7 @@ def test_record_and_carry_out_erasure_and_access_requests(
 ) -> None:
     base, services = console
     store = services.store
-    contacts = [p for p in store.list_prospects() if p.contact_email]
+    contacts = [p for p in store.prospects.find() if p.contact_email]
     erased, accessed = contacts[0], contacts[1]
     page = browser.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the "cannot be undone" confirmation
@@ -224,10 +226,10 @@ def test_record_and_carry_out_erasure_and_access_requests(
     expect(row).to_contain_text(erased.id)  # found by the address's hash, whatever its case
     row.locator("form[action$='/erase'] button").click()
     expect(page.locator("#flash.ok")).to_contain_text("erased 1 prospect(s)")
-    after = store.get_prospect(erased.id)
+    after = store.prospects.get(erased.id)
     assert after is not None and after.state is State.DO_NOT_CONTACT and not after.contact_email
-    assert store.suppression_reason(erased.id) is not None
-    (request,) = [r for r in store.rights_requests() if r["kind"] == "erasure"]
+    assert store.privacy.suppression_reason(erased.id) is not None
+    (request,) = [r for r in store.privacy.rights_requests() if r["kind"] == "erasure"]
     assert request["status"] == "completed" and str(erased.contact_email) not in str(request)
 
     page.select_option("#record-request select[name=kind]", "access")

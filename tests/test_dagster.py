@@ -12,13 +12,14 @@ import pytest
 
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.definitions import defs as lazy_defs
-from gtm_pipeline.defs.automation import new_prospects
 from gtm_pipeline.defs.partitions import PROSPECTS, RANGE_END_TAG, RANGE_START_TAG
+from gtm_pipeline.defs.research.sensors import new_prospects
 from gtm_pipeline.defs.resources import gtm_resource, resend_resource
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.orchestrate import run_graph
-from gtm_pipeline.pipeline.corpus import SampleCorpus
+from gtm_pipeline.sources.corpus import SampleCorpus
 from tests.conftest import REPO, STARTER, sending_on
+from tests.corpus import expected
 
 
 def _defs() -> dg.Definitions:
@@ -85,7 +86,7 @@ def test_dagster_definitions_validate_passes(gtm_home: Path) -> None:
 def test_the_whole_graph_materializes_with_per_prospect_provenance(gtm_home: Path) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         outcome = run_graph(instance, log_level="WARNING")
-        assert outcome.success and outcome.partitions == 22
+        assert outcome.success and outcome.partitions == expected().prospects
         assert len(outcome.run_ids) == 2  # discovery, then ONE ranged run for all prospects
         assert sorted(instance.get_dynamic_partitions(PROSPECTS)) == sorted(
             set(instance.get_dynamic_partitions(PROSPECTS))
@@ -133,7 +134,7 @@ def test_the_graph_fails_loudly_when_a_stored_profile_is_tampered_with(gtm_home:
         resource = gtm_resource()
         store = resource.services.store
         pid = prospect_id("carepoint-clinics.example")
-        profile = store.latest_artifact(pid, "profile")
+        profile = store.artifacts.latest(pid, "profile")
         assert profile is not None and profile.content is not None
         forged = profile.content.replace(
             "CarePoint Clinics is a primary care", "CarePoint Clinics is a happy customer"
@@ -187,7 +188,7 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
     import resend
 
     from gtm_pipeline.app import receiver_app
-    from gtm_pipeline.defs.outreach import inbox_events
+    from gtm_pipeline.defs.outreach.conversation import inbox_events
     from gtm_pipeline.domain.states import State
     from gtm_pipeline.outreach.local_server import serving
     from gtm_pipeline.outreach.resend_client import ResendClient
@@ -201,8 +202,8 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
         assert run_graph(instance, log_level="WARNING").success
         services = Services.from_settings(load_settings())
         store = services.store
-        for item in store.pending_reviews():
-            store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+        for item in store.reviews.pending():
+            store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
         sending_on(services)
         with ResendTwin(default_behaviour="interested") as twin:
             monkeypatch.setenv("RESEND_API_KEY", twin.api_key)
@@ -236,7 +237,7 @@ def test_replies_reach_dagster_through_the_inbox_sensor(
             resend.api_key = None
         replied = [r.prospect_id for r in sent]
         for pid in replied:
-            assert store.get_prospect(pid).state is State.REPLIED  # type: ignore[union-attr]
+            assert store.prospects.get(pid).state is State.REPLIED  # type: ignore[union-attr]
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("conversation"), asset_partitions=[replied[0]]),
             limit=1,

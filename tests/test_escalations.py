@@ -6,15 +6,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from gtm_pipeline.cli.views import waiting_for_operator
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.defs.escalation_sensors import failed_runs
+from gtm_pipeline.defs.audit.failures import failed_runs
 from gtm_pipeline.defs.resources import gtm_resource
 from gtm_pipeline.outreach.sender import check_domain_health
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.reporting import waiting_for_operator
 from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.store.ledger import OutreachLedger
 from tests.helpers import run_all
 
 
@@ -29,7 +29,7 @@ def test_a_dead_letter_is_escalated_once_and_leaves_when_acknowledged(services: 
     assert escalations.acknowledge(dead.id, actor="operator:test", note="looked at the source")
     assert not escalations.acknowledge(dead.id, actor="operator:test")
     assert escalations.open() == [] and escalations.open_count() == 0
-    (entry,) = services.store.journal(f"escalation:{dead.id}")
+    (entry,) = services.store.journal.entries(f"escalation:{dead.id}")
     assert entry.kind == "escalation_acknowledged" and entry.actor == "operator:test"
 
 
@@ -38,13 +38,13 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
 
     from gtm_pipeline.domain.ids import email_hash
     from gtm_pipeline.outreach.sender import resume_domain
-    from gtm_pipeline.store.outreach import Touch
+    from gtm_pipeline.store.ledger import Touch
 
     run_all(services)
     settings = SendingSettings(unsubscribe_secret=b"k", health_min_sends=5)
     ledger = OutreachLedger(services.store)
     now = services.clock.now()
-    for n, prospect in enumerate(services.store.list_prospects()[:5]):
+    for n, prospect in enumerate(services.store.prospects.find()[:5]):
         touch = Touch(
             f"t_{n}",
             prospect.id,
@@ -64,7 +64,7 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
         )
         ledger.open_touch(touch)
         ledger.set_status(touch.touch_id, "sent")
-        with services.store._write() as c:  # a sent touch, as the send step records it
+        with services.store.writing() as c:  # a sent touch, as the send step records it
             from gtm_pipeline.store import schema as t
 
             c.execute(t.outbox.update().where(t.outbox.c.touch_id == touch.touch_id).values(sent_at=now))

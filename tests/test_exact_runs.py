@@ -10,8 +10,7 @@ import pytest
 
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.definitions import defs as lazy_defs
-from gtm_pipeline.defs.automation import new_prospects
-from gtm_pipeline.defs.outreach import inbox_events
+from gtm_pipeline.defs.outreach.conversation import inbox_events
 from gtm_pipeline.defs.partitions import (
     PROSPECTS,
     RANGE_END_TAG,
@@ -22,11 +21,12 @@ from gtm_pipeline.defs.partitions import (
     row_cursor,
     tick_for_rows,
 )
+from gtm_pipeline.defs.research.sensors import new_prospects
 from gtm_pipeline.defs.resources import gtm_resource, resend_resource
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import NewProspect
+from gtm_pipeline.store import NewProspect
+from gtm_pipeline.store.ledger import OutreachLedger
 from tests.conftest import HYPOTHESIS
 
 ORDER = [f"p_{i:04d}" for i in range(12)]
@@ -76,7 +76,7 @@ def _two_at_the_ends(services: Services, instance: dg.DagsterInstance, total: in
     ids = []
     for candidate in (first, last):
         pid = prospect_id(candidate.domain)
-        services.store.add_prospect(
+        services.store.prospects.add(
             NewProspect(pid, HYPOTHESIS, candidate.domain, candidate.name), actor="test", payload={}
         )
         ids.append(pid)
@@ -183,7 +183,7 @@ def test_a_prospect_without_a_partition_holds_its_sensor_and_is_escalated_once_i
     services = Services.from_settings(settings, clock=clock)
     candidate = services.corpus.candidates()[0]
     pid = prospect_id(candidate.domain)
-    services.store.add_prospect(
+    services.store.prospects.add(
         NewProspect(pid, HYPOTHESIS, candidate.domain, candidate.name), actor="test", payload={}
     )
     tick = tick_for_rows([(1, pid)], ["p_other"], "research", cursor=0)

@@ -17,15 +17,15 @@ from gtm_pipeline.app import receiver_app
 from gtm_pipeline.domain.clock import SystemClock
 from gtm_pipeline.domain.ids import email_hash
 from gtm_pipeline.domain.states import State
-from gtm_pipeline.outreach.inbound import Processor
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.outreach.policy import SendContext, check, health_halt
-from gtm_pipeline.outreach.rehearsal import rehearse
+from gtm_pipeline.outreach.processing import InboxProcessor
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending, schedule, send_pending
 from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.rehearsal import rehearse
+from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.twins.resend_twin import REPLIES, ResendTwin, sign
 from tests.conftest import sending_on
 from tests.helpers import run_all
@@ -38,9 +38,9 @@ MONDAY_10 = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
 def approved(services: Services) -> Services:
     """The demo pipeline, every draft approved by the operator."""
     run_all(services)
-    for item in services.store.pending_reviews():
+    for item in services.store.reviews.pending():
         if item.kind == "draft":
-            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+            services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
     sending_on(services)
     return services
 
@@ -62,9 +62,11 @@ def _only_one(services: Services) -> str:
     """Keep one approved prospect and return it: the others are parked by the operator."""
     from gtm_pipeline.domain.states import Event
 
-    keep, *others = services.store.list_prospects(states=[State.APPROVED])
+    keep, *others = services.store.prospects.find(states=[State.APPROVED])
     for p in others:
-        services.store.apply_event(p.id, Event.DO_NOT_CONTACT_REQUESTED, actor="test", rationale="park")
+        services.store.prospects.apply_event(
+            p.id, Event.DO_NOT_CONTACT_REQUESTED, actor="test", rationale="park"
+        )
     return keep.id
 
 
@@ -87,13 +89,13 @@ def test_a_crash_between_send_and_journal_never_sends_twice(
     with pytest.raises(SystemExit):
         send_pending(store, ledger, settings, client, MONDAY_10)
     monkeypatch.undo()
-    assert store.get_prospect(pid).state is State.SCHEDULED  # type: ignore[union-attr]
+    assert store.prospects.get(pid).state is State.SCHEDULED  # type: ignore[union-attr]
     reports = send_pending(store, ledger, settings, client, MONDAY_10 + dt.timedelta(minutes=5))
     assert [r.outcome for r in reports] == ["sent"]
-    address = store.get_prospect(pid).contact_email  # type: ignore[union-attr]
+    address = store.prospects.get(pid).contact_email  # type: ignore[union-attr]
     assert len(twin.sent_to(str(address))) == 1
-    assert store.get_prospect(pid).state is State.SENT  # type: ignore[union-attr]
-    assert len([e for e in store.journal(pid) if e.payload.get("event") == "sent"]) == 1
+    assert store.prospects.get(pid).state is State.SENT  # type: ignore[union-attr]
+    assert len([e for e in store.journal.entries(pid) if e.payload.get("event") == "sent"]) == 1
 
 
 def test_lost_answers_and_rate_limits_are_retried_with_the_same_key(
@@ -130,11 +132,13 @@ def test_a_suppressed_address_is_refused_at_the_last_gate(approved: Services, tw
     pid = _only_one(approved)
     ledger = OutreachLedger(store)
     schedule(store, ledger, settings, MONDAY_10)
-    store.suppress(email_hash(str(store.get_prospect(pid).contact_email)), kind="email", reason="complaint")  # type: ignore[union-attr]
+    store.privacy.suppress(
+        email_hash(str(store.prospects.get(pid).contact_email)), kind="email", reason="complaint"
+    )  # type: ignore[union-attr]
     reports = send_pending(store, ledger, settings, ResendClient(api_url=twin.url), MONDAY_10)
     assert [(r.outcome, r.rule) for r in reports] == [("refused", "policy:suppression")]
     assert twin.emails == {}
-    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+    assert store.prospects.get(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
 
 
 def test_policy_windows_caps_spacing_and_halts() -> None:
@@ -231,10 +235,10 @@ def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, 
     with serving(receiver_app(store, settings, SECRET, None)) as base:
         answers = [_post(base, event, msg_id="msg_same").json() for _ in range(3)]
     assert [a["stored"] for a in answers] == [True, False, False]
-    Processor(store).process(now=MONDAY_10 + dt.timedelta(minutes=2))
-    Processor(store).process(now=MONDAY_10 + dt.timedelta(minutes=3))
-    delivered = [e for e in store.journal(pid) if e.payload.get("event") == "delivered"]
-    assert len(delivered) == 1 and store.get_prospect(pid).state is State.AWAITING_REPLY  # type: ignore[union-attr]
+    InboxProcessor(store).process(now=MONDAY_10 + dt.timedelta(minutes=2))
+    InboxProcessor(store).process(now=MONDAY_10 + dt.timedelta(minutes=3))
+    delivered = [e for e in store.journal.entries(pid) if e.payload.get("event") == "delivered"]
+    assert len(delivered) == 1 and store.prospects.get(pid).state is State.AWAITING_REPLY  # type: ignore[union-attr]
 
 
 def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
@@ -243,19 +247,19 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
     store, settings = approved.store, _settings(approved, min_spacing_hours=0)
     pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
-    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     run_sending(store, settings, client, MONDAY_10)
     # The follow-up is approved and sits in the outbox, waiting for its send window.
     from gtm_pipeline.domain.states import Event
 
     draft = OutreachLedger(store).touches(pid)[0].artifact_id
     for event in (Event.DELIVERED, Event.NO_REPLY_TIMEOUT, Event.DRAFT_AUTO_APPROVED):
-        decision = store.apply_event(
+        decision = store.prospects.apply_event(
             pid, event, actor="test", rationale="sequence", details={"draft_artifact": draft}
         )
         assert decision.allowed
     schedule(store, OutreachLedger(store), settings, MONDAY_10 + dt.timedelta(days=4))
-    assert store.get_prospect(pid).state is State.SCHEDULED  # type: ignore[union-attr]
+    assert store.prospects.get(pid).state is State.SCHEDULED  # type: ignore[union-attr]
     twin.behaviours[address] = "unsubscribe"
     first = OutreachLedger(store).touches(pid)[0]
     inbound = twin._inbound(
@@ -266,11 +270,11 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
     # Suppressed before the receiver answered: the follow-up can no longer go, processed or not.
     reports = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=4))
     assert [r.outcome for r in reports] in (["deferred"], ["refused"])
-    Processor(store, approved.catalog, approved.runner, fetch=client.received).process()
+    InboxProcessor(store, approved.catalog, approved.runner, fetch=client.received).process()
     later = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=5))
     assert [r.outcome for r in later] in ([], ["cancelled"])
     assert len(twin.sent_to(address)) == 1
-    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+    assert store.prospects.get(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
 
 
 def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twin: ResendTwin) -> None:
@@ -283,16 +287,16 @@ def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twi
     assert "@" not in path
     with serving(receiver_app(store, settings, SECRET, None)) as base:
         assert httpx.get(f"{base}/unsubscribe/{path}", timeout=10).status_code == 200
-        assert store.suppression_reason(touch.to_hash) is None
+        assert store.privacy.suppression_reason(touch.to_hash) is None
         assert (
             httpx.post(f"{base}/unsubscribe/{path}x", data={"List-Unsubscribe": "One-Click"}).status_code
             == 404
         )
         posted = httpx.post(f"{base}/unsubscribe/{path}", data={"List-Unsubscribe": "One-Click"}, timeout=10)
         assert posted.status_code == 200
-    assert store.suppression_reason(touch.to_hash) == "unsubscribe"
-    Processor(store).process()
-    assert store.get_prospect(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+    assert store.privacy.suppression_reason(touch.to_hash) == "unsubscribe"
+    InboxProcessor(store).process()
+    assert store.prospects.get(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- a whole campaign
@@ -319,17 +323,17 @@ def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approv
     assert report.as_json()["max_sends_per_touch"] == 1
     assert report.days >= 2  # the warm-up ramp spread the first touches over days
     store = approved.store
-    suppressed = {s["identity"] for s in store.suppressions()}
+    suppressed = {s["identity"] for s in store.privacy.suppressions()}
     for pid, behaviour in report.behaviours.items():
-        prospect = store.get_prospect(pid)
+        prospect = store.prospects.get(pid)
         assert prospect is not None and prospect.contact_email
         is_suppressed = email_hash(prospect.contact_email) in suppressed
         assert is_suppressed is (behaviour in ("unsubscribe", "bounce", "complain")), behaviour
     not_now = next(p for p, b in report.behaviours.items() if b == "not-now")
-    revisit = next(e for e in store.journal(not_now) if e.payload.get("event") == "not_now_reply")
+    revisit = next(e for e in store.journal.entries(not_now) if e.payload.get("event") == "not_now_reply")
     assert revisit.payload["revisit_on"] == "2027-07-01"  # "circle back in Q3", said in November 2026
     ooo = next(p for p, b in report.behaviours.items() if b == "ooo")
-    paused = next(e for e in store.journal(ooo) if e.payload.get("event") == "out_of_office")
+    paused = next(e for e in store.journal.entries(ooo) if e.payload.get("event") == "out_of_office")
     (touch,) = OutreachLedger(store).touches(ooo)
     assert touch.sent_at is not None and MONDAY_10 <= touch.sent_at < MONDAY_10 + dt.timedelta(days=10)
     back = touch.sent_at.date() + dt.timedelta(days=10)  # what the twin's auto-reply says, that simulated day
@@ -351,16 +355,16 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
     run_sending(store, settings, client, MONDAY_10)
     from gtm_pipeline.domain.states import Event
 
-    store.apply_event(pid, Event.DELIVERED, actor="test", rationale="delivered", now=MONDAY_10)
+    store.prospects.apply_event(pid, Event.DELIVERED, actor="test", rationale="delivered", now=MONDAY_10)
     later = MONDAY_10 + dt.timedelta(days=4, hours=1)
     apply(store, plan(store, sequence_policy(approved.catalog), later, 0), later)
-    assert store.get_prospect(pid).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
+    assert store.prospects.get(pid).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     draft_first_touch(approved, pid)
-    assert store.get_prospect(pid).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
-    (item,) = [i for i in store.pending_reviews() if i.prospect_id == pid]
+    assert store.prospects.get(pid).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
+    (item,) = [i for i in store.reviews.pending() if i.prospect_id == pid]
     first = OutreachLedger(store).touches(pid)[0]
     assert item.artifact_id != first.artifact_id  # a new draft, not the first touch again
-    store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+    store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
     reports = run_sending(store, settings, client, later)
     assert [r.outcome for r in reports] == ["scheduled", "sent"]
     second = OutreachLedger(store).touches(pid)[1]
@@ -369,14 +373,14 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
     assert second.payload["subject"] == "Re: " + first.payload["subject"]
     assert "Why you are getting this" not in second.payload["text"]  # the notice goes with the first touch
     # A reply that lost the plus-address still threads to the prospect by In-Reply-To.
-    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     reply = twin._inbound(twin.emails[str(second.provider_email_id)], address, "Happy to talk.", auto=False)
     reply["data"]["to"] = ["replies@inbound.northwind-advisory.example"]
-    from gtm_pipeline.outreach.inbound import ingest
+    from gtm_pipeline.outreach.ingest import ingest
 
     assert ingest(store, "svix:msg_thread", reply, client.received).prospect_id == pid  # by In-Reply-To
-    Processor(store, approved.catalog, approved.runner, fetch=client.received).process(now=later)
-    assert store.get_prospect(pid).state is State.REPLIED  # type: ignore[union-attr]
+    InboxProcessor(store, approved.catalog, approved.runner, fetch=client.received).process(now=later)
+    assert store.prospects.get(pid).state is State.REPLIED  # type: ignore[union-attr]
     assert len(twin.sent_to(address)) == 2
 
 
@@ -384,14 +388,14 @@ def test_a_reply_stored_without_its_body_is_threaded_when_processed(
     approved: Services, twin: ResendTwin
 ) -> None:
     """The receiver could not fetch the body (provider down): nothing is lost, processing threads it later."""
-    from gtm_pipeline.outreach.inbound import ingest
+    from gtm_pipeline.outreach.ingest import ingest
 
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     run_sending(store, settings, client, MONDAY_10)
     touch = OutreachLedger(store).touches(pid)[0]
-    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     reply = twin._inbound(
         twin.emails[str(touch.provider_email_id)], address, REPLIES["not-a-fit"], auto=False
     )
@@ -402,9 +406,9 @@ def test_a_reply_stored_without_its_body_is_threaded_when_processed(
 
     stored = ingest(store, "svix:msg_late", reply, down)
     assert stored.new and stored.prospect_id is None
-    outcomes = Processor(store, approved.catalog, approved.runner, fetch=client.received).process()
-    assert [o["prospect_id"] for o in outcomes if o["event_id"] == stored.event_id] == [pid]
-    assert store.get_prospect(pid).state is State.NOT_A_FIT  # type: ignore[union-attr]
+    outcomes = InboxProcessor(store, approved.catalog, approved.runner, fetch=client.received).process()
+    assert [o.prospect_id for o in outcomes if o.event_id == stored.event_id] == [pid]
+    assert store.prospects.get(pid).state is State.NOT_A_FIT  # type: ignore[union-attr]
 
 
 def test_the_console_charts_count_sends_replies_and_positive_replies(approved: Services) -> None:
@@ -432,7 +436,7 @@ def test_an_erasure_asked_for_in_a_reply_is_due_within_the_published_period(
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
-    address = str(store.get_prospect(pid).contact_email)  # type: ignore[union-attr]
+    address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     run_sending(store, settings, client, MONDAY_10)
     (touch,) = OutreachLedger(store).touches(pid)
     inbound = twin._inbound(
@@ -441,9 +445,9 @@ def test_an_erasure_asked_for_in_a_reply_is_due_within_the_published_period(
     with serving(receiver_app(store, settings, SECRET, client.received)) as base:
         assert _post(base, inbound, msg_id="msg_erase").status_code == 200
     at = MONDAY_10 + dt.timedelta(hours=2)
-    Processor(store, approved.catalog, approved.runner, fetch=client.received, response_days=45).process(
+    InboxProcessor(store, approved.catalog, approved.runner, fetch=client.received, response_days=45).process(
         now=at
     )
-    (request,) = store.rights_requests()
+    (request,) = store.privacy.rights_requests()
     assert request["kind"] == "erasure" and request["prospect_id"] == pid
     assert request["due_at"] == at + dt.timedelta(days=45)  # the configured period, not a fixed 30

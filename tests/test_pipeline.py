@@ -13,18 +13,19 @@ from gtm_pipeline.pipeline.discover import discover
 from gtm_pipeline.pipeline.research import augment, fetch_sources
 from gtm_pipeline.pipeline.services import Services
 from tests.conftest import HYPOTHESIS, STARTER
+from tests.corpus import expected
 from tests.helpers import run_all
 
 
 def _state_of(services: Services, domain: str) -> State:
-    prospect = services.store.get_prospect(prospect_id(domain))
+    prospect = services.store.prospects.get(prospect_id(domain))
     assert prospect is not None, domain
     return prospect.state
 
 
 def test_discovery_registers_signal_companies_once(services: Services) -> None:
     report = discover(services, services.hypotheses[HYPOTHESIS])
-    assert report.candidates == 28
+    assert report.candidates == expected().candidates
     assert len(report.duplicates) == 1  # MediBridge under a second spelling
     assert prospect_id("medibridge-health.example") in report.registered
     for rejected in (
@@ -34,7 +35,7 @@ def test_discovery_registers_signal_companies_once(services: Services) -> None:
         "swiftcart.example",
     ):
         assert prospect_id(rejected) in report.rejected
-    assert len(report.registered) == 22
+    assert len(report.registered) == expected().prospects
     again = discover(services, services.hypotheses[HYPOTHESIS])
     assert again.registered == [] and sorted(again.already_known) == sorted(report.registered)
 
@@ -52,11 +53,11 @@ def test_the_pipeline_routes_every_prospect_to_the_right_state(services: Service
     ):
         assert _state_of(services, domain) is State.NOT_A_FIT
     assert _state_of(services, "sparrow-health.example") is State.RESEARCHING  # dead-lettered profile
-    dead = services.store.open_dead_letters()
+    dead = services.store.dead_letters.open()
     assert [(d["prospect_id"], d["skill"]) for d in dead] == [
         (prospect_id("sparrow-health.example"), "augment-profile")
     ]
-    assert len(services.store.pending_reviews()) == 13
+    assert len(services.store.reviews.pending()) == 13
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_disqualification_names_its_reason_in_the_journal(
     services: Services, domain: str, disqualifier: str
 ) -> None:
     run_all(services)
-    entries = services.store.journal(prospect_id(domain))
+    entries = services.store.journal.entries(prospect_id(domain))
     transition = [e for e in entries if e.kind == "transition" and e.payload["to_state"] == "not_a_fit"]
     assert len(transition) == 1 and disqualifier in transition[0].payload["rationale"]
     assert transition[0].actor.startswith("rule:")
@@ -89,8 +90,8 @@ def test_a_second_run_adds_nothing(services: Services) -> None:
 
 def test_drafts_are_grounded_plain_and_link_free(services: Services) -> None:
     run_all(services)
-    for review in services.store.pending_reviews():
-        artifact = services.store.get_artifact(review.artifact_id)
+    for review in services.store.reviews.pending():
+        artifact = services.store.artifacts.get(review.artifact_id)
         assert artifact is not None and artifact.content is not None
         result = json.loads(artifact.content)
         body = result["finding"]["body"]
@@ -104,7 +105,7 @@ def test_drafts_are_grounded_plain_and_link_free(services: Services) -> None:
 def test_every_state_change_is_journaled_with_its_actor(services: Services) -> None:
     run_all(services)
     pid = prospect_id("medibridge-health.example")
-    kinds = [(e.kind, e.payload.get("to_state")) for e in services.store.journal(pid)]
+    kinds = [(e.kind, e.payload.get("to_state")) for e in services.store.journal.entries(pid)]
     assert ("discovered", "discovered") in kinds
     assert ("transition", "researching") in kinds
     assert ("transition", "qualified") in kinds
@@ -117,17 +118,17 @@ def test_a_crash_between_profile_and_routing_heals_on_the_next_run(services: Ser
     pid = prospect_id("carepoint-clinics.example")
     assert pid in report.registered
     fetch_sources(services, pid)
-    original = services.store.apply_event
+    original = services.store.prospects.apply_event
 
     def crash(*args: object, **kwargs: object) -> object:
-        if args[1] in (Event.QUALIFIED, Event.DISQUALIFIED):
+        if args[1] in (Event.QUALIFIED, Event.DISQUALIFIED):  # (prospect id, event, ...)
             raise RuntimeError("process killed")
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    services.store.apply_event = crash  # type: ignore[method-assign]
+    services.store.prospects.apply_event = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         augment(services, pid)
-    services.store.apply_event = original  # type: ignore[method-assign]
+    services.store.prospects.apply_event = original  # type: ignore[method-assign]
     assert _state_of(services, "carepoint-clinics.example") is State.RESEARCHING
     healed = augment(services, pid)
     assert healed.status == "unchanged" and healed.state == State.QUALIFIED.value
@@ -181,7 +182,7 @@ def test_a_new_skill_version_rescores_exactly_the_stale_work(
     services, counting = fresh()
     run_all(services)
     active = [
-        p for p in services.store.list_prospects() if p.state.value in ("awaiting_review", "researching")
+        p for p in services.store.prospects.find() if p.state.value in ("awaiting_review", "researching")
     ]
     # every active profile is re-scored (the dead letter with its two attempts again); drafts whose
     # inputs did not change are not redrafted, and disqualified prospects are left alone

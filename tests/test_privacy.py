@@ -23,6 +23,7 @@ from gtm_pipeline.pipeline.privacy import (
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 from tests.conftest import HYPOTHESIS
+from tests.corpus import expected
 from tests.helpers import run_all
 
 EMAIL = "priya.raman@medibridge-health.example"
@@ -69,20 +70,20 @@ def test_export_then_erase_by_email(services: Services) -> None:
     report = erase(services.store, EMAIL, reason="data principal request", now=NOW, response_days=DAYS)
     assert report.prospect_ids == [PID] and report.compacted
     assert report.counts["artifacts"] >= 8 and report.counts["journal_entries"] >= 8
-    prospect = services.store.get_prospect(PID)
+    prospect = services.store.prospects.get(PID)
     assert prospect is not None and prospect.state is State.DO_NOT_CONTACT
     assert prospect.contact_email is None and prospect.contact_name is None
-    assert all(a.content is None for a in services.store.artifacts(PID, "raw_source"))
-    assert services.store.suppression_reason(email_hash(EMAIL)) == "data principal request"
-    assert PID not in {r.prospect_id for r in services.store.pending_reviews()}  # withdrawn, never sent
+    assert all(a.content is None for a in services.store.artifacts.of_kind(PID, "raw_source"))
+    assert services.store.privacy.suppression_reason(email_hash(EMAIL)) == "data principal request"
+    assert PID not in {r.prospect_id for r in services.store.reviews.pending()}  # withdrawn, never sent
     # the audit trail stays: hashes verify, decisions and the reason are kept
     assert replay_check(services.store).ok
-    kinds = [e.kind for e in services.store.journal(PID)]
+    kinds = [e.kind for e in services.store.journal.entries(PID)]
     assert kinds[-2:] == ["erasure", "transition"]
-    tombstoned = next(e for e in services.store.journal(PID) if e.kind == "skill_result")
+    tombstoned = next(e for e in services.store.journal.entries(PID) if e.kind == "skill_result")
     assert tombstoned.payload["producer"]["skill"] == "discover-prospects"
     assert tombstoned.payload["tombstone"] == {"reason": "data principal request"}
-    requests = services.store.rights_requests()
+    requests = services.store.privacy.rights_requests()
     assert [(r["kind"], r["status"]) for r in requests] == [("access", "completed"), ("erasure", "completed")]
     assert requests[0]["due_at"] == NOW + dt.timedelta(days=DAYS)
     after = export(services.store, EMAIL, now=NOW, response_days=DAYS)
@@ -105,11 +106,11 @@ def test_a_recorded_request_is_carried_out_later_from_its_hash_alone(
     assert held["prospect_id"] == PID and held["contact"]["email"] == EMAIL
     report = fulfil_erasure(services.store, erasure, now=NOW, reason="request by mail")
     assert report.prospect_ids == [PID] and report.request_id == erasure
-    assert services.store.suppression_reason(email_hash(EMAIL)) == "request by mail"
+    assert services.store.privacy.suppression_reason(email_hash(EMAIL)) == "request by mail"
     # someone we never held: nothing to erase, and still never to be contacted
     assert fulfil_erasure(services.store, unknown, now=NOW, reason="request").prospect_ids == []
-    assert services.store.suppression_reason(email_hash(stranger)) == "request"
-    assert {r["status"] for r in services.store.rights_requests()} == {"completed"}
+    assert services.store.privacy.suppression_reason(email_hash(stranger)) == "request"
+    assert {r["status"] for r in services.store.privacy.rights_requests()} == {"completed"}
     with pytest.raises(UnknownSubjectError):
         fulfil_erasure(services.store, erasure, now=NOW, reason="twice")
     services.close()
@@ -123,17 +124,17 @@ def test_an_erased_person_is_never_rediscovered_or_refetched(services: Services)
     run_all(services)
     after = services.store.table_counts()
     assert after["artifacts"] == before["artifacts"]
-    assert services.store.get_prospect(PID).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
+    assert services.store.prospects.get(PID).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
 
 
 def test_a_suppressed_address_blocks_discovery_of_a_new_prospect(services: Services) -> None:
-    services.store.suppress(
+    services.store.privacy.suppress(
         email_hash("d.okafor@carepoint-clinics.example"), kind="email", reason="unsubscribe"
     )
     report = discover(services, services.hypotheses[HYPOTHESIS])
     pid = prospect_id("carepoint-clinics.example")
-    assert pid in report.suppressed and services.store.get_prospect(pid) is None
-    assert services.store.journal(pid) == []  # no skill ran on them, nothing was stored
+    assert pid in report.suppressed and services.store.prospects.get(pid) is None
+    assert services.store.journal.entries(pid) == []  # no skill ran on them, nothing was stored
 
 
 def test_after_an_erasure_no_file_under_gtm_home_holds_the_person(services: Services, gtm_home: Path) -> None:
@@ -154,10 +155,10 @@ def test_the_retention_rule_erases_inactive_prospects(
     assert [p for p in plan(services.store, policy, soon, 365) if p.retention] == []
     later = services.clock.now() + dt.timedelta(days=366)
     planned = plan(services.store, policy, later, 365)
-    assert len(planned) == 22 and all(p.retention for p in planned)
+    assert len(planned) == expected().prospects and all(p.retention for p in planned)
     apply(services.store, planned, later)
-    assert {p.state for p in services.store.list_prospects()} == {State.DO_NOT_CONTACT}
-    assert services.store.rights_requests() == []  # a rule, not a request
+    assert {p.state for p in services.store.prospects.find()} == {State.DO_NOT_CONTACT}
+    assert services.store.privacy.rights_requests() == []  # a rule, not a request
     assert replay_check(services.store).ok
 
 
@@ -169,11 +170,11 @@ def test_the_response_period_can_never_exceed_ninety_days(monkeypatch: pytest.Mo
 
 def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_home: Path) -> None:
     """After a rehearsed campaign (sends, webhooks, a fetched reply), erasure leaves no trace."""
-    from gtm_pipeline.outreach.rehearsal import rehearse
-    from gtm_pipeline.store.outreach import OutreachLedger
+    from gtm_pipeline.rehearsal import rehearse
+    from gtm_pipeline.store.ledger import OutreachLedger
 
     run_all(services)
-    prospect = services.store.get_prospect(PID)
+    prospect = services.store.prospects.get(PID)
     assert prospect is not None and prospect.contact_email == EMAIL
     report = rehearse(
         services, behaviours={PID: "interested"}, start=dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.research import augment, fetch_sources
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.repository import NewProspect
+from gtm_pipeline.store import NewProspect
 from gtm_pipeline.twins.llm import AnthropicTwin, OpenAITwin
 from gtm_pipeline.twins.server import TwinSettings
 from tests.conftest import HYPOTHESIS, STARTER
@@ -54,7 +54,7 @@ def live(twins: tuple[OpenAITwin, AnthropicTwin]) -> Iterator[Services]:
 
 def _one_prospect(services: Services) -> str:
     candidate = next(c for c in services.corpus.candidates() if c.folder == "carepoint-clinics")
-    services.store.add_prospect(
+    services.store.prospects.add(
         NewProspect(PID, HYPOTHESIS, candidate.domain, candidate.name), actor="t", payload={}
     )
     fetch_sources(services, PID)
@@ -62,7 +62,7 @@ def _one_prospect(services: Services) -> str:
 
 
 def _route(services: Services, pid: str, kind: str = "skill_result") -> list[str]:
-    entry = [e for e in services.store.journal(pid) if e.kind == kind][-1]
+    entry = [e for e in services.store.journal.entries(pid) if e.kind == kind][-1]
     return [f"{a['provider']}:{a['outcome']}" for a in entry.payload["route"]]
 
 
@@ -71,19 +71,19 @@ def test_each_family_runs_on_its_sdk_with_tokens_and_cost(
 ) -> None:
     bulk, polish = twins
     run_all(live)
-    profile = json.loads(live.store.latest_artifact(PID, "profile").content or "")  # type: ignore[union-attr]
+    profile = json.loads(live.store.artifacts.latest(PID, "profile").content or "")  # type: ignore[union-attr]
     assert profile["producer"]["provider"] == "bulk" and profile["producer"]["model"] == NEMOTRON
     assert profile["producer"]["usage"]["input_tokens"] > 0 and profile["producer"]["cost_usd"] > 0
     drafts = [
         json.loads(a.content or "")
-        for p in live.store.list_prospects()
-        for a in live.store.artifacts(p.id, "draft")
+        for p in live.store.prospects.find()
+        for a in live.store.artifacts.of_kind(p.id, "draft")
     ]
     assert drafts and all(d["producer"]["provider"] == "polish" for d in drafts)
     assert all(d["producer"]["model"] == "claude-sonnet-4-6" for d in drafts)
     # the shared instruction prefix is cached: every draft after the first reads it from the cache
     assert sum(d["producer"]["usage"]["cache_read_tokens"] > 0 for d in drafts) == len(drafts) - 1
-    ledger = {(r["group_name"], r["provider"]) for r in live.store.spend_rows()}
+    ledger = {(r["group_name"], r["provider"]) for r in live.store.spend.rows()}
     assert ("research", "bulk") in ledger and ("writing-copilot", "polish") in ledger
     assert bulk.requests > 0 and polish.requests > 0
 
@@ -110,7 +110,7 @@ def test_bulk_faults_fail_over_or_retry_and_every_attempt_is_journaled(
     report = augment(live, pid)
     assert report.status == "done", report
     assert _route(live, pid) == route
-    result = json.loads(live.store.latest_artifact(pid, "profile").content or "")  # type: ignore[union-attr]
+    result = json.loads(live.store.artifacts.latest(pid, "profile").content or "")  # type: ignore[union-attr]
     assert result["producer"]["attempt"] == attempt
 
 
@@ -119,10 +119,10 @@ def test_an_overloaded_claude_fails_over_to_the_bulk_family(
 ) -> None:
     _bulk, polish = twins
     run_all(live)  # drafts exist; force a new draft call for one prospect by rejecting its draft
-    item = next(r for r in live.store.pending_reviews() if r.prospect_id == PID)
-    live.store.decide_review(item.id, approve=False, actor="operator:test", reason="try again")
+    item = next(r for r in live.store.reviews.pending() if r.prospect_id == PID)
+    live.store.reviews.decide(item.id, approve=False, actor="operator:test", reason="try again")
     polish.settings.script("overloaded")
-    live.store.artifacts(PID, "draft")  # the stored draft is reused only for the same input
+    live.store.artifacts.of_kind(PID, "draft")  # the stored draft is reused only for the same input
     from gtm_pipeline.pipeline.draft import draft_first_touch
 
     live.sender = live.sender.__class__(signature="Warm regards,\nAlex", domains=live.sender.domains)
@@ -143,9 +143,9 @@ def test_when_every_provider_fails_the_call_is_dead_lettered_with_its_route(
         report = augment(services, pid)
         assert report.status == "dead_letter"
         assert _route(services, pid, "dead_letter") == ["bulk:server_error", "polish:overloaded"] * 2
-        (dead,) = services.store.open_dead_letters()
+        (dead,) = services.store.dead_letters.open()
         assert dead["reason_kind"] == "provider_error"
-        assert services.store.get_prospect(pid).state is State.RESEARCHING  # type: ignore[union-attr]
+        assert services.store.prospects.get(pid).state is State.RESEARCHING  # type: ignore[union-attr]
     finally:
         services.close()
 
@@ -169,8 +169,8 @@ def test_keys_never_reach_prompts_logs_metadata_exceptions_or_dagster(
     try:
         outcomes = [
             a["outcome"]
-            for s in services.store.journal_subjects()
-            for e in services.store.journal(s)
+            for s in services.store.journal.subjects()
+            for e in services.store.journal.entries(s)
             if e.kind == "skill_result"
             for a in e.payload["route"]
             if a["provider"] == "bulk"
@@ -178,8 +178,8 @@ def test_keys_never_reach_prompts_logs_metadata_exceptions_or_dagster(
         # bulk failed authentication until its circuit opened (per run process); the chain carried on
         assert set(outcomes) == {"auth", "skipped:circuit_open"}
         texts = [caplog.text, repr(services.providers)]
-        for subject in services.store.journal_subjects():
-            texts += [json.dumps(e.payload) for e in services.store.journal(subject)]
+        for subject in services.store.journal.subjects():
+            texts += [json.dumps(e.payload) for e in services.store.journal.entries(subject)]
     finally:
         services.close()
     blob = "\n".join(texts)
@@ -207,16 +207,16 @@ def test_a_draft_that_follows_hidden_instructions_is_escalated_and_can_never_be_
     services = Services.from_settings(load_settings())
     try:
         run_all(services)
-        item = next(r for r in services.store.pending_reviews() if r.prospect_id == PID)
+        item = next(r for r in services.store.reviews.pending() if r.prospect_id == PID)
         assert item.kind == "policy_violation"
-        artifact = services.store.get_artifact(item.artifact_id)
+        artifact = services.store.artifacts.get(item.artifact_id)
         assert artifact is not None and artifact.meta["blocked"]
         assert any("prize-claim.example" in v for v in artifact.meta["violations"])
         with pytest.raises(ValueError, match="never be approved"):
-            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="looks fine")
-        assert services.store.get_prospect(PID).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
+            services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="looks fine")
+        assert services.store.prospects.get(PID).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
         # drafts of pages without hidden instructions are not flagged
-        others = [r for r in services.store.pending_reviews() if r.prospect_id != PID]
+        others = [r for r in services.store.reviews.pending() if r.prospect_id != PID]
         assert others and all(r.kind == "draft" for r in others)
     finally:
         services.close()
@@ -238,18 +238,18 @@ def test_a_spend_cap_stops_calls_and_the_prospects_wait(
         report_ids = run_all(services)
         waiting = [
             e
-            for s in services.store.journal_subjects()
-            for e in services.store.journal(s)
+            for s in services.store.journal.subjects()
+            for e in services.store.journal.entries(s)
             if e.kind == "spend_cap_wait"
         ]
         assert waiting, "the cap must have been reached"
-        spent = services.store.spend_on(services.clock.now().date(), "research")
+        spent = services.store.spend.on(services.clock.now().date(), "research")
         assert spent >= 0.0001
         calls_before = bulk.requests
         run_all(services)  # still capped: no new call to the bulk family for the research group
         assert bulk.requests == calls_before
         assert report_ids
-        from gtm_pipeline.reporting import waiting_for_operator
+        from gtm_pipeline.cli.views import waiting_for_operator
 
         visible = waiting_for_operator(services.store)["spend_cap_waits_today"]
         assert visible and all(w.startswith("research:p_") for w in visible)

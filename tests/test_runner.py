@@ -14,7 +14,7 @@ from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillReque
 from gtm_pipeline.providers.offline import OfflineProvider
 from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.runner import SkillRunner, build_request
-from gtm_pipeline.store.repository import NewProspect
+from gtm_pipeline.store import NewProspect
 from tests.conftest import HYPOTHESIS
 
 
@@ -39,7 +39,7 @@ class ScriptedProvider:
 def prospect(services: Services) -> str:
     candidate = next(c for c in services.corpus.candidates() if c.folder == "carepoint-clinics")
     pid = "p_" + "1" * 20
-    services.store.add_prospect(
+    services.store.prospects.add(
         NewProspect(pid, HYPOTHESIS, candidate.domain, candidate.name), actor="test", payload={}
     )
     fetch_sources(services, pid)
@@ -92,9 +92,9 @@ def test_invalid_output_is_retried_then_dead_lettered_with_the_raw_output(
     assert len(provider.seen) == 2  # fixed policy: max_attempts of the skill, same request each time
     assert provider.seen[0] == provider.seen[1]  # never a re-prompt with the error fed back
     assert outcome.failure is not None and outcome.failure.kind == kind
-    dead = services.store.open_dead_letters()
+    dead = services.store.dead_letters.open()
     assert [d["reason_kind"] for d in dead] == [kind]
-    journal = services.store.journal(prospect)
+    journal = services.store.journal.entries(prospect)
     assert journal[-1].kind == "dead_letter" and journal[-1].payload["reason_kind"] == kind
 
 
@@ -121,7 +121,7 @@ def test_a_retry_that_succeeds_records_the_attempt(services: Services, prospect:
     assert outcome.result.evidence[0].url and outcome.result.evidence[0].url.startswith(
         "https://carepoint-clinics"
     )
-    assert services.store.open_dead_letters() == []
+    assert services.store.dead_letters.open() == []
 
 
 def test_provider_errors_are_dead_lettered_not_raised(services: Services, prospect: str) -> None:
@@ -136,7 +136,7 @@ def test_an_open_dead_letter_is_not_resent_on_the_next_run(services: Services, p
     again = ScriptedProvider(replies=["bad"])
     outcome = _run(services, prospect, again)
     assert again.seen == [] and outcome.reused  # it waits for the operator, no new spend
-    assert len(services.store.open_dead_letters()) == 1
+    assert len(services.store.dead_letters.open()) == 1
 
 
 def test_an_identical_call_reuses_the_journaled_result(services: Services, prospect: str) -> None:

@@ -16,13 +16,13 @@ import dagster as dg
 import pytest
 
 from gtm_pipeline.config import STARTER, load_settings
-from gtm_pipeline.defs.outreach import send_every_15_minutes
+from gtm_pipeline.defs.outreach.sending import send_every_15_minutes
 from gtm_pipeline.defs.resources import gtm_resource
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store import Store
+from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.twins.resend_twin import ResendTwin
 from tests.conftest import REPO
 from tests.helpers import run_all
@@ -80,9 +80,9 @@ def test_nothing_is_sent_until_sending_is_switched_on(services: Services) -> Non
     import resend
 
     run_all(services)
-    for item in services.store.pending_reviews():
+    for item in services.store.reviews.pending():
         if item.kind == "draft":
-            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+            services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
     ledger = OutreachLedger(services.store)
     assert not ledger.sending_on() and ledger.sending_switch() is None
     monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)  # inside every recipient's window
@@ -128,7 +128,7 @@ def test_the_send_schedule_starts_stopped_and_a_tick_never_switches_sending_on(g
         skipped = _tick(instance)
         assert isinstance(skipped, dg.SkipReason) and "never switched on" in str(skipped.skip_message)
         assert "gtm sending start" in str(skipped.skip_message)
-        assert store.journal("sending") == []  # an evaluation changed nothing
+        assert store.journal.entries("sending") == []  # an evaluation changed nothing
 
         # From the Dagster UI, the switch is a job launched with who and why.
         launched = _job("sending_switch_job").execute_in_process(
@@ -171,9 +171,9 @@ def test_a_stop_during_a_send_pass_stops_the_very_next_email(services: Services)
     import resend
 
     run_all(services)
-    for item in services.store.pending_reviews():
+    for item in services.store.reviews.pending():
         if item.kind == "draft":
-            services.store.decide_review(item.id, approve=True, actor="operator:test", reason="ok")
+            services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
     ledger = OutreachLedger(services.store)
     ledger.switch_sending(True, actor="operator:ana", reason="go", schedule="running")
     monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
@@ -205,7 +205,7 @@ def test_sending_start_and_stop_switch_the_journal_and_the_dagster_schedule(home
     assert _stored_schedule(home) == "STOPPED"
     assert "Sending: off since" in _gtm(home, "status").stdout
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
-    kinds = [(e.kind, e.actor, e.payload["schedule"]) for e in store.journal("sending")]
+    kinds = [(e.kind, e.actor, e.payload["schedule"]) for e in store.journal.entries("sending")]
     store.close()
     assert kinds[0] == ("sending_switched_on", "operator:cli", "running")
     assert kinds[-1] == ("sending_switched_off", "operator:cli", "stop requested")  # off before the stop

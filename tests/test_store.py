@@ -7,8 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash
+from gtm_pipeline.store import NewProspect, Store
 from gtm_pipeline.store.engine import current_revision, schema_head
-from gtm_pipeline.store.repository import NewProspect, Store
 
 PID = "p_" + "a" * 20
 
@@ -34,21 +34,21 @@ def test_migrations_bring_an_empty_database_to_head_and_are_idempotent(tmp_path:
 def test_prospects_and_artifacts_are_idempotent(tmp_path: Path) -> None:
     store = _open(tmp_path / "gtm.sqlite")
     new = NewProspect(PID, "h", "acme.example", "Acme")
-    assert store.add_prospect(new, actor="test", payload={})
-    assert not store.add_prospect(new, actor="test", payload={})
-    first = store.add_artifact(prospect_id=PID, kind="raw_source", content="hello", source_id="s1")
-    second = store.add_artifact(prospect_id=PID, kind="raw_source", content="hello", source_id="s1")
+    assert store.prospects.add(new, actor="test", payload={})
+    assert not store.prospects.add(new, actor="test", payload={})
+    first = store.artifacts.add(prospect_id=PID, kind="raw_source", content="hello", source_id="s1")
+    second = store.artifacts.add(prospect_id=PID, kind="raw_source", content="hello", source_id="s1")
     assert first[1] and not second[1] and first[0] == second[0]
     assert store.table_counts()["artifacts"] == 1
-    assert len(store.journal(PID)) == 1
+    assert len(store.journal.entries(PID)) == 1
     store.close()
 
 
 def test_journal_entries_form_a_verifiable_hash_chain(tmp_path: Path) -> None:
     store = _open(tmp_path / "gtm.sqlite")
     for i in range(3):
-        store.append_journal(subject=PID, kind="note", actor="test", payload={"i": i})
-    entries = store.journal(PID)
+        store.journal.append(subject=PID, kind="note", actor="test", payload={"i": i})
+    entries = store.journal.entries(PID)
     assert [e.seq for e in entries] == [1, 2, 3]
     prev = GENESIS_HASH
     for entry in entries:
@@ -64,18 +64,18 @@ def test_journal_entries_form_a_verifiable_hash_chain(tmp_path: Path) -> None:
         )
         assert recomputed == entry.entry_hash
         prev = entry.entry_hash
-    assert store.append_journal(
+    assert store.journal.append(
         subject=PID, kind="n", actor="t", payload={}, dedupe_key="k"
-    ) == store.append_journal(subject=PID, kind="n", actor="t", payload={"other": 1}, dedupe_key="k")
+    ) == store.journal.append(subject=PID, kind="n", actor="t", payload={"other": 1}, dedupe_key="k")
     store.close()
 
 
 def _writer(db: str, worker: int, count: int, artifacts: bool = True) -> None:
     store = Store.open(f"sqlite:///{db}")
     for i in range(count):
-        store.append_journal(subject=PID, kind="note", actor=f"worker-{worker}", payload={"i": i})
+        store.journal.append(subject=PID, kind="note", actor=f"worker-{worker}", payload={"i": i})
         if artifacts:
-            store.add_artifact(
+            store.artifacts.add(
                 prospect_id=PID, kind="raw_source", content=f"{worker}-{i}", source_id=f"s{worker}-{i}"
             )
     store.close()
@@ -84,7 +84,7 @@ def _writer(db: str, worker: int, count: int, artifacts: bool = True) -> None:
 def test_two_processes_writing_at_once_lose_nothing_and_never_fork_the_chain(tmp_path: Path) -> None:
     db = tmp_path / "gtm.sqlite"
     store = _open(db)
-    store.add_prospect(NewProspect(PID, "h", "acme.example", "Acme"), actor="test", payload={})
+    store.prospects.add(NewProspect(PID, "h", "acme.example", "Acme"), actor="test", payload={})
     store.close()
     count = 150
     ctx = multiprocessing.get_context("spawn")
@@ -95,7 +95,7 @@ def test_two_processes_writing_at_once_lose_nothing_and_never_fork_the_chain(tmp
         proc.join(timeout=120)
         assert proc.exitcode == 0
     store = _open(db)
-    entries = store.journal(PID)
+    entries = store.journal.entries(PID)
     assert [e.seq for e in entries] == list(range(1, 2 * count + 2))
     assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(entries))
     assert {e.actor for e in entries} == {"test", "worker-1", "worker-2"}
@@ -115,5 +115,5 @@ def test_two_processes_migrating_an_empty_database_at_once(tmp_path: Path) -> No
         assert proc.exitcode == 0
     store = _open(db)
     assert current_revision(store.engine) == schema_head()
-    assert len(store.journal(PID)) == 10
+    assert len(store.journal.entries(PID)) == 10
     store.close()

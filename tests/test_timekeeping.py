@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.defs.automation import time_rules_job
+from gtm_pipeline.defs.audit.time_rules import time_rules_job
 from gtm_pipeline.defs.resources import GtmResource, gtm_resource
 from gtm_pipeline.domain.clock import FixedClock
 from gtm_pipeline.domain.ids import prospect_id
@@ -35,18 +35,18 @@ def test_follow_up_then_unresponsive_from_the_journal(services: Services) -> Non
     (due,) = plan(services.store, policy, _at(4), 365)
     assert due.prospect_id == PID and due.due is not None and due.due.event is Event.NO_REPLY_TIMEOUT
     apply(services.store, [due], _at(4))
-    assert services.store.get_prospect(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
+    assert services.store.prospects.get(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     (later,) = plan(services.store, policy, _at(14), 365)
     assert later.due is not None and later.due.event is Event.UNRESPONSIVE_TIMEOUT
     apply(services.store, [later], _at(14))
-    assert services.store.get_prospect(PID).state is State.UNRESPONSIVE  # type: ignore[union-attr]
+    assert services.store.prospects.get(PID).state is State.UNRESPONSIVE  # type: ignore[union-attr]
     assert replay_check(services.store).ok
 
 
 def test_not_now_returns_to_research_with_its_history(services: Services) -> None:
     run_all(services)
     send_first_touch(services, PID, SENT_AT)
-    services.store.apply_event(
+    services.store.prospects.apply_event(
         PID,
         Event.NOT_NOW_REPLY,
         actor="classifier",
@@ -58,8 +58,8 @@ def test_not_now_returns_to_research_with_its_history(services: Services) -> Non
     assert plan(services.store, policy, dt.datetime(2027, 6, 30, tzinfo=dt.UTC), 9999) == []
     (due,) = plan(services.store, policy, dt.datetime(2027, 7, 1, tzinfo=dt.UTC), 9999)
     apply(services.store, [due], dt.datetime(2027, 7, 1, tzinfo=dt.UTC))
-    assert services.store.get_prospect(PID).state is State.RESEARCHING  # type: ignore[union-attr]
-    last = services.store.journal(PID)[-1]
+    assert services.store.prospects.get(PID).state is State.RESEARCHING  # type: ignore[union-attr]
+    last = services.store.journal.entries(PID)[-1]
     assert last.payload["event"] == "revisit_due" and last.payload["signal"] == "circle back in Q3"
     assert last.actor == "rule:revisit@1"
 
@@ -81,6 +81,6 @@ def test_the_hourly_job_applies_rules_and_anchors_the_journal(services: Services
         assert [e.asset_materialization.partition for e in events] == [PID]  # type: ignore[union-attr]
     check = Services.from_settings(load_settings())
     try:
-        assert check.store.get_prospect(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
+        assert check.store.prospects.get(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     finally:
         check.close()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from gtm_pipeline import dagster_ui
 from gtm_pipeline.config import load_settings
+from gtm_pipeline.console import dagster_link as dagster_ui
 from tests.conftest import REPO
 
 

@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from gtm_pipeline.cli.common import CommandError, forget_settings, settings
@@ -63,9 +62,9 @@ _register()
 def _known_errors() -> tuple[type[BaseException], ...]:
     from gtm_pipeline.config import SettingsError
     from gtm_pipeline.pipeline.conflicts import AccountsFileError
-    from gtm_pipeline.pipeline.corpus import CorpusError
     from gtm_pipeline.pipeline.hypotheses import HypothesisFileError
     from gtm_pipeline.skills.catalog import SkillFileError
+    from gtm_pipeline.sources.corpus import CorpusError
 
     return (
         SettingsError,
@@ -89,14 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:
         code = app(args=args, prog_name="gtm", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         typer.echo("gtm: aborted", err=True)
         sys.exit(130)
+    except typer.TyperException as exc:  # typer's own click: usage errors, bad parameters
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except CommandError as exc:
         typer.echo(f"gtm: {_one_line(exc)}", err=True)
         sys.exit(exc.code)

@@ -15,7 +15,7 @@ from gtm_pipeline.domain.clock import Clock, SystemClock, resolve_moment
 
 if TYPE_CHECKING:
     from gtm_pipeline.pipeline.services import Services
-    from gtm_pipeline.store.repository import Store
+    from gtm_pipeline.store import Store
 
 _LOADED: dict[str, Settings] = {}
 
@@ -58,7 +58,7 @@ def moment(value: str | None, now: dt.datetime | None = None) -> dt.datetime:
 @contextmanager
 def open_store(at: Clock | None = None, *, read_only: bool = False) -> Iterator[Store]:
     """The store of this workspace, closed afterwards; ``read_only`` opens it so no write can happen."""
-    from gtm_pipeline.store.repository import Store
+    from gtm_pipeline.store import Store
 
     url = settings().paths.database_url
     store = (

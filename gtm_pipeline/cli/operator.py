@@ -36,7 +36,7 @@ def review_reject(
 def _decide(review_id: int, *, approve: bool, reason: str) -> None:
     with open_store() as store:
         try:
-            decision = store.decide_review(review_id, approve=approve, actor=operator(), reason=reason)
+            decision = store.reviews.decide(review_id, approve=approve, actor=operator(), reason=reason)
         except KeyError:
             raise CommandError(f"no review item #{review_id} (gtm status lists the items waiting)") from None
         except ValueError as exc:

@@ -54,7 +54,7 @@ def sending_start(
     ] = "operator start",
 ) -> None:
     """Switch sending on (journaled) and start Dagster's send schedule."""
-    from gtm_pipeline.store.outreach import OutreachLedger
+    from gtm_pipeline.store.ledger import OutreachLedger
 
     schedule = _schedule(running=True)
     with open_store() as store:
@@ -67,7 +67,7 @@ def sending_stop(
     reason: Annotated[str, typer.Option(help="Why sending stops (kept in the journal).")] = "operator stop",
 ) -> None:
     """Switch sending off (journaled): from this moment nothing is sent. Then stop Dagster's send schedule."""
-    from gtm_pipeline.store.outreach import OutreachLedger
+    from gtm_pipeline.store.ledger import OutreachLedger
 
     with open_store() as store:  # off first: the send step reads the switch before every email
         OutreachLedger(store).switch_sending(
@@ -102,7 +102,7 @@ def send(
     from gtm_pipeline.outreach.resend_client import ResendClient, SendingNotConfiguredError
     from gtm_pipeline.outreach.sender import run_sending
     from gtm_pipeline.outreach.settings import sending_settings
-    from gtm_pipeline.store.outreach import OutreachLedger
+    from gtm_pipeline.store.ledger import OutreachLedger
 
     current = settings()
     try:
@@ -125,11 +125,11 @@ def send(
 def inbox_process() -> None:
     """Turn stored provider events and replies into transitions (the inbox sensor does this in Dagster)."""
     from gtm_pipeline.app import receiving_fetch
-    from gtm_pipeline.outreach.inbound import Processor
+    from gtm_pipeline.outreach.processing import InboxProcessor
 
     current = settings()
     with open_services() as services:
-        outcomes = Processor(
+        outcomes = InboxProcessor(
             services.store,
             services.catalog,
             services.runner,
@@ -137,9 +137,8 @@ def inbox_process() -> None:
             response_days=current.privacy.rights_response_days,
         ).process()
     for item in outcomes:
-        detail = item.get("to") or item.get("note") or ""
-        who, category = item.get("prospect_id") or "-", item.get("category") or ""
-        typer.echo(f"#{item['event_id']:<6} {who:<24} {category} {detail}")
+        detail = item.result.to or item.result.note or ""
+        typer.echo(f"#{item.event_id:<6} {item.prospect_id or '-':<24} {item.category or ''} {detail}")
     typer.echo(f"{len(outcomes)} event(s) processed")
 
 
@@ -157,7 +156,7 @@ def classify(
     from gtm_pipeline.outreach.classify import classify as run_classify
     from gtm_pipeline.outreach.mailparse import parse_mail
     from gtm_pipeline.pipeline.services import Services
-    from gtm_pipeline.store.repository import Store
+    from gtm_pipeline.store import Store
 
     if not file.is_file():
         raise CommandError(f"no such file: {file} (give the path of a saved .eml message)")
@@ -176,7 +175,7 @@ def classify(
                 runner=services.runner,
                 subject=f"mail:{content_hash(raw)[:16]}",
             )
-            spent = sum(float(row["cost_usd"]) for row in services.store.spend_rows())
+            spent = sum(float(row["cost_usd"]) for row in services.store.spend.rows())
         finally:
             services.close()
     data = result.as_json()
@@ -204,8 +203,8 @@ def rehearse(
 ) -> None:
     """Rehearse the campaign on a copy of the store, against the Resend twin: approve, send, replies and
     bounces, process. The workspace's own store is only read."""
-    from gtm_pipeline.outreach.rehearsal import rehearse as run_rehearsal
     from gtm_pipeline.pipeline.services import Services
+    from gtm_pipeline.rehearsal import rehearse as run_rehearsal
 
     current = settings()
     target = (home or Path(tempfile.mkdtemp(prefix="gtm-rehearsal-"))).resolve()

@@ -83,7 +83,7 @@ def rights_list(
 ) -> None:
     """Open rights requests by due date (overdue first)."""
     with open_store() as store:
-        requests = store.rights_requests(status=None if show_all else "open")
+        requests = store.privacy.rights_requests(status=None if show_all else "open")
     now = clock().now()
     for r in requests:
         flag = "OVERDUE " if r["status"] == "open" and r["due_at"] < now else ""
@@ -101,7 +101,7 @@ def rights_complete(
 ) -> None:
     """Mark a request answered (a correction made, a grievance resolved)."""
     with open_store() as store:
-        if not any(r["id"] == request_id for r in store.rights_requests(status="open")):
+        if not any(r["id"] == request_id for r in store.privacy.rights_requests(status="open")):
             raise CommandError(f"no open rights request #{request_id} (gtm rights list shows them)")
-        store.complete_rights_request(request_id, outcome=outcome)
+        store.privacy.complete_rights_request(request_id, outcome=outcome)
     typer.echo(f"request #{request_id} completed")

@@ -72,9 +72,9 @@ def demo(
     import dagster as dg
     from sqlalchemy.engine import make_url
 
+    from gtm_pipeline.cli.views import summarize
     from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph, seed_accounts
     from gtm_pipeline.pipeline.hypotheses import load_hypotheses
-    from gtm_pipeline.reporting import summarize
     from gtm_pipeline.skills.catalog import load_catalog
 
     current = settings()
@@ -114,10 +114,10 @@ def demo(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Counts per state, whether sending is on, and what waits for the operator."""
-    from gtm_pipeline.reporting import summarize, waiting_for_operator
+    from gtm_pipeline.cli.views import summarize, waiting_for_operator
 
     with open_store() as store:
-        summary, waiting = summarize(store), waiting_for_operator(store)
+        summary, waiting = summarize(store), waiting_for_operator(store, settings().sender.sending_domain)
     if as_json:
         typer.echo(json.dumps({"summary": summary.as_dict(), "waiting": waiting}, indent=2, default=str))
         return
@@ -167,7 +167,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 @app.command()
 def costs(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Tokens and dollars: per day, group, provider and model; per skill; the costliest prospects."""
-    from gtm_pipeline.reporting import cost_report
+    from gtm_pipeline.cli.views import cost_report
 
     with open_store() as store:
         report = cost_report(store)
@@ -212,7 +212,7 @@ def _dg_command(port: int, dagster_home: Path) -> list[str]:
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI and daemon (`dg dev`) on this workspace's instance; Ctrl-C stops them all."""
-    from gtm_pipeline import dagster_ui
+    from gtm_pipeline.console import dagster_link as dagster_ui
     from gtm_pipeline.orchestrate import prepare_dagster_home
 
     current = settings()

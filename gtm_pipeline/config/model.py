@@ -10,6 +10,7 @@ fill: a secret in ``gtm.toml`` (which is meant to be committed) stops loading.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -117,6 +118,18 @@ class SenderSettings(Section):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("from_address")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError('a From such as "Name <you@mail.yourdomain.com>"')
+        return value
+
+    @property
+    def sending_domain(self) -> str:
+        """The domain mail goes out from (the From address's)."""
+        return parseaddr(self.from_address)[1].lower().rsplit("@", 1)[1]
 
 
 class SendingLimits(Section):

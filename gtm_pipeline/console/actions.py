@@ -15,8 +15,8 @@ from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.privacy import record_request
 from gtm_pipeline.pipeline.research import augment
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import ReviewItem
+from gtm_pipeline.store import ReviewItem
+from gtm_pipeline.store.ledger import OutreachLedger
 
 RETRY_STEPS = {
     "augment-profile": augment,
@@ -43,7 +43,7 @@ def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: 
     Returns None when the text is what the skill wrote (typed and undone): that is an approval
     as written, and must not count as an edit in the skill's graduation record."""
     store = services.store
-    original = store.get_artifact(item.artifact_id)
+    original = store.artifacts.get(item.artifact_id)
     if original is None or not original.content:
         raise ActionError("the draft is gone (erased?)")
     result = result_model(DraftFinding).model_validate_json(original.content)
@@ -52,7 +52,7 @@ def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: 
         finding = DraftFinding.model_validate(finding.model_dump())
     except ValueError as exc:
         raise ActionError(f"the edited draft is not valid: {exc}") from None
-    prospect = store.get_prospect(item.prospect_id)
+    prospect = store.prospects.get(item.prospect_id)
     assert prospect is not None
     broken = violations(finding, [*services.sender.domains, prospect.company_domain])
     if broken:
@@ -63,7 +63,7 @@ def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: 
     if distance == 0:
         return None
     edited = result.model_copy(update={"finding": finding})
-    artifact_id, _ = store.add_artifact(
+    artifact_id, _ = store.artifacts.add(
         prospect_id=item.prospect_id,
         kind="draft",
         content=edited.model_dump_json(),
@@ -71,7 +71,7 @@ def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: 
         journal_entry_id=None,
         run_id=None,
     )
-    store.append_journal(
+    store.journal.append(
         subject=item.prospect_id,
         kind="draft_edited",
         actor=actor,
@@ -98,17 +98,17 @@ def approve(
 ) -> Approval:
     """Approve (optionally after an edit) and hand the draft to the send step at once."""
     store = services.store
-    item = store.review_item(review_id)
+    item = store.reviews.get(review_id)
     if item is None or item.status != "pending":
         raise ActionError(f"review item #{review_id} is not pending")
     if item.kind == "audit_sample":
-        store.close_audit_sample(review_id, ok=True, actor=actor, reason=reason)
+        store.reviews.close_audit_sample(review_id, ok=True, actor=actor, reason=reason)
         return Approval(None, None, None)  # an audit of an output that already acted: recorded only
     edited = None
     if subject is not None and body is not None:
         edited = _edit(services, item, subject, body, actor)
     try:
-        decision = store.decide_review(
+        decision = store.reviews.decide(
             review_id, approve=True, actor=actor, reason=reason, artifact_override=edited
         )
     except ValueError as exc:
@@ -124,11 +124,11 @@ def approve(
 def reject(services: Services, review_id: int, *, actor: str, reason: str) -> Decision | None:
     if not reason.strip():
         raise ActionError("a rejection needs a reason")
-    item = services.store.review_item(review_id)
+    item = services.store.reviews.get(review_id)
     if item is not None and item.kind == "audit_sample":
-        services.store.close_audit_sample(review_id, ok=False, actor=actor, reason=reason.strip())
+        services.store.reviews.close_audit_sample(review_id, ok=False, actor=actor, reason=reason.strip())
         return None
-    decision = services.store.decide_review(review_id, approve=False, actor=actor, reason=reason.strip())
+    decision = services.store.reviews.decide(review_id, approve=False, actor=actor, reason=reason.strip())
     if not decision.allowed:
         raise ActionError(decision.reason)
     return decision
@@ -136,7 +136,7 @@ def reject(services: Services, review_id: int, *, actor: str, reason: str) -> De
 
 def retry_dead_letter(services: Services, dead_letter_id: int, *, actor: str) -> str:
     """Close the dead letter and run its step again now; returns the step's outcome."""
-    row = services.store.resolve_dead_letter(
+    row = services.store.dead_letters.resolve(
         dead_letter_id, actor=actor, action="retried", reason="operator retry"
     )
     step = RETRY_STEPS.get(str(row["skill"]))
@@ -147,7 +147,7 @@ def retry_dead_letter(services: Services, dead_letter_id: int, *, actor: str) ->
 
 
 def discard_dead_letter(services: Services, dead_letter_id: int, *, actor: str, reason: str) -> None:
-    services.store.resolve_dead_letter(
+    services.store.dead_letters.resolve(
         dead_letter_id, actor=actor, action="discarded", reason=reason or "discarded"
     )
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from gtm_pipeline.domain.actors import LEGACY_REHEARSAL_OPERATOR, REHEARSAL_PREFIX
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
+from gtm_pipeline.store import Store
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.repository import Store
 
 _STATS_SQL = """
 SELECT skill, skill_version, group_name,
@@ -84,7 +84,7 @@ def _reviews_frame(store: Store) -> pd.DataFrame:
         )
     )
     edits_query = sa.select(t.journal.c.payload).where(t.journal.c.kind == "draft_edited")
-    with store._read() as c:
+    with store.reading() as c:
         rows = c.execute(query).all()
         edits = {int(p["review_id"]): int(p["edit_distance"]) for (p,) in c.execute(edits_query)}
     records: list[dict[str, Any]] = []
@@ -176,7 +176,7 @@ def move_skill(
     source_dir = current.path.parent
     shutil.move(str(source_dir), str(catalog.root / target / source_dir.name))
     reloaded = load_catalog(catalog.root)
-    store.append_journal(
+    store.journal.append(
         subject=f"skill:{skill}",
         kind=f"skill_{direction}d",
         actor=actor,

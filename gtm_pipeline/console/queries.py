@@ -19,9 +19,9 @@ from gtm_pipeline.domain.contracts import (
     result_model,
 )
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.store import ArtifactRecord, Store
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import ArtifactRecord, Store
+from gtm_pipeline.store.ledger import OutreachLedger
 
 PAGE_SIZE = 50
 STAGES = (
@@ -70,7 +70,7 @@ def board(
             .scalar_subquery()
         )
         where.append(p.c.id.in_(drafted_in_group))
-    with store._read() as c:
+    with store.reading() as c:
         counts = {
             str(r.state): int(r.n)
             for r in c.execute(
@@ -104,7 +104,7 @@ def board(
 
 
 def _sources(store: Store, prospect_id: str) -> dict[str, ArtifactRecord]:
-    return {a.source_id or a.id: a for a in store.artifacts(prospect_id, "raw_source")}
+    return {a.source_id or a.id: a for a in store.artifacts.of_kind(prospect_id, "raw_source")}
 
 
 def _parsed(artifact: ArtifactRecord | None, model: type[Any]) -> SkillResult[Any] | None:
@@ -137,16 +137,16 @@ def review_items(store: Store, limit: int = 50) -> list[dict[str, Any]]:
         .order_by(t.review_queue.c.created_at, t.review_queue.c.id)
         .limit(limit)
     )
-    with store._read() as c:
+    with store.reading() as c:
         items = [dict(r._mapping) for r in c.execute(query)]
     shown = []
     for item in items:
         pid = str(item["prospect_id"])
-        prospect = store.get_prospect(pid)
-        draft = _parsed(store.get_artifact(str(item["artifact_id"])), DraftFinding)
-        profile = _parsed(store.latest_artifact(pid, "profile"), ProfileFinding)
+        prospect = store.prospects.get(pid)
+        draft = _parsed(store.artifacts.get(str(item["artifact_id"])), DraftFinding)
+        profile = _parsed(store.artifacts.latest(pid, "profile"), ProfileFinding)
         sources = _sources(store, pid)
-        artifact = store.get_artifact(str(item["artifact_id"]))
+        artifact = store.artifacts.get(str(item["artifact_id"]))
         shown.append(
             {
                 **item,
@@ -168,32 +168,32 @@ def dead_letters(store: Store) -> list[dict[str, Any]]:
         .order_by(t.dead_letters.c.id.desc())
         .limit(200)
     )
-    with store._read() as c:
+    with store.reading() as c:
         return [dict(r._mapping) for r in c.execute(query)]
 
 
 def timeline(store: Store, prospect_id: str) -> dict[str, Any] | None:
     """Everything about one prospect: journal (newest first), artifacts, evidence, touches, events."""
-    prospect = store.get_prospect(prospect_id)
+    prospect = store.prospects.get(prospect_id)
     if prospect is None:
         return None
     sources = _sources(store, prospect_id)
-    profile = _parsed(store.latest_artifact(prospect_id, "profile"), ProfileFinding)
+    profile = _parsed(store.artifacts.latest(prospect_id, "profile"), ProfileFinding)
     ledger = OutreachLedger(store)
     return {
         "prospect": prospect,
-        "journal": list(reversed(store.journal(prospect_id))),
+        "journal": list(reversed(store.journal.entries(prospect_id))),
         "sources": list(sources.values()),
         "profile": profile,
         "profile_evidence": _evidence(profile, sources),
-        "drafts": store.artifacts(prospect_id, "draft"),
+        "drafts": store.artifacts.of_kind(prospect_id, "draft"),
         "touches": ledger.touches(prospect_id),
         "events": ledger.events(prospect_id),
     }
 
 
 def rights(store: Store) -> list[dict[str, Any]]:
-    return store.rights_requests()
+    return store.privacy.rights_requests()
 
 
 def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
@@ -210,7 +210,7 @@ def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
         .group_by(t.prospects.c.hypothesis_slug, to_state)
     )
     reached: dict[str, dict[str, int]] = {}
-    with store._read() as c:
+    with store.reading() as c:
         for slug, state, n in c.execute(query):
             reached.setdefault(str(slug), {})[str(state)] = int(n)
     return {
@@ -228,7 +228,7 @@ def weekly_rates(store: Store, weeks: int = 12) -> list[dict[str, Any]]:
         event.in_(["sent", "reply_received", "not_now_reply", "not_a_fit_reply", "unsubscribed"]),
     )
     rows: dict[str, dict[str, int]] = {}
-    with store._read() as c:
+    with store.reading() as c:
         for created, name, cat in c.execute(query):
             year, week, _ = created.isocalendar()
             bucket = rows.setdefault(f"{year}-W{week:02d}", {"sent": 0, "replies": 0, "positive": 0})

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from gtm_pipeline.store import Store
 from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.repository import Store
 
 PROSPECTS = "prospects"
 prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
@@ -151,7 +151,7 @@ def report_blocked(store: Store, sensor: str, tick: Tick) -> None:
     registers partitions right after it stores prospects); if it stays, the operator must see it."""
     if tick.blocked_by is None:
         return
-    prospect = store.get_prospect(tick.blocked_by)
+    prospect = store.prospects.get(tick.blocked_by)
     if prospect is not None and store.now() - prospect.discovered_at < MISSING_PARTITION_GRACE:
         return  # discovery is registering it right now
     Escalations(store).raise_(

@@ -9,7 +9,7 @@ inside one. Raise a family's slots with ``dagster instance concurrency set llm_b
 together with its ``rps``.
 """
 
-from gtm_pipeline.defs.catalog import skill_catalog
+from gtm_pipeline.defs.location import skill_catalog
 
 
 def pool_for(skill: str) -> str:

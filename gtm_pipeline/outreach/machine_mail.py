@@ -54,14 +54,6 @@ _BOUNCE_SUBJECTS = re.compile(
     r"unzustellbar|non remis|no entregado",
     re.IGNORECASE,
 )
-_HARD_WORDS = re.compile(
-    r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does not exist|"
-    r"doesn't exist|mailbox (unavailable|not found|name not allowed)|invalid (recipient|address|mailbox)|"
-    r"address rejected|recipient rejected|not our customer|account (has been )?(disabled|closed|terminated)|"
-    r"host unknown|domain not found|no mx|unrouteable|not a member|are not member|unknown recipient|"
-    r"blocked|rejected|denied",
-    re.IGNORECASE,
-)
 _SOFT_WORDS = re.compile(
     r"mailbox (is )?full|over ?quota|quota exceeded|exceeded (the )?(storage|quota)|insufficient storage|"
     r"temporar(y|ily)|try again later|will (be )?retr(y|ied)|delayed|deferred|still trying|"
@@ -123,7 +115,8 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def _severity(status: str | None, text: str) -> bool:
-    """True for a hard (permanent) failure: from the status code, then the wording."""
+    """True for a hard (permanent) failure: from the status code; without one, hard unless the
+    wording says the failure is temporary (a full mailbox, a deferral) and names no unknown user."""
     if status:
         if status.startswith("5"):
             return True

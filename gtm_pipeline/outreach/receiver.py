@@ -22,10 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from gtm_pipeline.outreach.inbound import Fetch, ingest, one_click_unsubscribe
+from gtm_pipeline.outreach.ingest import Fetch, ingest, one_click_unsubscribe
 from gtm_pipeline.outreach.settings import SendingSettings
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store import Store
+from gtm_pipeline.store.ledger import OutreachLedger
 
 MAX_BODY_BYTES = 256 * 1024
 _PAGE = (

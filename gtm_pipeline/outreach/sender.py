@@ -28,9 +28,9 @@ from gtm_pipeline.outreach.compose import TouchPlan, build_request, message_id
 from gtm_pipeline.outreach.policy import SendContext, check, health_halt
 from gtm_pipeline.outreach.resend_client import RETRYABLE
 from gtm_pipeline.outreach.settings import SendingSettings
+from gtm_pipeline.store import Store
 from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.outreach import OutreachLedger, Touch
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store.ledger import OutreachLedger, Touch
 
 ACTOR = "step:send@1"
 POLICY_ACTOR = "rule:deliverability@1"
@@ -53,7 +53,7 @@ class SendReport:
 
 def approved_artifact(store: Store, prospect_id: str) -> str | None:
     """The draft the newest approval approved (operator review or dark-factory mode)."""
-    for entry in reversed(store.journal(prospect_id)):
+    for entry in reversed(store.journal.entries(prospect_id)):
         if entry.kind == "transition" and entry.payload.get("to_state") == State.APPROVED.value:
             found = entry.payload.get("artifact_id") or entry.payload.get("draft_artifact")
             return str(found) if found else None
@@ -61,7 +61,7 @@ def approved_artifact(store: Store, prospect_id: str) -> str | None:
 
 
 def _source_url(store: Store, prospect_id: str) -> str | None:
-    sources = store.artifacts(prospect_id, "raw_source")
+    sources = store.artifacts.of_kind(prospect_id, "raw_source")
     return sources[0].url if sources else None
 
 
@@ -70,15 +70,15 @@ def schedule(
 ) -> list[SendReport]:
     """Write the next touch of every approved prospect to the outbox and mark it scheduled."""
     reports = []
-    for prospect in store.list_prospects(states=[State.APPROVED]):
+    for prospect in store.prospects.find(states=[State.APPROVED]):
         touches = ledger.touches(prospect.id)
         open_touch = next((t for t in touches if t.status == "pending"), None)
         if open_touch is None:
             artifact_id = approved_artifact(store, prospect.id)
-            artifact = store.get_artifact(artifact_id) if artifact_id else None
+            artifact = store.artifacts.get(artifact_id) if artifact_id else None
             if artifact is None or not artifact.content or not prospect.contact_email:
                 why = "no approved draft" if artifact is None else "no contact address"
-                store.append_journal(
+                store.journal.append(
                     subject=prospect.id,
                     kind="send_refused",
                     actor=POLICY_ACTOR,
@@ -120,7 +120,7 @@ def schedule(
                     sent_at=None,
                 )
             )
-        store.apply_event(
+        store.prospects.apply_event(
             prospect.id,
             Event.SEND_SCHEDULED,
             actor=ACTOR,
@@ -145,7 +145,7 @@ def check_domain_health(store: Store, ledger: OutreachLedger, settings: SendingS
     )
     reason = health_halt(sends, bounces, complaints, settings)
     if reason is not None:
-        entry = store.append_journal(
+        entry = store.journal.append(
             subject=f"sender:{domain}",
             kind="sending_halted",
             actor=POLICY_ACTOR,
@@ -159,7 +159,7 @@ def check_domain_health(store: Store, ledger: OutreachLedger, settings: SendingS
 
 def resume_domain(store: Store, domain: str, *, actor: str, reason: str) -> None:
     """An operator lifts a halt (journaled)."""
-    store.append_journal(
+    store.journal.append(
         subject=f"sender:{domain}", kind="sending_resumed", actor=actor, payload={"reason": reason}
     )
 
@@ -172,7 +172,7 @@ def _note(store: Store, touch: Touch, kind: str, rule: str, reason: str, now: dt
             subject=touch.prospect_id,
             detail=f"touch {touch.touch_number} ({touch.touch_id}): {rule}: {reason[:300]}",
         )
-    store.append_journal(
+    store.journal.append(
         subject=touch.prospect_id,
         kind=kind,
         actor=POLICY_ACTOR,
@@ -189,9 +189,9 @@ def _context(
     now: dt.datetime,
     halted: str | None,
 ) -> SendContext:
-    prospect = store.get_prospect(touch.prospect_id)
+    prospect = store.prospects.get(touch.prospect_id)
     assert prospect is not None
-    artifact = store.get_artifact(touch.artifact_id)
+    artifact = store.artifacts.get(touch.artifact_id)
     day_start = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
     previous = [t.sent_at for t in ledger.touches(touch.prospect_id) if t.sent_at is not None]
     return SendContext(
@@ -204,7 +204,7 @@ def _context(
         mailbox_sent_today=ledger.sent_since(day_start, mailbox=touch.mailbox),
         domain_sent_today=ledger.sent_since(day_start, domain=touch.sending_domain),
         mailbox_cap_today=settings.warmup_cap(ledger.first_send(touch.sending_domain), now),
-        suppressed=store.suppression_reason(touch.to_hash, touch.prospect_id),
+        suppressed=store.privacy.suppression_reason(touch.to_hash, touch.prospect_id),
     )
 
 
@@ -214,7 +214,7 @@ def _refuse(
     ledger.set_status(touch.touch_id, "refused", reason)
     _note(store, touch, "send_refused", rule, reason, now)
     if rule == "policy:suppression":
-        store.apply_event(
+        store.prospects.apply_event(
             touch.prospect_id,
             Event.DO_NOT_CONTACT_REQUESTED,
             actor=POLICY_ACTOR,
@@ -233,7 +233,7 @@ def send_pending(
         return reports
     halted = check_domain_health(store, ledger, settings)
     for touch in ledger.touches_with_status("pending"):
-        prospect = store.get_prospect(touch.prospect_id)
+        prospect = store.prospects.get(touch.prospect_id)
         if prospect is None or prospect.state is not State.SCHEDULED:
             state = prospect.state.value if prospect else "missing"
             ledger.set_status(touch.touch_id, "cancelled", f"prospect is {state}")
@@ -261,7 +261,7 @@ def send_pending(
         if not ledger.sending_on():
             break
         # The last gate, read again right before the call: nothing suppressed since can slip through.
-        last = store.suppression_reason(touch.to_hash, touch.prospect_id)
+        last = store.privacy.suppression_reason(touch.to_hash, touch.prospect_id)
         if last is not None:
             _refuse(store, ledger, touch, "policy:suppression", f"address suppressed: {last}", now)
             reports.append(SendReport(prospect.id, touch.touch_id, "refused", "policy:suppression", last))

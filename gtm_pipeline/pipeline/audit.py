@@ -15,7 +15,7 @@ from typing import Any
 
 from gtm_pipeline.domain.history import fold
 from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash
-from gtm_pipeline.store.repository import JournalRecord, Store
+from gtm_pipeline.store import JournalRecord, Store
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def chain_problems(prospect_id: str, entries: Sequence[JournalRecord]) -> list[P
 def replay_check(store: Store, anchors: Mapping[str, Anchor] | None = None) -> ReplayReport:
     """Verify every prospect's chain, rebuild its state from the journal, compare with the store."""
     report = ReplayReport()
-    for prospect in store.list_prospects():
-        entries = store.journal(prospect.id)
+    for prospect in store.prospects.find():
+        entries = store.journal.entries(prospect.id)
         report.prospects += 1
         report.entries += len(entries)
         report.problems += chain_problems(prospect.id, entries)

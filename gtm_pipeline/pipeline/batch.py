@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from gtm_pipeline.pipeline.reports import StepReport
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.pipeline.step_report import StepReport
 
 Step = Callable[..., StepReport]
 

@@ -19,7 +19,7 @@ from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.states import PRE_SEND, Event, State
 from gtm_pipeline.pipeline.conflicts import account_conflict, person_conflict
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.repository import NewProspect
+from gtm_pipeline.store import NewProspect
 
 SKILL = "discover-prospects"
 CONFLICT_ACTOR = "rule:conflict@1"
@@ -63,7 +63,7 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
             report.duplicates.append(pid)
             continue
         seen.add(pid)
-        existing = services.store.get_prospect(pid)
+        existing = services.store.prospects.get(pid)
         if existing is not None:
             report.already_known.append(pid)
             if existing.hypothesis_slug != hypothesis.slug and _cross_hypothesis_conflict(
@@ -73,7 +73,7 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
             continue
         contact = candidate.contact
         contact_hash = email_hash(contact.email) if contact else None
-        if services.store.suppression_reason(pid, contact_hash or "") is not None:
+        if services.store.privacy.suppression_reason(pid, contact_hash or "") is not None:
             report.suppressed.append(pid)  # no skill call, no registration, nothing stored about them
             continue
         outcome = services.runner.run(
@@ -95,7 +95,7 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
         if not finding.signal_found:
             report.rejected.append(pid)
             continue
-        services.store.add_prospect(
+        services.store.prospects.add(
             NewProspect(
                 id=pid,
                 hypothesis_slug=hypothesis.slug,
@@ -119,12 +119,12 @@ def discover(services: Services, hypothesis: Hypothesis, *, run_id: str | None =
         )
         report.registered.append(pid)
         reason = account_conflict(services.accounts, candidate.domain) or (
-            person_conflict(services.store.prospects_with_email_hash(contact_hash), pid)
+            person_conflict(services.store.prospects.with_email_hash(contact_hash), pid)
             if contact_hash
             else None
         )
         if reason is not None:
-            services.store.apply_event(
+            services.store.prospects.apply_event(
                 pid, Event.CONFLICT_DETECTED, actor=CONFLICT_ACTOR, rationale=reason, run_id=run_id
             )
             report.conflicts.append(pid)
@@ -137,11 +137,11 @@ def _cross_hypothesis_conflict(
     """A second hypothesis reached a known prospect: stop it before any touch, or note it if in flight."""
     rationale = f"also reached through hypothesis {other_hypothesis}"
     if state in PRE_SEND:
-        services.store.apply_event(
+        services.store.prospects.apply_event(
             prospect_id, Event.CONFLICT_DETECTED, actor=CONFLICT_ACTOR, rationale=rationale, run_id=run_id
         )
         return True
-    services.store.append_journal(
+    services.store.journal.append(
         subject=prospect_id,
         kind="conflict_noted",
         actor=CONFLICT_ACTOR,

@@ -16,9 +16,9 @@ from gtm_pipeline.domain.contracts import DraftFinding, SkillResult, result_mode
 from gtm_pipeline.domain.draft_policy import violations
 from gtm_pipeline.domain.history import fold
 from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
-from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.pipeline.step_report import StepReport, current_artifact
 from gtm_pipeline.skills.runner import input_hash
 
 DRAFT_SKILL = "draft-first-touch"
@@ -50,7 +50,7 @@ def _produce(
     if prospect.state in DISQUALIFIED or prospect.state not in _DRAFTABLE:
         report.detail = f"state {prospect.state.value} is not draftable"
         return _Produced(report)
-    profile_artifact = services.store.latest_artifact(prospect_id, "profile")
+    profile_artifact = services.store.artifacts.latest(prospect_id, "profile")
     hypothesis = services.hypotheses.get(prospect.hypothesis_slug)
     if profile_artifact is None or hypothesis is None:
         report.detail = "no profile or hypothesis"
@@ -65,7 +65,7 @@ def _produce(
         "profile": profile.finding.model_dump(mode="json"),
         "sender": {"signature": services.sender.signature},
     }
-    touches = fold(services.store.journal(prospect_id)).touches
+    touches = fold(services.store.journal.entries(prospect_id)).touches
     if touches and skill_name == DRAFT_SKILL:
         # A follow-up: the same skill, told which touch it writes (the send step threads it).
         inputs["touch"] = {"number": len(touches) + 1, "follow_up": True}
@@ -93,7 +93,7 @@ def _produce(
         broken = violations(outcome.result.finding, [*services.sender.domains, prospect.company_domain])
         if broken:
             meta.update(blocked=True, violations=broken)
-    artifact_id, _ = services.store.add_artifact(
+    artifact_id, _ = services.store.artifacts.add(
         prospect_id=prospect_id,
         kind=kind,
         content=outcome.result.model_dump_json(),
@@ -122,15 +122,15 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
         return report
     group = services.catalog.skill(DRAFT_SKILL).group.spec
     artifact_id, confidence = produced.artifact_id, produced.result.confidence
-    artifact = services.store.get_artifact(artifact_id)
+    artifact = services.store.artifacts.get(artifact_id)
     blocked = bool(artifact and artifact.meta.get("blocked"))
     if require_prospect(services, prospect_id).state in _NEEDS_DRAFT and blocked:
         assert artifact is not None
-        services.store.enqueue_review(
+        services.store.reviews.enqueue(
             prospect_id=prospect_id, artifact_id=artifact_id, kind="policy_violation"
         )
         report.status, report.detail = "escalated", "; ".join(artifact.meta["violations"])[:300]
-        services.store.apply_event(
+        services.store.prospects.apply_event(
             prospect_id,
             Event.DRAFT_READY_FOR_REVIEW,
             actor=POLICY_ACTOR,
@@ -140,13 +140,13 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
         )
     elif require_prospect(services, prospect_id).state in _NEEDS_DRAFT:
         if group.mode == "copilot" or confidence < group.escalate_below:
-            services.store.enqueue_review(prospect_id=prospect_id, artifact_id=artifact_id, kind="draft")
+            services.store.reviews.enqueue(prospect_id=prospect_id, artifact_id=artifact_id, kind="draft")
             why = (
                 "copilot group: drafts wait for the operator"
                 if group.mode == "copilot"
                 else (f"confidence {confidence} below {group.escalate_below}: escalated")
             )
-            services.store.apply_event(
+            services.store.prospects.apply_event(
                 prospect_id,
                 Event.DRAFT_READY_FOR_REVIEW,
                 actor=MODE_ACTOR,
@@ -155,7 +155,7 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
                 run_id=run_id,
             )
         else:
-            services.store.apply_event(
+            services.store.prospects.apply_event(
                 prospect_id,
                 Event.DRAFT_AUTO_APPROVED,
                 actor=MODE_ACTOR,
@@ -166,7 +166,7 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
                 run_id=run_id,
             )
             if sampled(prospect_id, artifact_id, group.sample_rate):
-                services.store.enqueue_review(
+                services.store.reviews.enqueue(
                     prospect_id=prospect_id, artifact_id=artifact_id, kind="audit_sample"
                 )
     report.state = require_prospect(services, prospect_id).state.value

@@ -17,7 +17,7 @@ from typing import Any
 
 from gtm_pipeline.domain.ids import email_hash, is_prospect_id
 from gtm_pipeline.domain.states import Event
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store import Store
 
 PRIVACY_ACTOR = "operator:privacy"
 PURPOSE = "B2B outbound prospecting: research of public company sources and one-to-one business email"
@@ -42,8 +42,8 @@ class ErasureReport:
 def _prospects_of(store: Store, subject: str) -> list[str]:
     """The prospects a subject (a prospect id or an email hash) refers to."""
     if is_prospect_id(subject):
-        return [subject] if store.get_prospect(subject) else []
-    return [pid for pid, _state in store.prospects_with_email_hash(subject)]
+        return [subject] if store.prospects.get(subject) else []
+    return [pid for pid, _state in store.prospects.with_email_hash(subject)]
 
 
 def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
@@ -60,8 +60,8 @@ def record_request(store: Store, *, kind: str, email: str, now: dt.datetime, res
     if "@" not in address or any(ch.isspace() for ch in address):
         raise ValueError("an email address is needed to find the person (only its hash is stored)")
     digest = email_hash(address)
-    matches = store.prospects_with_email_hash(digest)
-    return store.record_rights_request(
+    matches = store.prospects.with_email_hash(digest)
+    return store.privacy.record_rights_request(
         kind=kind,
         subject_hash=digest,
         prospect_id=matches[0][0] if matches else None,
@@ -91,7 +91,7 @@ def erase(
         raise UnknownSubjectError(f"no prospect {target}")
     request_id = None
     if rights_request:
-        request_id = store.record_rights_request(
+        request_id = store.privacy.record_rights_request(
             kind="erasure",
             subject_hash=subject_hash,
             prospect_id=prospect_ids[0] if prospect_ids else None,
@@ -110,7 +110,7 @@ def erase(
 
 
 def _open_request(store: Store, request_id: int, kind: str) -> dict[str, Any]:
-    found = [r for r in store.rights_requests(status="open") if r["id"] == request_id]
+    found = [r for r in store.privacy.rights_requests(status="open") if r["id"] == request_id]
     if not found or found[0]["kind"] != kind:
         raise UnknownSubjectError(f"request #{request_id} is not an open {kind} request")
     return found[0]
@@ -153,22 +153,22 @@ def _erase(
     report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids, request_id=request_id)
     # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
     if suppress_subject:
-        store.suppress(subject_hash, kind="email", reason=reason)
+        store.privacy.suppress(subject_hash, kind="email", reason=reason)
     for pid in prospect_ids:
-        prospect = store.get_prospect(pid)
+        prospect = store.prospects.get(pid)
         if prospect is not None and prospect.contact_email:
-            store.suppress(email_hash(prospect.contact_email), kind="email", reason=reason)
-        store.suppress(pid, kind="prospect", reason=reason)
-        counts = store.tombstone_prospect(pid, reason=reason, now=now)
+            store.privacy.suppress(email_hash(prospect.contact_email), kind="email", reason=reason)
+        store.privacy.suppress(pid, kind="prospect", reason=reason)
+        counts = store.privacy.tombstone(pid, reason=reason, now=now)
         for key, value in counts.items():
             report.counts[key] = report.counts.get(key, 0) + value
-        entry = store.append_journal(
+        entry = store.journal.append(
             subject=pid,
             kind="erasure",
             actor=PRIVACY_ACTOR,
             payload={"reason": reason, "request_id": report.request_id, "tombstoned": counts},
         )
-        store.apply_event(
+        store.prospects.apply_event(
             pid,
             Event.ERASED,
             actor=PRIVACY_ACTOR,
@@ -178,7 +178,7 @@ def _erase(
         )
     report.compacted = store.compact()
     if report.request_id is not None:
-        store.complete_rights_request(
+        store.privacy.complete_rights_request(
             report.request_id, outcome=f"erased {len(prospect_ids)} prospect(s): {report.counts}", at=now
         )
     return report
@@ -187,7 +187,7 @@ def _erase(
 def export(store: Store, email: str, *, now: dt.datetime, response_days: int) -> dict[str, Any]:
     """Everything held about a person, as the access right requires (recorded as a request)."""
     digest, prospect_ids = _resolve(store, email)
-    request_id = store.record_rights_request(
+    request_id = store.privacy.record_rights_request(
         kind="access",
         subject_hash=digest,
         prospect_id=prospect_ids[0] if prospect_ids else None,
@@ -208,10 +208,10 @@ def _export(
 ) -> dict[str, Any]:
     held = []
     for pid in prospect_ids:
-        prospect = store.get_prospect(pid)
+        prospect = store.prospects.get(pid)
         assert prospect is not None
         artifacts = [
-            store.artifacts(pid, kind) for kind in ("raw_source", "profile", "draft", "context_pack")
+            store.artifacts.of_kind(pid, kind) for kind in ("raw_source", "profile", "draft", "context_pack")
         ]
         held.append(
             {
@@ -241,7 +241,7 @@ def _export(
                 ],
                 "decisions": [
                     {"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.payload}
-                    for e in store.journal(pid)
+                    for e in store.journal.entries(pid)
                 ],
             }
         )
@@ -249,8 +249,8 @@ def _export(
         "subject_hash": digest,
         "request_id": request_id,
         "generated_at": now.isoformat(),
-        "suppressed": store.suppression_reason(digest) is not None,
+        "suppressed": store.privacy.suppression_reason(digest) is not None,
         "prospects": held,
     }
-    store.complete_rights_request(request_id, outcome=f"exported {len(held)} prospect(s)", at=now)
+    store.privacy.complete_rights_request(request_id, outcome=f"exported {len(held)} prospect(s)", at=now)
     return result

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
 from gtm_pipeline.domain.sources import SourceDoc
 from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Event, State
-from gtm_pipeline.pipeline.reports import StepReport, current_artifact
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.pipeline.step_report import StepReport, current_artifact
 from gtm_pipeline.skills.runner import input_hash
-from gtm_pipeline.store.repository import ArtifactRecord, ProspectRecord
+from gtm_pipeline.store import ArtifactRecord, ProspectRecord
 
 AUGMENT_SKILL = "augment-profile"
 RULE_ACTOR = "rule:qualification@1"
@@ -42,7 +42,7 @@ class FetchReport:
 
 
 def require_prospect(services: Services, prospect_id: str) -> ProspectRecord:
-    prospect = services.store.get_prospect(prospect_id)
+    prospect = services.store.prospects.get(prospect_id)
     if prospect is None:
         raise KeyError(f"unknown prospect {prospect_id}: run discovery first")
     return prospect
@@ -57,7 +57,7 @@ def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = 
     docs = services.corpus.fetch(prospect.company_domain)
     new = 0
     for doc in docs:
-        _id, created = services.store.add_artifact(
+        _id, created = services.store.artifacts.add(
             prospect_id=prospect_id,
             kind="raw_source",
             content=doc.text,
@@ -75,7 +75,7 @@ def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = 
 def stored_sources(services: Services, prospect_id: str) -> list[SourceDoc]:
     """The sources fetched for this prospect, as stored: what evidence is checked against."""
     latest: dict[str, SourceDoc] = {}
-    for art in services.store.artifacts(prospect_id, "raw_source"):
+    for art in services.store.artifacts.of_kind(prospect_id, "raw_source"):
         if art.content is None or art.source_id is None:
             continue  # tombstoned
         latest[art.source_id] = SourceDoc(
@@ -138,7 +138,7 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
         artifact_id, entry_id = latest.id, latest.journal_entry_id
     else:
         if prospect.state is State.DISCOVERED:
-            services.store.apply_event(
+            services.store.prospects.apply_event(
                 prospect_id,
                 Event.RESEARCH_STARTED,
                 actor=RULE_ACTOR,
@@ -154,7 +154,7 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
             report.detail = outcome.waiting or report.detail
             report.state = require_prospect(services, prospect_id).state.value
             return report
-        artifact_id, _ = services.store.add_artifact(
+        artifact_id, _ = services.store.artifacts.add(
             prospect_id=prospect_id,
             kind="profile",
             content=outcome.result.model_dump_json(),
@@ -185,12 +185,12 @@ def _route(
     current = require_prospect(services, prospect_id)
     if current.state is not State.RESEARCHING:
         return
-    artifact = services.store.get_artifact(artifact_id)
+    artifact = services.store.artifacts.get(artifact_id)
     assert artifact is not None
     result = profile_result(artifact)
     group = services.catalog.skill(AUGMENT_SKILL).group.spec
     if result.confidence < group.escalate_below:
-        created = services.store.enqueue_review(
+        created = services.store.reviews.enqueue(
             prospect_id=prospect_id, artifact_id=artifact_id, kind="escalation"
         )
         report.status = "escalated"
@@ -200,7 +200,7 @@ def _route(
         return
     hypothesis = services.hypotheses[current.hypothesis_slug]
     qualified = is_qualified(services, current, result)
-    decision = services.store.apply_event(
+    decision = services.store.prospects.apply_event(
         prospect_id,
         Event.QUALIFIED if qualified else Event.DISQUALIFIED,
         actor=RULE_ACTOR,

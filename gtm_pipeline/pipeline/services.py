@@ -11,7 +11,6 @@ from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.conflicts import Account, load_accounts
-from gtm_pipeline.pipeline.corpus import SampleCorpus
 from gtm_pipeline.pipeline.hypotheses import load_hypotheses
 from gtm_pipeline.providers.base import Provider
 from gtm_pipeline.providers.pricing import PriceTable
@@ -19,7 +18,8 @@ from gtm_pipeline.providers.registry import router_from_settings
 from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.sources.corpus import SampleCorpus
+from gtm_pipeline.store import Store
 
 
 @dataclass(frozen=True)

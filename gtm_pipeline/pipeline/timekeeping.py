@@ -17,7 +17,7 @@ from gtm_pipeline.domain.rules import DAY, Due, TimePolicy, due_event, retention
 from gtm_pipeline.domain.states import Decision, State
 from gtm_pipeline.pipeline.privacy import erase
 from gtm_pipeline.skills.catalog import SkillCatalog
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store import Store
 
 TIMED_STATES = (State.AWAITING_REPLY, State.FOLLOW_UP_DUE, State.NOT_NOW)
 SEQUENCE_SKILL = "draft-first-touch"
@@ -55,11 +55,11 @@ def sequence_policy(catalog: SkillCatalog) -> TimePolicy:
 
 def plan(store: Store, policy: TimePolicy, now: dt.datetime, retention_days: int) -> list[Planned]:
     """What the rules would do at ``now``. Reads only."""
-    timed = {p.id for p in store.list_prospects(states=list(TIMED_STATES))}
-    stale = set(store.inactive_prospects(now - retention_days * DAY)) if retention_days > 0 else set()
+    timed = {p.id for p in store.prospects.find(states=list(TIMED_STATES))}
+    stale = set(store.prospects.inactive(now - retention_days * DAY)) if retention_days > 0 else set()
     planned = []
     for prospect_id in sorted(timed | stale):
-        history = fold(store.journal(prospect_id))
+        history = fold(store.journal.entries(prospect_id))
         due = due_event(history, policy, now) if prospect_id in timed else None
         retention = retention_due(history, retention_days, now) if prospect_id in stale else False
         if (due or retention) and history.state is not None:
@@ -73,7 +73,7 @@ def apply(store: Store, planned: list[Planned], now: dt.datetime) -> list[Decisi
     for item in planned:
         if item.due is not None:
             decisions.append(
-                store.apply_event(
+                store.prospects.apply_event(
                     item.prospect_id,
                     item.due.event,
                     actor=item.due.rule,

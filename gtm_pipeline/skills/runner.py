@@ -35,8 +35,8 @@ from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter
 from gtm_pipeline.skills.catalog import Skill
+from gtm_pipeline.store import Store
 from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.repository import Store
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class SkillRunner:
             today = self.clock.now().date()
             if (
                 group.daily_spend_cap_usd is not None
-                and self.store.spend_on(today, group.name) >= group.daily_spend_cap_usd
+                and self.store.spend.on(today, group.name) >= group.daily_spend_cap_usd
             ):
                 return self._wait_for_budget(skill, subject, digest, today, run_id)
             try:
@@ -153,7 +153,7 @@ class SkillRunner:
             route += [a.as_dict() for a in trail]
             self._escalate_open_circuits(route, today)
             cost = self.prices.cost(reply.model, reply.usage)
-            self.store.record_spend(
+            self.store.spend.record(
                 day=today,
                 group=group.name,
                 provider=reply.provider,
@@ -164,7 +164,7 @@ class SkillRunner:
             output, failure = _parse(skill, reply, sources)
             if output is not None:
                 result = self._result(skill, output, reply, request, sources, attempt, cost)
-                entry = self.store.append_journal(
+                entry = self.store.journal.append(
                     subject=subject,
                     kind="skill_result",
                     actor=skill.actor,
@@ -175,7 +175,7 @@ class SkillRunner:
                 return SkillOutcome(skill, digest, attempt, result, entry, reply=reply, route=route)
         assert failure is not None
         attempts = skill.spec.max_attempts
-        dead_letter_id, _created = self.store.record_dead_letter(
+        dead_letter_id, _created = self.store.dead_letters.record(
             prospect_id=prospect_id,
             skill=skill.name,
             skill_version=skill.version,
@@ -193,7 +193,7 @@ class SkillRunner:
                 subject=prospect_id or subject,
                 detail=f"{skill.name}@{skill.version} ({group.name}): {failure.kind}: {failure.detail[:300]}",
             )
-        entry = self.store.append_journal(
+        entry = self.store.journal.append(
             subject=subject,
             kind="dead_letter",
             actor=skill.actor,
@@ -220,11 +220,11 @@ class SkillRunner:
         nothing; a dead letter waits for the operator (retry or discard) instead of being
         re-sent on every run.
         """
-        recorded = self.store.recorded_skill_result(f"skill:{skill.code_version}:{subject}:{digest}:")
+        recorded = self.store.journal.recorded_skill_result(f"skill:{skill.code_version}:{subject}:{digest}:")
         if recorded is not None:
             result = result_model(skill.finding_type).model_validate(recorded.payload["result"])
             return SkillOutcome(skill, digest, 0, result, recorded.entry_id, reused=True)
-        dead = self.store.open_dead_letter(
+        dead = self.store.dead_letters.find_open(
             prospect_id=prospect_id, skill=skill.name, skill_version=skill.version, input_hash=digest
         )
         if dead is not None:
@@ -255,7 +255,7 @@ class SkillRunner:
             subject=group.name,
             detail=f"group {group.name} reached its daily cap of ${group.daily_spend_cap_usd}: calls wait",
         )
-        entry = self.store.append_journal(
+        entry = self.store.journal.append(
             subject=subject,
             kind="spend_cap_wait",
             actor=f"rule:spend-cap@1/{group.name}",

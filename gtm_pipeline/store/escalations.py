@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.repository import Store, _record
+from gtm_pipeline.store.records import record
+
+if TYPE_CHECKING:
+    from gtm_pipeline.store.unit import Store
 
 KINDS = (
     "run_failure",
@@ -50,7 +54,7 @@ class Escalations:
         """Record an escalation once per ``key``; returns True when it is new."""
         if kind not in KINDS:
             raise ValueError(f"unknown escalation kind {kind!r}")
-        with self.store._write() as c:
+        with self.store.writing() as c:
             if c.execute(sa.select(t.escalations.c.id).where(t.escalations.c.key == key)).first():
                 return False
             c.execute(
@@ -67,19 +71,19 @@ class Escalations:
             .order_by(t.escalations.c.id.desc())
             .limit(limit)
         )
-        with self.store._read() as c:
-            return [_record(Escalation, r) for r in c.execute(query)]
+        with self.store.reading() as c:
+            return [record(Escalation, r) for r in c.execute(query)]
 
     def open_count(self) -> int:
         """How many wait for an operator (the console's badge on every page: one COUNT, no rows)."""
         query = sa.select(sa.func.count()).where(t.escalations.c.acknowledged_at.is_(None))
-        with self.store._read() as c:
+        with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)
 
     def acknowledge(self, escalation_id: int, *, actor: str, note: str = "") -> bool:
         """Mark seen and handled (journaled); False when it was already acknowledged or unknown."""
         now = self.store.now()
-        with self.store._write() as c:
+        with self.store.writing() as c:
             row = c.execute(sa.select(t.escalations).where(t.escalations.c.id == escalation_id)).first()
             if row is None or row.acknowledged_at is not None:
                 return False
@@ -88,7 +92,7 @@ class Escalations:
                 .where(t.escalations.c.id == escalation_id)
                 .values(acknowledged_at=now, acknowledged_by=actor)
             )
-            self.store._append(
+            self.store.journal.append_in(
                 c,
                 subject=f"escalation:{escalation_id}",
                 kind="escalation_acknowledged",

@@ -12,6 +12,10 @@ question, not now, not a fit, unsubscribe, a referral), out of office, bouncing 
 soft) or complaining - and delivers Resend's webhooks to the receiver, Svix-signed, with
 optional duplicates and out-of-order delivery, retrying on non-2xx like Svix does. A
 whole campaign can be rehearsed against it before going live.
+
+One module on purpose (over 400 lines): the API, its idempotency store and the simulated
+recipients share one lock and one queue of deliveries, and the faithfulness of each depends on
+the others (an email accepted twice would also be answered twice).
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class ResendTwin:
         self.emails: dict[str, dict[str, Any]] = {}
         self.received: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._in_flight: set[str] = set()
         self.deliveries_attempted = 0
         self.deliveries_failed = 0
         self._ids = itertools.count(1)
@@ -204,17 +209,32 @@ class ResendTwin:
         if not 1 <= len(key) <= 256:
             return _error(400, "invalid_idempotency_key", "The key must be between 1-256 chars.")
         digest = hashlib.sha256(body).hexdigest()
+        # One decision per key under the lock, as Resend makes it: a finished key is replayed (or
+        # refused for another payload), a key still in flight is refused, a new key is claimed.
         with self._lock:
             known = self.idempotency.get(key)
+            in_flight = key in self._in_flight
+            if known is None and not in_flight:
+                self._in_flight.add(key)
         if known is not None:
             if known[0] != digest:
                 return _error(
                     409, "invalid_idempotent_request", "Same idempotency key used with a different payload."
                 )
             return known[1], False
-        response = make()
-        with self._lock:
-            self.idempotency[key] = (digest, response)
+        if in_flight:
+            return _error(
+                409,
+                "concurrent_idempotent_requests",
+                "Same idempotency key used while a request is in progress.",
+            )
+        try:
+            response = make()
+            with self._lock:
+                self.idempotency[key] = (digest, response)
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
         return response, True
 
     def _send(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:

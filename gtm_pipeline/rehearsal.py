@@ -27,13 +27,13 @@ from gtm_pipeline.app import receiver_app
 from gtm_pipeline.domain.actors import REHEARSAL_OPERATOR
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.states import State
-from gtm_pipeline.outreach.inbound import Processor
 from gtm_pipeline.outreach.local_server import serving
+from gtm_pipeline.outreach.processing import InboxProcessor
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.outreach import OutreachLedger
+from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.twins.resend_twin import BEHAVIOURS, ResendTwin, WebhookTarget
 
 OPERATOR = REHEARSAL_OPERATOR
@@ -87,10 +87,12 @@ def rehearse(
     OutreachLedger(store).switch_sending(
         True, actor=OPERATOR, reason="rehearsal: sending to the Resend twin", schedule="not used"
     )
-    for item in store.pending_reviews():
+    for item in store.reviews.pending():
         if item.kind == "draft":
-            store.decide_review(item.id, approve=True, actor=OPERATOR, reason="rehearsal: approve all drafts")
-    approved = store.list_prospects(states=[State.APPROVED])
+            store.reviews.decide(
+                item.id, approve=True, actor=OPERATOR, reason="rehearsal: approve all drafts"
+            )
+    approved = store.prospects.find(states=[State.APPROVED])
     chosen = behaviours or {p.id: BEHAVIOURS[i % len(BEHAVIOURS)] for i, p in enumerate(approved)}
     twin = ResendTwin(clock=clock)
     for prospect in approved:
@@ -101,7 +103,7 @@ def rehearse(
         client = ResendClient(api_url=twin.url)
         saved = resend.api_key
         resend.api_key = twin.api_key
-        processor = Processor(
+        processor = InboxProcessor(
             store,
             services.catalog,
             services.runner,
@@ -118,16 +120,16 @@ def rehearse(
                         report.outcomes[sent.outcome] += 1
                     twin.flush()
                     processor.process(now=clock.now())
-                    if not store.list_prospects(states=[State.APPROVED, State.SCHEDULED]):
+                    if not store.prospects.find(states=[State.APPROVED, State.SCHEDULED]):
                         break
                     clock.set(_first_window(clock.now() + dt.timedelta(days=1), settings))
         finally:
             resend.api_key = saved
     for prospect in approved:
-        current = store.get_prospect(prospect.id)
+        current = store.prospects.get(prospect.id)
         report.states[prospect.id] = current.state.value if current else "missing"
     for email in twin.emails.values():
         touch = next((t["value"] for t in email.get("tags", []) if t["name"] == "touch_id"), email["id"])
         report.sends_per_touch[touch] = report.sends_per_touch.get(touch, 0) + 1
-    report.suppressions = len(store.suppressions())
+    report.suppressions = len(store.privacy.suppressions())
     return report

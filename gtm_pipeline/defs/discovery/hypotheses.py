@@ -1,13 +1,13 @@
 """Per-hypothesis assets: the hypothesis file itself, and discovery over it.
 
-One pair of assets per file in ``hypotheses/``, so the asset graph shows which hypothesis
-found which prospects. Discovery registers the prospect partitions it finds; adding a key
-that exists is a no-op, so re-running discovery adds nothing.
+One pair of assets per hypothesis file, so the asset graph shows which hypothesis found which
+prospects. Discovery registers the prospect partitions it finds; adding a key that exists is a
+no-op, so re-running discovery adds nothing.
 """
 
 import dagster as dg
 
-from gtm_pipeline.defs.catalog import hypotheses, skill_catalog
+from gtm_pipeline.defs.location import hypotheses, skill_catalog
 from gtm_pipeline.defs.partitions import PROSPECTS
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource
@@ -53,7 +53,7 @@ def build_hypothesis_assets(hypothesis: Hypothesis) -> list[dg.AssetsDefinition]
     )
     def hypothesis_asset(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
         current = gtm.services.hypotheses[slug]
-        changed = gtm.services.store.upsert_hypothesis(
+        changed = gtm.services.store.prospects.upsert_hypothesis(
             slug, current.title, current.version, current.content_hash
         )
         return dg.MaterializeResult(

@@ -1,4 +1,4 @@
-"""The bundled offline corpus: a snapshot of synthetic company web pages and lists.
+"""The sample corpus connector: a bundled snapshot of synthetic company web pages and lists.
 
 It stands in for the web and for imported lists on the embedded default, with the same
 shape a live fetcher will have: candidates to discover, and documents per company domain,

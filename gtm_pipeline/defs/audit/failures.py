@@ -1,4 +1,4 @@
-"""A failed Dagster run is an escalation: it shows in ``gtm status`` and the console until acknowledged."""
+"""Every failed run of this code location becomes an escalation (nothing fails silently)."""
 
 import dagster as dg
 

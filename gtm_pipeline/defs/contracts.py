@@ -1,17 +1,17 @@
 """Blocking contract checks: what a run stored must validate when read back.
 
-The runner validated each result before storing it; these checks re-read what the store
-actually holds for the run's prospects and validate it again (pydantic contract, and every
-quote against the sources stored for that prospect). A failure blocks the downstream
-assets of the run, so a corrupt or tampered profile can never feed a draft.
+The runner validated each result before storing it; these checks re-read what the store actually
+holds for the run's prospects and validate it again (pydantic contract, and every quote against the
+sources stored for that prospect). A failure blocks the downstream assets of the run, so a corrupt or
+tampered profile can never feed a draft. Each stage declares the checks of its own assets with
+:func:`contract_check`.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 
 from gtm_pipeline.defs.partitions import prospect_partitions
-from gtm_pipeline.defs.prospects import context_pack, draft, profile
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.contracts import FINDING_TYPES, result_model
 from gtm_pipeline.domain.sources import evidence_problems
@@ -23,7 +23,7 @@ CheckEvent = dg.AssetCheckEvaluation | dg.AssetCheckResult
 
 def contract_problems(services: Services, prospect_id: str, kind: str) -> list[str]:
     """Problems of the latest stored ``kind`` artifact of a prospect (none stored is fine)."""
-    artifact = services.store.latest_artifact(prospect_id, kind)
+    artifact = services.store.artifacts.latest(prospect_id, kind)
     if artifact is None or artifact.content is None:
         return []
     finding_name = {
@@ -73,33 +73,20 @@ def _check(context: dg.AssetCheckExecutionContext, gtm: GtmResource, kind: str) 
     )
 
 
-# Dagster's stub types a check as returning one AssetCheckResult; at run time a check may yield
-# AssetCheckEvaluations first, which is how a ranged run settles each partition's planned check.
-@dg.asset_check(  # type: ignore[arg-type]
-    asset=profile,
-    partitions_def=prospect_partitions,
-    blocking=True,
-    description="Stored profiles validate against the contract.",
-)
-def profile_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
-    yield from _check(context, gtm, "profile")
+def contract_check(asset: dg.AssetsDefinition, kind: str, name: str) -> dg.AssetChecksDefinition:
+    """The blocking, prospect-partitioned contract check of ``asset``'s stored ``kind`` artifacts."""
 
+    def check(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
+        yield from _check(context, gtm, kind)
 
-@dg.asset_check(  # type: ignore[arg-type]
-    asset=draft,
-    partitions_def=prospect_partitions,
-    blocking=True,
-    description="Stored drafts validate against the contract.",
-)
-def draft_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
-    yield from _check(context, gtm, "draft")
-
-
-@dg.asset_check(  # type: ignore[arg-type]
-    asset=context_pack,
-    partitions_def=prospect_partitions,
-    blocking=True,
-    description="Stored context packs validate against the contract.",
-)
-def context_pack_contract(context: dg.AssetCheckExecutionContext, gtm: GtmResource) -> Iterator[CheckEvent]:
-    yield from _check(context, gtm, "context_pack")
+    check.__name__ = name
+    decorated: Callable[..., dg.AssetChecksDefinition] = dg.asset_check(
+        asset=asset,
+        name=name,
+        partitions_def=prospect_partitions,
+        blocking=True,
+        description=f"Stored {kind.replace('_', ' ')}s validate against the contract.",
+    )
+    # Dagster's stub types a check as returning one AssetCheckResult; at run time a check may yield
+    # AssetCheckEvaluations first, which is how a ranged run settles each partition's planned check.
+    return decorated(check)

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from gtm_pipeline.domain.states import Decision, Event
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.repository import JournalRecord, Store, _record
+from gtm_pipeline.store.records import JournalRecord, record
+
+if TYPE_CHECKING:
+    from gtm_pipeline.store.unit import Store
 
 HALT_KINDS = ("sending_halted", "sending_resumed")
 # The operator's switch: nothing is sent unless the newest of these entries is "on".
@@ -77,13 +80,13 @@ class OutreachLedger:
         query = (
             sa.select(t.outbox).where(t.outbox.c.prospect_id == prospect_id).order_by(t.outbox.c.touch_number)
         )
-        with self.store._read() as c:
-            return [_record(Touch, r) for r in c.execute(query)]
+        with self.store.reading() as c:
+            return [record(Touch, r) for r in c.execute(query)]
 
     def _touch_where(self, clause: sa.ColumnElement[bool]) -> Touch | None:
-        with self.store._read() as c:
+        with self.store.reading() as c:
             row = c.execute(sa.select(t.outbox).where(clause)).first()
-        return _record(Touch, row) if row is not None else None
+        return record(Touch, row) if row is not None else None
 
     def touch(self, touch_id: str) -> Touch | None:
         return self._touch_where(t.outbox.c.touch_id == touch_id)
@@ -96,25 +99,25 @@ class OutreachLedger:
 
     def touches_with_status(self, *statuses: str) -> list[Touch]:
         query = sa.select(t.outbox).where(t.outbox.c.status.in_(statuses)).order_by(t.outbox.c.created_at)
-        with self.store._read() as c:
-            return [_record(Touch, r) for r in c.execute(query)]
+        with self.store.reading() as c:
+            return [record(Touch, r) for r in c.execute(query)]
 
     def open_touch(self, touch: Touch) -> Touch:
         """Write the ledger row for a touch once; an existing row for the same touch wins."""
-        with self.store._write() as c:
+        with self.store.writing() as c:
             existing = c.execute(
                 sa.select(t.outbox).where(
                     t.outbox.c.prospect_id == touch.prospect_id, t.outbox.c.touch_number == touch.touch_number
                 )
             ).first()
             if existing is not None:
-                return _record(Touch, existing)
+                return record(Touch, existing)
             values = {f: getattr(touch, f) for f in Touch.__dataclass_fields__}
             c.execute(t.outbox.insert().values(**values))
         return touch
 
     def record_attempt(self, touch_id: str, error: str | None) -> None:
-        with self.store._write() as c:
+        with self.store.writing() as c:
             c.execute(
                 t.outbox.update()
                 .where(t.outbox.c.touch_id == touch_id)
@@ -122,7 +125,7 @@ class OutreachLedger:
             )
 
     def set_status(self, touch_id: str, status: str, error: str | None = None) -> None:
-        with self.store._write() as c:
+        with self.store.writing() as c:
             c.execute(
                 t.outbox.update()
                 .where(t.outbox.c.touch_id == touch_id)
@@ -140,7 +143,7 @@ class OutreachLedger:
     ) -> Decision | None:
         """The provider accepted the touch: ledger and SENT transition in one transaction (once)."""
         now = at or self.store.now()
-        with self.store._write() as c:
+        with self.store.writing() as c:
             status = c.execute(
                 sa.select(t.outbox.c.status).where(t.outbox.c.touch_id == touch.touch_id)
             ).scalar()
@@ -156,12 +159,14 @@ class OutreachLedger:
                 "touch_number": touch.touch_number,
                 "mailbox": touch.mailbox,
             }
-            return self.store._apply(c, touch.prospect_id, Event.SENT, actor, rationale, now, details, None)
+            return self.store.prospects.apply_in(
+                c, touch.prospect_id, Event.SENT, actor, rationale, now, details, None
+            )
 
     def mark_outcome(self, touch_id: str, column: str, at: dt.datetime) -> None:
         """Stamp delivered / bounced / complained on a touch (first time only)."""
         col = t.outbox.c[column]
-        with self.store._write() as c:
+        with self.store.writing() as c:
             c.execute(
                 t.outbox.update().where(t.outbox.c.touch_id == touch_id, col.is_(None)).values({column: at})
             )
@@ -172,12 +177,12 @@ class OutreachLedger:
             query = query.where(t.outbox.c.mailbox == mailbox)
         if domain is not None:
             query = query.where(t.outbox.c.sending_domain == domain)
-        with self.store._read() as c:
+        with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)
 
     def first_send(self, domain: str) -> dt.datetime | None:
         query = sa.select(sa.func.min(t.outbox.c.sent_at)).where(t.outbox.c.sending_domain == domain)
-        with self.store._read() as c:
+        with self.store.reading() as c:
             value = c.execute(query).scalar()
         return (
             value.replace(tzinfo=dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo is None else value
@@ -202,23 +207,25 @@ class OutreachLedger:
             sa.func.count(recent.c.bounced_at),
             sa.func.count(recent.c.complained_at),
         ).select_from(recent)
-        with self.store._read() as c:
+        with self.store.reading() as c:
             sends, bounces, complaints = c.execute(query).one()
         return int(sends), int(bounces), int(complaints)
 
     def last_resume(self, domain: str) -> dt.datetime | None:
         """When an operator last lifted a halt of ``domain`` (rates count only sends after it)."""
-        entries = [e for e in self.store.journal(f"sender:{domain}") if e.kind == "sending_resumed"]
+        entries = [e for e in self.store.journal.entries(f"sender:{domain}") if e.kind == "sending_resumed"]
         return entries[-1].created_at if entries else None
 
     def halt(self, domain: str) -> JournalRecord | None:
         """The standing halt of a sending domain (the newest halt/resume entry, if a halt)."""
-        entries = [e for e in self.store.journal(f"sender:{domain}") if e.kind in HALT_KINDS]
+        entries = [e for e in self.store.journal.entries(f"sender:{domain}") if e.kind in HALT_KINDS]
         return entries[-1] if entries and entries[-1].kind == "sending_halted" else None
 
     def sending_switch(self) -> JournalRecord | None:
         """The newest switch entry (``None``: never switched, so sending is off)."""
-        entries = [e for e in self.store.journal(SENDING_SUBJECT) if e.kind in (SWITCH_ON, SWITCH_OFF)]
+        entries = [
+            e for e in self.store.journal.entries(SENDING_SUBJECT) if e.kind in (SWITCH_ON, SWITCH_OFF)
+        ]
         return entries[-1] if entries else None
 
     def sending_on(self) -> bool:
@@ -228,7 +235,7 @@ class OutreachLedger:
     def switch_sending(self, on: bool, *, actor: str, reason: str, schedule: str) -> str:
         """Switch sending on or off (journaled with who and why); ``schedule`` records what became of
         Dagster's send schedule (``running``, ``stopped``, ``unknown``)."""
-        return self.store.append_journal(
+        return self.store.journal.append(
             subject=SENDING_SUBJECT,
             kind=SWITCH_ON if on else SWITCH_OFF,
             actor=actor,
@@ -251,7 +258,7 @@ class OutreachLedger:
         at: dt.datetime | None = None,
     ) -> tuple[int, bool]:
         """Store an event once by its key; returns (row id, whether it is new)."""
-        with self.store._write() as c:
+        with self.store.writing() as c:
             row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).first()
             if row is not None:
                 return int(row.id), False
@@ -273,7 +280,7 @@ class OutreachLedger:
             return int(key[0]), True
 
     def set_raw_message(self, event_id: int, raw: str, prospect_id: str | None, touch_id: str | None) -> None:
-        with self.store._write() as c:
+        with self.store.writing() as c:
             c.execute(
                 t.inbox.update()
                 .where(t.inbox.c.id == event_id)
@@ -284,8 +291,8 @@ class OutreachLedger:
         query = sa.select(t.inbox).where(t.inbox.c.status == "new").order_by(t.inbox.c.id).limit(limit)
         if prospect_id is not None:
             query = query.where(t.inbox.c.prospect_id == prospect_id)
-        with self.store._read() as c:
-            return [_record(InboxRow, r) for r in c.execute(query)]
+        with self.store.reading() as c:
+            return [record(InboxRow, r) for r in c.execute(query)]
 
     def pending_count(self, prospect_id: str) -> int:
         query = (
@@ -293,7 +300,7 @@ class OutreachLedger:
             .select_from(t.inbox)
             .where(t.inbox.c.status == "new", t.inbox.c.prospect_id == prospect_id)
         )
-        with self.store._read() as c:
+        with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)
 
     def events_after(self, last_id: int, limit: int = 5000) -> list[tuple[int, str | None]]:
@@ -304,14 +311,14 @@ class OutreachLedger:
             .order_by(t.inbox.c.id)
             .limit(limit)
         )
-        with self.store._read() as c:
+        with self.store.reading() as c:
             return [(int(r.id), r.prospect_id) for r in c.execute(query)]
 
     def finish_event(
         self, event_id: int, status: str, outcome: dict[str, Any], at: dt.datetime | None = None
     ) -> bool:
         """Mark an event processed exactly once; False when another process got there first."""
-        with self.store._write() as c:
+        with self.store.writing() as c:
             result = c.execute(
                 t.inbox.update()
                 .where(t.inbox.c.id == event_id, t.inbox.c.status == "new")
@@ -321,10 +328,10 @@ class OutreachLedger:
 
     def events(self, prospect_id: str) -> list[InboxRow]:
         query = sa.select(t.inbox).where(t.inbox.c.prospect_id == prospect_id).order_by(t.inbox.c.id)
-        with self.store._read() as c:
-            return [_record(InboxRow, r) for r in c.execute(query)]
+        with self.store.reading() as c:
+            return [record(InboxRow, r) for r in c.execute(query)]
 
     def outcomes(self) -> list[dict[str, Any]]:
         query = sa.select(t.inbox.c.event_type, t.inbox.c.status, t.inbox.c.outcome).order_by(t.inbox.c.id)
-        with self.store._read() as c:
+        with self.store.reading() as c:
             return [dict(r._mapping) for r in c.execute(query)]

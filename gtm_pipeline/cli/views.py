@@ -1,4 +1,5 @@
-"""Counts for the operator: what ``gtm demo`` prints and ``gtm status`` shows."""
+"""What the CLI shows an operator: the counts ``gtm demo`` prints, what ``gtm status`` lists as
+waiting, and the spend ``gtm costs`` breaks down (ids and counts only)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gtm_pipeline.domain.states import DISQUALIFIED, State
+from gtm_pipeline.store import Store
 from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.outreach import OutreachLedger
-from gtm_pipeline.store.repository import Store
+from gtm_pipeline.store.ledger import OutreachLedger
 
 QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
 
@@ -29,21 +30,22 @@ class Summary:
 
 
 def summarize(store: Store) -> Summary:
-    by_state = store.counts_by_state()
+    by_state = store.prospects.counts_by_state()
     return Summary(
         prospects=sum(by_state.values()),
         qualified=sum(n for state, n in by_state.items() if State(state) in QUALIFIED_OR_LATER),
-        drafted=store.count_artifacts("draft"),
-        waiting_for_review=len(store.pending_reviews()),
-        dead_lettered=len(store.open_dead_letters()),
+        drafted=store.artifacts.count_prospects_with("draft"),
+        waiting_for_review=len(store.reviews.pending()),
+        dead_lettered=len(store.dead_letters.open()),
         by_state=dict(sorted(by_state.items())),
     )
 
 
-def waiting_for_operator(store: Store) -> dict[str, Any]:
-    """What the operator must look at: pending reviews and open dead letters."""
+def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dict[str, Any]:
+    """What the operator must look at: reviews, rights requests, dead letters, escalations, sending
+    (``sending_domain``: the workspace's own, whose halt shows even before it sent anything)."""
     today = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    waits = store.journal_of_kind("spend_cap_wait", today)
+    waits = store.journal.of_kind("spend_cap_wait", today)
     return {
         "spend_cap_waits_today": sorted({f"{e.payload.get('group')}:{e.subject}" for e in waits}),
         "rights_requests_open": [
@@ -53,7 +55,7 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
                 "due": r["due_at"].isoformat(),
                 "prospect_id": r["prospect_id"],
             }
-            for r in store.rights_requests(status="open")
+            for r in store.privacy.rights_requests(status="open")
         ],
         "reviews": [
             {
@@ -63,10 +65,10 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
                 "artifact_id": r.artifact_id,
                 "since": r.created_at.isoformat(),
             }
-            for r in store.pending_reviews()
+            for r in store.reviews.pending()
         ],
-        "dead_letters": store.open_dead_letters(),
-        "sending": sending_status(store),
+        "dead_letters": store.dead_letters.open(),
+        "sending": sending_status(store, sending_domain),
         "escalations": [
             {
                 "id": e.id,
@@ -80,7 +82,7 @@ def waiting_for_operator(store: Store) -> dict[str, Any]:
     }
 
 
-def sending_status(store: Store) -> dict[str, Any]:
+def sending_status(store: Store, sending_domain: str | None = None) -> dict[str, Any]:
     """Whether sending is on, the outbox by status, touches that need a decision, unmatched inbound
     events, domain halts."""
     ledger = OutreachLedger(store)
@@ -90,7 +92,9 @@ def sending_status(store: Store) -> dict[str, Any]:
         by_status[touch.status] = by_status.get(touch.status, 0) + 1
     halted = {
         domain: str(entry.payload.get("reason"))
-        for domain in sorted({t.sending_domain for t in touches})
+        for domain in sorted(
+            {t.sending_domain for t in touches} | ({sending_domain} if sending_domain else set())
+        )
         if (entry := ledger.halt(domain)) is not None
     }
     switch = ledger.sending_switch()
@@ -116,8 +120,8 @@ def cost_report(store: Store, top: int = 10) -> dict[str, Any]:
     """Spend from the ledger (every call, failed contracts too) and the journal (per skill and prospect)."""
     per_skill: dict[str, float] = {}
     per_prospect: dict[str, float] = {}
-    for subject in store.journal_subjects():
-        for entry in store.journal(subject):
+    for subject in store.journal.subjects():
+        for entry in store.journal.entries(subject):
             if entry.kind != "skill_result":
                 continue
             producer = (
@@ -127,7 +131,7 @@ def cost_report(store: Store, top: int = 10) -> dict[str, Any]:
             skill = f"{producer.get('skill')}@{producer.get('skill_version')}"
             per_skill[skill] = per_skill.get(skill, 0.0) + cost
             per_prospect[subject] = per_prospect.get(subject, 0.0) + cost
-    ledger = store.spend_rows()
+    ledger = store.spend.rows()
     costliest = sorted(per_prospect.items(), key=lambda kv: -kv[1])[:top]
     return {
         "ledger": ledger,

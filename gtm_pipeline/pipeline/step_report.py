@@ -11,7 +11,7 @@ from typing import Any
 
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.skills.runner import SkillOutcome
-from gtm_pipeline.store.repository import ArtifactRecord, Store
+from gtm_pipeline.store import ArtifactRecord, Store
 
 
 def current_artifact(store: Store, prospect_id: str, kind: str, digest: str) -> ArtifactRecord | None:
@@ -20,7 +20,7 @@ def current_artifact(store: Store, prospect_id: str, kind: str, digest: str) -> 
     Re-running a step whose skill, inputs and sources are unchanged reuses the stored
     result: no provider call, no spend, no new journal entry.
     """
-    latest = store.latest_artifact(prospect_id, kind)
+    latest = store.artifacts.latest(prospect_id, kind)
     return latest if latest is not None and latest.meta.get("input_hash") == digest else None
 
 

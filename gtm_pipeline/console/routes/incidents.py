@@ -1,0 +1,57 @@
+"""What failed and waits for the operator: dead letters (retry, discard) and escalations (acknowledge)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from gtm_pipeline.console import queries
+from gtm_pipeline.console.actions import discard_dead_letter, retry_dead_letter
+from gtm_pipeline.console.security import Session
+from gtm_pipeline.console.web import Posted, console, done, page, poster, viewer
+
+router = APIRouter()
+
+
+@router.get("/dead-letters", response_class=HTMLResponse)
+def dead_letters_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
+    return page(
+        request, "dead_letters.html", session, items=queries.dead_letters(console(request).services.store)
+    )
+
+
+@router.post("/dead-letters/{dead_id}/{action}")
+async def dead_letter_action(
+    request: Request, posted: Annotated[Posted, Depends(poster)], dead_id: int, action: str
+) -> Response:
+    services = console(request).services
+    try:
+        if action == "retry":
+            outcome = retry_dead_letter(services, dead_id, actor=posted.actor)
+            return done(request, "/dead-letters", f"dead letter #{dead_id} retried: {outcome}")
+        if action == "discard":
+            reason = str(posted.form.get("reason", ""))
+            discard_dead_letter(services, dead_id, actor=posted.actor, reason=reason)
+            return done(request, "/dead-letters", f"dead letter #{dead_id} discarded")
+    except (KeyError, ValueError) as exc:
+        return done(request, "/dead-letters", str(exc), ok=False)
+    return Response("unknown action", status_code=404)
+
+
+@router.get("/escalations", response_class=HTMLResponse)
+def escalations_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
+    return page(
+        request, "escalations.html", session, items=console(request).services.store.escalations.open()
+    )
+
+
+@router.post("/escalations/{escalation_id}/ack")
+async def acknowledge(
+    request: Request, posted: Annotated[Posted, Depends(poster)], escalation_id: int
+) -> Response:
+    ok = console(request).services.store.escalations.acknowledge(
+        escalation_id, actor=posted.actor, note=str(posted.form.get("note", ""))
+    )
+    return done(request, "/escalations", f"escalation #{escalation_id} acknowledged", ok=ok)

@@ -1,0 +1,19 @@
+"""Discovery once a day: every hypothesis and its discovery."""
+
+import dagster as dg
+
+from gtm_pipeline.defs.discovery.hypotheses import DISCOVERY_GROUP
+
+discovery_job = dg.define_asset_job(
+    "discovery_job",
+    selection=dg.AssetSelection.groups(DISCOVERY_GROUP),
+    description="Every hypothesis' discovery.",
+)
+
+daily_discovery = dg.ScheduleDefinition(
+    name="daily_discovery",
+    job=discovery_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -1,0 +1,144 @@
+"""Replies and delivery events, per prospect partition, and the sensors that start their runs.
+
+* ``inbox_events`` sensor: a cursor over the inbox table (row ids, not ``run_key`` alone); new
+  events become runs of ``conversation_job`` over exactly the affected prospects' partitions, so
+  every reply and delivery event is visible per prospect in the UI.
+* ``follow_ups_due`` sensor: prospects the time rules moved to ``follow_up_due`` get a run of the
+  prospect pipeline, which drafts the follow-up with the same skill.
+"""
+
+from collections import Counter
+
+import dagster as dg
+
+from gtm_pipeline.defs.audit.journal import journal
+from gtm_pipeline.defs.location import skill_catalog
+from gtm_pipeline.defs.partitions import (
+    PROSPECT_BACKFILL,
+    PROSPECTS,
+    prospect_partitions,
+    report_blocked,
+    row_cursor,
+    tick_for_rows,
+)
+from gtm_pipeline.defs.pipeline import prospect_job
+from gtm_pipeline.defs.pools import pool_for
+from gtm_pipeline.defs.resources import GtmResource, ResendResource
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
+from gtm_pipeline.outreach.processing import EventOutcome, InboxProcessor
+from gtm_pipeline.outreach.resend_client import SendingNotConfiguredError
+from gtm_pipeline.store.ledger import OutreachLedger
+
+MAX_EVENTS_PER_TICK = 5000
+
+MAX_RUNS_PER_TICK = 25
+
+
+def _fetch(resend: ResendResource):  # type: ignore[no-untyped-def]
+    """The receiving API when Resend is configured, else None (bodies are fetched later)."""
+    try:
+        return resend.client().received
+    except SendingNotConfiguredError:
+        return None
+
+
+@dg.asset(
+    partitions_def=prospect_partitions,
+    backfill_policy=PROSPECT_BACKFILL,
+    group_name="outreach",
+    code_version=f"inbound@1+{skill_catalog().skill(CLASSIFY_SKILL).code_version}",
+    pool=pool_for(CLASSIFY_SKILL),
+    kinds={"sqlite"},
+    description=(
+        "Delivery events and replies of the prospect, classified (rules first, then classify-reply) "
+        "and applied to the state machine, one transition per event at most."
+    ),
+)
+def conversation(
+    context: dg.AssetExecutionContext, gtm: GtmResource, resend: ResendResource
+) -> dg.MaterializeResult:
+    services = gtm.services
+    processor = InboxProcessor(
+        services.store,
+        services.catalog,
+        services.runner,
+        _fetch(resend),
+        run_id=context.run.run_id,
+        response_days=services.settings.privacy.rights_response_days,
+    )
+    outcomes = processor.process(list(context.partition_keys), now=services.clock.now())
+    per_prospect: dict[str, list[EventOutcome]] = {}
+    for item in outcomes:
+        per_prospect.setdefault(str(item.prospect_id), []).append(item)
+    for prospect_id in context.partition_keys:
+        items = per_prospect.get(prospect_id, [])
+        prospect = services.store.prospects.get(prospect_id)
+        context.add_asset_metadata(
+            {
+                "prospect_id": prospect_id,
+                "events": len(items),
+                "categories": ", ".join(sorted({str(i.category) for i in items if i.category})),
+                "decided_by": ", ".join(sorted({str(i.decided_by) for i in items if i.decided_by})),
+                "state": prospect.state.value if prospect else "unknown",
+            },
+            partition_key=prospect_id,
+        )
+    kinds = Counter(i.summary() for i in outcomes)
+    return dg.MaterializeResult(metadata={"run_events": len(outcomes), "run_outcomes": str(dict(kinds))})
+
+
+conversation_job = dg.define_asset_job(
+    "conversation_job",
+    selection=dg.AssetSelection.assets(conversation, journal),
+    description="Replies and delivery events for a set of prospect partitions, then the journal anchors.",
+)
+
+
+@dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
+    """New inbox rows -> runs over exactly the affected prospects (cursor: the last row id handled)."""
+    last, _legacy = row_cursor(context.cursor)  # this cursor was always a row id
+    rows = OutreachLedger(gtm.services.store).events_after(last, MAX_EVENTS_PER_TICK)
+    if not rows:
+        return dg.SkipReason("no new inbox events")
+    tick = tick_for_rows(
+        rows,
+        context.instance.get_dynamic_partitions(PROSPECTS),
+        "inbox",
+        cursor=last,
+        max_runs=MAX_RUNS_PER_TICK,
+    )
+    report_blocked(gtm.services.store, "inbox_events", tick)
+    if not tick.requests:
+        reason = (
+            f"{tick.unmatched} new event(s) match no prospect (see `gtm status`)"
+            if tick.cursor > last
+            else "the events' prospects are not registered as partitions yet"
+        )
+        return dg.SensorResult(skip_reason=reason, cursor=str(tick.cursor))
+    return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))
+
+
+@dg.sensor(job=prospect_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def follow_ups_due(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
+    """Prospects whose follow-up is due get the prospect pipeline, which drafts the follow-up."""
+    after, legacy = row_cursor(context.cursor)
+    if legacy:
+        context.log.info("cursor from an older version: starting over from the first prospect due")
+    entered = gtm.services.store.prospects.entered_state_after(
+        State.FOLLOW_UP_DUE, after, MAX_EVENTS_PER_TICK
+    )
+    if not entered:
+        return dg.SkipReason("no follow-up due")
+    tick = tick_for_rows(
+        [(row, pid) for row, pid in entered],
+        context.instance.get_dynamic_partitions(PROSPECTS),
+        "follow-up",
+        cursor=after,
+        max_runs=MAX_RUNS_PER_TICK,
+    )
+    report_blocked(gtm.services.store, "follow_ups_due", tick)
+    if not tick.requests:
+        return dg.SkipReason("the prospects due are not registered as partitions yet")
+    return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))

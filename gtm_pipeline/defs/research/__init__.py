@@ -1,0 +1,1 @@
+"""Stage 2: research per prospect: raw sources, then the profile and the qualification rule."""

@@ -1,0 +1,333 @@
+"""Stored provider events in, state machine out.
+
+Runs after the receiver stored an event (the ``conversation`` asset, launched by the inbox
+sensor, or ``gtm inbox process``): each stored event becomes at most one transition, its row is
+marked processed exactly once, and what was decided and why is journaled. The event type picks a
+handler from :data:`HANDLERS`; every handler returns an :class:`EventResult`. A bounce or an
+auto-reply is never a reply; an out-of-office pauses the sequence until its return date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gtm_pipeline.config.model import PrivacySettings
+from gtm_pipeline.domain.ids import email_hash
+from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.outreach.classify import Classification, classify
+from gtm_pipeline.outreach.ingest import Fetch, rfc822_from_received, suppress_identities
+from gtm_pipeline.outreach.mailparse import parse_mail
+from gtm_pipeline.skills.catalog import SkillCatalog
+from gtm_pipeline.skills.runner import SkillRunner
+from gtm_pipeline.store import Store
+from gtm_pipeline.store.ledger import InboxRow, OutreachLedger, Touch
+
+ACTOR = "step:inbound@1"
+
+_REPLY_EVENTS: dict[str, Event] = {
+    "interested": Event.REPLY_RECEIVED,
+    "question": Event.REPLY_RECEIVED,
+    "referral": Event.REPLY_RECEIVED,
+    "other": Event.REPLY_RECEIVED,
+    "not_now": Event.NOT_NOW_REPLY,
+    "not_a_fit": Event.NOT_A_FIT_REPLY,
+    "unsubscribe": Event.UNSUBSCRIBED,
+    "complaint": Event.COMPLAINED,
+    "out_of_office": Event.OUT_OF_OFFICE,
+}
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What handling one event decided: ids and decisions only, never a reply's text or an address.
+
+    ``status``: ``processed``, ``unmatched`` (no touch matches it), or ``new`` (a reply whose
+    body is not fetched yet: it waits). ``to``: the state the event moved the prospect to, or
+    ``rejected:<state>`` when the transition table refused it.
+    """
+
+    status: str
+    to: str | None = None
+    note: str | None = None
+    classification: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """What the inbox row keeps as its outcome."""
+        kept: dict[str, Any] = dict(self.classification)
+        if self.to is not None:
+            kept["to"] = self.to
+        if self.note is not None:
+            kept["note"] = self.note
+        return kept
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """One processed event, as the processing run reports it."""
+
+    event_id: int
+    prospect_id: str | None
+    result: EventResult
+
+    @property
+    def category(self) -> str | None:
+        return self.result.classification.get("category")
+
+    @property
+    def decided_by(self) -> str | None:
+        return self.result.classification.get("decided_by")
+
+    def summary(self) -> str:
+        """The category, new state or note: what an operator reads for this event."""
+        return str(self.category or self.result.note or self.result.to or self.result.status)
+
+
+@dataclass(frozen=True)
+class _Event:
+    """An event row with what every handler needs to look at."""
+
+    row: InboxRow
+    touch: Touch | None
+    state: State | None
+    data: dict[str, Any]
+    at: dt.datetime
+
+
+@dataclass
+class InboxProcessor:
+    """Turns stored events into transitions (one per event at most)."""
+
+    store: Store
+    catalog: SkillCatalog | None = None
+    runner: SkillRunner | None = None
+    fetch: Fetch | None = None
+    run_id: str | None = None
+    # The published response period: an erasure asked for in a reply is due within it.
+    response_days: int = PrivacySettings().rights_response_days
+
+    @property
+    def ledger(self) -> OutreachLedger:
+        return self.store.ledger
+
+    def process(
+        self, prospect_ids: list[str] | None = None, now: dt.datetime | None = None
+    ) -> list[EventOutcome]:
+        """Process every new event (of ``prospect_ids`` when given); returns the outcomes."""
+        at = now or self.store.now()
+        rows = (
+            self.ledger.pending_events()
+            if prospect_ids is None
+            else [row for pid in prospect_ids for row in self.ledger.pending_events(pid)]
+        )
+        outcomes = []
+        for row in sorted(rows, key=lambda r: r.id):
+            row, result = self._handle(row, at)
+            if result.status == "unmatched":
+                self.store.escalations.raise_(
+                    "unmatched_event",
+                    f"inbox:{row.id}",
+                    subject=None,
+                    detail=f"inbox event #{row.id} ({row.event_type}) matched no touch",
+                )
+            if self.ledger.finish_event(row.id, result.status, result.record(), at):
+                outcomes.append(EventOutcome(row.id, row.prospect_id, result))
+        return outcomes
+
+    def _handle(self, row: InboxRow, at: dt.datetime) -> tuple[InboxRow, EventResult]:
+        if row.event_type == "email.received" and row.prospect_id is None:
+            row = self._late_correlate(row)
+        if row.prospect_id is None:
+            return row, EventResult("unmatched", note="no touch matches this event")
+        event = _Event(
+            row=row,
+            touch=self.ledger.touch(row.touch_id) if row.touch_id else None,
+            state=self._state(row),
+            data=(row.payload or {}).get("data") or {},
+            at=at,
+        )
+        handler = HANDLERS.get(row.event_type, _recorded)
+        return row, handler(self, event)
+
+    # ------------------------------------------------------------ shared by the handlers
+
+    def apply(self, event: _Event, transition: Event, why: str, details: dict[str, Any] | None = None) -> str:
+        """Apply ``transition`` to the event's prospect (journaled); returns the new state or the refusal."""
+        row = event.row
+        decision = self.store.prospects.apply_event(
+            str(row.prospect_id),
+            transition,
+            actor=ACTOR,
+            rationale=why,
+            details={"inbox_event": row.id, "touch_id": row.touch_id, **(details or {})},
+            now=event.at,
+            run_id=self.run_id,
+        )
+        return decision.to_state.value if decision.allowed else f"rejected:{decision.from_state.value}"
+
+    def _state(self, row: InboxRow) -> State | None:
+        prospect = self.store.prospects.get(str(row.prospect_id))
+        return prospect.state if prospect else None
+
+    def raw(self, row: InboxRow) -> str | None:
+        """The reply's RFC 822 text: stored at ingest, or fetched now through the receiving API."""
+        if row.raw_message:
+            return row.raw_message
+        email_id = ((row.payload or {}).get("data") or {}).get("email_id")
+        if self.fetch is None or not email_id:
+            return None
+        raw = rfc822_from_received(self.fetch(str(email_id)))
+        self.ledger.set_raw_message(row.id, raw, row.prospect_id, row.touch_id)
+        return raw
+
+    def _late_correlate(self, row: InboxRow) -> InboxRow:
+        """Thread an unmatched reply by In-Reply-To / References against the ledger's Message-IDs."""
+        raw = self.raw(row)
+        if raw is None:
+            return row
+        for mid in parse_mail(raw).thread_ids:
+            touch = self.ledger.touch_by_message_id(mid)
+            if touch is not None:
+                self.ledger.set_raw_message(row.id, raw, touch.prospect_id, touch.touch_id)
+                return replace(row, prospect_id=touch.prospect_id, touch_id=touch.touch_id, raw_message=raw)
+        return row
+
+
+# ---------------------------------------------------------------- one handler per event type
+
+
+def _one_click(proc: InboxProcessor, event: _Event) -> EventResult:
+    return EventResult("processed", to=proc.apply(event, Event.UNSUBSCRIBED, "one-click unsubscribe"))
+
+
+def _sent(proc: InboxProcessor, event: _Event) -> EventResult:
+    touch = event.touch
+    if touch is not None and touch.status in ("pending", "uncertain") and event.data.get("email_id"):
+        proc.ledger.mark_sent(
+            touch,
+            str(event.data["email_id"]),
+            actor=ACTOR,
+            rationale="settled by Resend's email.sent",
+            at=event.at,
+        )
+        return EventResult("processed", note="ledger settled from email.sent")
+    return EventResult("processed", note="confirmation")
+
+
+def _delivered(proc: InboxProcessor, event: _Event) -> EventResult:
+    if event.touch is not None:
+        proc.ledger.mark_outcome(event.touch.touch_id, "delivered_at", event.at)
+    if event.state is State.SENT:
+        return EventResult("processed", to=proc.apply(event, Event.DELIVERED, "Resend: delivered"))
+    return EventResult("processed", note=f"delivered (state {event.state.value if event.state else '?'})")
+
+
+def _delayed(proc: InboxProcessor, event: _Event) -> EventResult:
+    if event.state is State.SENT:
+        return EventResult("processed", to=proc.apply(event, Event.DELIVERY_DELAYED, "Resend: delayed"))
+    return EventResult("processed", note="delayed")
+
+
+def _bounced(proc: InboxProcessor, event: _Event) -> EventResult:
+    kind = event.row.event_type
+    hard = (
+        kind == "email.suppressed"
+        or str((event.data.get("bounce") or {}).get("type", "")).lower() == "permanent"
+    )
+    if event.touch is not None and hard:
+        proc.ledger.mark_outcome(event.touch.touch_id, "bounced_at", event.at)
+    if hard:
+        return EventResult("processed", to=proc.apply(event, Event.HARD_BOUNCED, f"Resend: {kind}"))
+    if event.state is State.SENT:
+        return EventResult("processed", to=proc.apply(event, Event.SOFT_BOUNCED, "Resend: soft bounce"))
+    return EventResult("processed", note="soft bounce")
+
+
+def _complained(proc: InboxProcessor, event: _Event) -> EventResult:
+    if event.touch is not None:
+        proc.ledger.mark_outcome(event.touch.touch_id, "complained_at", event.at)
+    return EventResult("processed", to=proc.apply(event, Event.COMPLAINED, "Resend: complaint"))
+
+
+def _failed(proc: InboxProcessor, event: _Event) -> EventResult:
+    if event.touch is not None and event.touch.status != "sent":
+        proc.ledger.set_status(event.touch.touch_id, "failed", "Resend: email.failed")
+    return EventResult("processed", note="failed")
+
+
+def _received(proc: InboxProcessor, event: _Event) -> EventResult:
+    """A reply: rules first, then the classify-reply skill; one transition from the category."""
+    row = event.row
+    raw = proc.raw(row)
+    if raw is None:
+        return EventResult("new") if proc.fetch is None else EventResult("unmatched", note="no body")
+    mail = parse_mail(raw)
+    result = classify(
+        mail,
+        mail.date or row.received_at,
+        catalog=proc.catalog,
+        runner=proc.runner,
+        subject=str(row.prospect_id),
+        prospect_id=row.prospect_id,
+    )
+    decision = _public(result)
+    sender = email_hash(mail.from_address) if "@" in mail.from_address else None
+    if result.category in ("unsubscribe", "complaint") and sender:
+        suppress_identities(proc.store, f"reply_{result.category}", sender)
+    if result.erasure_requested:
+        proc.store.privacy.record_rights_request(
+            kind="erasure",
+            subject_hash=sender or "",
+            prospect_id=row.prospect_id,
+            received_at=event.at,
+            response_days=proc.response_days,
+        )
+    if result.category == "bounce":
+        transition = Event.HARD_BOUNCED if result.hard_bounce else Event.SOFT_BOUNCED
+        to = None
+        if result.hard_bounce or event.state is State.SENT:
+            to = proc.apply(event, transition, f"bounce ({result.decided_by})")
+        return EventResult("processed", to=to, classification=decision)
+    if result.category == "auto_reply":
+        return EventResult(
+            "processed", note="automatic reply: never a reply, never answered", classification=decision
+        )
+    details: dict[str, Any] = {"category": result.category, "decided_by": result.decided_by}
+    if result.category == "out_of_office" and result.resume_on:
+        details["resume_on"] = result.resume_on.isoformat()
+    if result.category == "not_now":
+        details["revisit_on"] = result.revisit_on.isoformat() if result.revisit_on else None
+        details["signal"] = result.signal
+    if result.referral_to:
+        details["referral_to"] = result.referral_to
+    to = proc.apply(
+        event, _REPLY_EVENTS[result.category], f"reply: {result.category} ({result.decided_by})", details
+    )
+    return EventResult("processed", to=to, classification=decision)
+
+
+def _recorded(proc: InboxProcessor, event: _Event) -> EventResult:
+    return EventResult("processed", note=f"recorded ({event.row.event_type})")
+
+
+HANDLERS: dict[str, Callable[[InboxProcessor, _Event], EventResult]] = {
+    "unsubscribe.one_click": _one_click,
+    "email.sent": _sent,
+    "email.delivered": _delivered,
+    "email.delivery_delayed": _delayed,
+    "email.bounced": _bounced,
+    "email.suppressed": _bounced,
+    "email.complained": _complained,
+    "email.failed": _failed,
+    "email.received": _received,
+}
+
+
+def _public(result: Classification) -> dict[str, Any]:
+    """The classification kept on the inbox row: the decision, never the reply's text or addresses."""
+    data = result.as_json()
+    data.pop("referral_to", None)
+    data.pop("signal", None)
+    return data

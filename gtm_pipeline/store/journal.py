@@ -1,0 +1,170 @@
+"""The journal: append-only, hash-chained per subject, the source of truth and the audit trail.
+
+Every write elsewhere that changes what happened appends here in the same transaction
+(``append_in``), so a decision and its record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.journal import GENESIS_HASH, entry_hash, payload_hash
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.records import JournalRecord, journal_record
+
+if TYPE_CHECKING:
+    from gtm_pipeline.store.unit import Store
+
+
+class Journal:
+    """Appending entries and reading them back."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def append(
+        self,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Append an entry (or return the existing one with the same ``dedupe_key``)."""
+        with self.store.writing() as c:
+            return self.append_in(
+                c,
+                subject=subject,
+                kind=kind,
+                actor=actor,
+                payload=payload,
+                dedupe_key=dedupe_key,
+                run_id=run_id,
+                now=self.store.now(),
+            )
+
+    def append_in(
+        self,
+        c: sa.Connection,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Append a hash-chained entry in the caller's transaction; returns its entry id."""
+        return self.append_row_in(
+            c,
+            subject=subject,
+            kind=kind,
+            actor=actor,
+            payload=payload,
+            now=now,
+            dedupe_key=dedupe_key,
+            run_id=run_id,
+        )[0]
+
+    def append_row_in(
+        self,
+        c: sa.Connection,
+        *,
+        subject: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        dedupe_key: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[str, int]:
+        """As :meth:`_append`, returning (entry id, journal row id)."""
+        if dedupe_key is not None:
+            existing = c.execute(
+                sa.select(t.journal.c.entry_id, t.journal.c.id).where(t.journal.c.dedupe_key == dedupe_key)
+            ).first()
+            if existing is not None:
+                return str(existing.entry_id), int(existing.id)
+        last = c.execute(
+            sa.select(t.journal.c.seq, t.journal.c.entry_hash)
+            .where(t.journal.c.subject == subject)
+            .order_by(t.journal.c.seq.desc())
+            .limit(1)
+        ).first()
+        seq = (last.seq + 1) if last else 1
+        prev = last.entry_hash if last else GENESIS_HASH
+        digest = payload_hash(payload)
+        link = entry_hash(
+            subject=subject,
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            payload_digest=digest,
+            prev_hash=prev,
+            created_at=now,
+        )
+        entry_id = "j_" + link[:24]
+        inserted = c.execute(
+            t.journal.insert().values(
+                entry_id=entry_id,
+                subject=subject,
+                seq=seq,
+                kind=kind,
+                actor=actor,
+                payload=payload,
+                payload_hash=digest,
+                prev_hash=prev,
+                entry_hash=link,
+                dedupe_key=dedupe_key,
+                run_id=run_id,
+                created_at=now,
+            )
+        )
+        key = inserted.inserted_primary_key
+        assert key is not None
+        return entry_id, int(key[0])
+
+    def entries(self, subject: str) -> list[JournalRecord]:
+        query = sa.select(t.journal).where(t.journal.c.subject == subject).order_by(t.journal.c.seq)
+        with self.store.reading() as c:
+            return [journal_record(row) for row in c.execute(query)]
+
+    def of_kind(self, kind: str, since: dt.datetime) -> list[JournalRecord]:
+        """Entries of one kind written since a moment (e.g. today's spend-cap waits)."""
+        query = (
+            sa.select(t.journal)
+            .where(t.journal.c.kind == kind, t.journal.c.created_at >= since)
+            .order_by(t.journal.c.id)
+        )
+        with self.store.reading() as c:
+            return [journal_record(row) for row in c.execute(query)]
+
+    def head(self, subject: str) -> JournalRecord | None:
+        entries = self.entries(subject)
+        return entries[-1] if entries else None
+
+    def subjects(self) -> list[str]:
+        """Every prospect id that has journal entries."""
+        query = (
+            sa.select(t.journal.c.subject).distinct().where(t.journal.c.subject.like("p\\_%", escape="\\"))
+        )
+        with self.store.reading() as c:
+            return sorted(str(r[0]) for r in c.execute(query))
+
+    def recorded_skill_result(self, dedupe_prefix: str) -> JournalRecord | None:
+        """The journaled result of an identical earlier call (same skill text, subject and input)."""
+        query = (
+            sa.select(t.journal)
+            .where(t.journal.c.dedupe_key.like(dedupe_prefix + "%"), t.journal.c.tombstoned_at.is_(None))
+            .order_by(t.journal.c.id.desc())
+            .limit(1)
+        )
+        with self.store.reading() as c:
+            row = c.execute(query).first()
+        return journal_record(row) if row is not None else None

@@ -1,0 +1,203 @@
+"""Prospects, their hypotheses, and the one way a prospect's state changes: ``apply_event``,
+through the pure transition table, journaled in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.ids import email_hash
+from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Decision, Event, State, transition
+from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.records import NewProspect, ProspectRecord, prospect_record
+
+if TYPE_CHECKING:
+    from gtm_pipeline.store.unit import Store
+
+
+class Prospects:
+    """The prospects table and its state machine."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def upsert_hypothesis(self, slug: str, title: str, version: str, digest: str) -> bool:
+        """Record the hypothesis snapshot; returns True when it is new or changed."""
+        now = self.store.now()
+        with self.store.writing() as c:
+            row = c.execute(sa.select(t.hypotheses.c.content_hash).where(t.hypotheses.c.slug == slug)).first()
+            if row is not None and row.content_hash == digest:
+                return False
+            values = {"title": title, "version": version, "content_hash": digest, "updated_at": now}
+            if row is None:
+                c.execute(t.hypotheses.insert().values(slug=slug, **values))
+            else:
+                c.execute(t.hypotheses.update().where(t.hypotheses.c.slug == slug).values(**values))
+            return True
+
+    def add(
+        self, new: NewProspect, *, actor: str, payload: dict[str, Any], run_id: str | None = None
+    ) -> bool:
+        """Register a discovered prospect once; returns False when it already exists."""
+        now = self.store.now()
+        with self.store.writing() as c:
+            exists = c.execute(sa.select(t.prospects.c.id).where(t.prospects.c.id == new.id)).first()
+            if exists is not None:
+                return False
+            c.execute(
+                t.prospects.insert().values(
+                    id=new.id,
+                    hypothesis_slug=new.hypothesis_slug,
+                    company_domain=new.company_domain,
+                    company_name=new.company_name,
+                    contact_name=new.contact_name,
+                    contact_email=new.contact_email,
+                    contact_role=new.contact_role,
+                    contact_timezone=new.contact_timezone,
+                    contact_email_hash=email_hash(new.contact_email) if new.contact_email else None,
+                    state=State.DISCOVERED.value,
+                    state_since=now,
+                    discovered_at=now,
+                )
+            )
+            _entry, row = self.store.journal.append_row_in(
+                c,
+                subject=new.id,
+                kind="discovered",
+                actor=actor,
+                payload={**payload, "to_state": State.DISCOVERED.value},
+                run_id=run_id,
+                now=now,
+            )
+            c.execute(t.prospects.update().where(t.prospects.c.id == new.id).values(state_entry=row))
+            return True
+
+    def get(self, prospect_id: str) -> ProspectRecord | None:
+        with self.store.reading() as c:
+            row = c.execute(sa.select(t.prospects).where(t.prospects.c.id == prospect_id)).first()
+        return prospect_record(row) if row is not None else None
+
+    def find(
+        self, *, hypothesis: str | None = None, states: Sequence[State] | None = None
+    ) -> list[ProspectRecord]:
+        query = sa.select(t.prospects).order_by(t.prospects.c.discovered_at, t.prospects.c.id)
+        if hypothesis:
+            query = query.where(t.prospects.c.hypothesis_slug == hypothesis)
+        if states:
+            query = query.where(t.prospects.c.state.in_([s.value for s in states]))
+        with self.store.reading() as c:
+            return [prospect_record(row) for row in c.execute(query)]
+
+    def entered_state_after(self, state: State, after: int, limit: int) -> list[tuple[int, str]]:
+        """(journal row, prospect id) of prospects now in ``state`` that entered it after journal row
+        ``after``, oldest first: a sensor's whole cursor is the last row it handled.
+
+        On SQLite every write transaction holds the one write lock (``BEGIN IMMEDIATE``), so rows
+        become visible in id order and a cursor can never pass a row that commits later. Postgres
+        hands out ids before commit, so there a cursor needs a lag window (issue 16's Postgres work).
+        """
+        query = (
+            sa.select(t.prospects.c.state_entry, t.prospects.c.id)
+            .where(t.prospects.c.state == state.value, t.prospects.c.state_entry > after)
+            .order_by(t.prospects.c.state_entry)
+            .limit(limit)
+        )
+        with self.store.reading() as c:
+            return [(int(row.state_entry), str(row.id)) for row in c.execute(query)]
+
+    def apply_event(
+        self,
+        prospect_id: str,
+        event: Event,
+        *,
+        actor: str,
+        rationale: str,
+        now: dt.datetime | None = None,
+        details: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Decision:
+        """Apply ``event`` through the pure transition table and journal the decision.
+
+        The state read, the decision, the journal entry and the state update happen in one
+        write transaction, so two processes can never both move the same prospect.
+        A rejected event is journaled too: nothing changes silently, nothing is lost.
+        """
+        at = now or self.store.now()
+        with self.store.writing() as c:
+            return self.apply_in(c, prospect_id, event, actor, rationale, at, details, run_id)
+
+    def apply_in(
+        self,
+        c: sa.Connection,
+        prospect_id: str,
+        event: Event,
+        actor: str,
+        rationale: str,
+        at: dt.datetime,
+        details: dict[str, Any] | None,
+        run_id: str | None,
+    ) -> Decision:
+        row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
+        if row is None:
+            raise KeyError(f"unknown prospect {prospect_id}")
+        decision = transition(State(row.state), event, at)
+        payload = {
+            **(details or {}),
+            "event": event.value,
+            "from_state": decision.from_state.value,
+            "to_state": decision.to_state.value,
+            "allowed": decision.allowed,
+            "rationale": rationale,
+            "reason": decision.reason,
+        }
+        kind = "transition" if decision.allowed else "transition_rejected"
+        _entry, entry_row = self.store.journal.append_row_in(
+            c, subject=prospect_id, kind=kind, actor=actor, payload=payload, run_id=run_id, now=at
+        )
+        if decision.allowed and decision.to_state != decision.from_state:
+            c.execute(
+                t.prospects.update()
+                .where(t.prospects.c.id == prospect_id)
+                .values(state=decision.to_state.value, state_since=at, state_entry=entry_row)
+            )
+            if decision.to_state in DISQUALIFIED | TERMINAL:
+                # Nothing of a stopped prospect may still wait for approval (and so for sending).
+                c.execute(
+                    t.review_queue.update()
+                    .where(t.review_queue.c.prospect_id == prospect_id, t.review_queue.c.status == "pending")
+                    .values(status="withdrawn", decided_at=at, decided_by=actor)
+                )
+        return decision
+
+    def counts_by_state(self) -> dict[str, int]:
+        query = sa.select(t.prospects.c.state, sa.func.count()).group_by(t.prospects.c.state)
+        with self.store.reading() as c:
+            return {str(state): int(n) for state, n in c.execute(query)}
+
+    def inactive(self, cutoff: dt.datetime) -> list[str]:
+        """Prospects not erased whose newest journal entry is older than ``cutoff``."""
+        last = (
+            sa.select(t.journal.c.subject, sa.func.max(t.journal.c.created_at).label("last"))
+            .group_by(t.journal.c.subject)
+            .subquery()
+        )
+        query = (
+            sa.select(t.prospects.c.id)
+            .join(last, last.c.subject == t.prospects.c.id)
+            .where(t.prospects.c.erased_at.is_(None), last.c.last < cutoff)
+            .order_by(t.prospects.c.id)
+        )
+        with self.store.reading() as c:
+            return [str(r.id) for r in c.execute(query)]
+
+    def with_email_hash(self, digest: str) -> list[tuple[str, str]]:
+        """(id, state) of every prospect whose contact has this email hash."""
+        query = sa.select(t.prospects.c.id, t.prospects.c.state).where(
+            t.prospects.c.contact_email_hash == digest
+        )
+        with self.store.reading() as c:
+            return [(str(r.id), str(r.state)) for r in c.execute(query)]

@@ -1,0 +1,61 @@
+"""The spend ledger: tokens and dollars per day, group, provider and model (atomic increments)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.contracts import Usage
+from gtm_pipeline.store import schema as t
+
+if TYPE_CHECKING:
+    from gtm_pipeline.store.unit import Store
+
+
+class Spend:
+    """Recording and reading spend."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(
+        self, *, day: dt.date, group: str, provider: str, model: str, usage: Usage, cost_usd: float
+    ) -> None:
+        """Add one call's tokens and cost to the day's ledger (atomic increment)."""
+        key = {"day": day, "group_name": group, "provider": provider, "model": model}
+        with self.store.writing() as c:
+            row = c.execute(
+                sa.select(t.spend).where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
+            ).first()
+            values = {
+                "calls": 1,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "cost_usd": cost_usd,
+            }
+            if row is None:
+                c.execute(t.spend.insert().values(**key, **values))
+            else:
+                c.execute(
+                    t.spend.update()
+                    .where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
+                    .values({name: getattr(t.spend.c, name) + value for name, value in values.items()})
+                )
+
+    def on(self, day: dt.date, group: str) -> float:
+        query = sa.select(sa.func.coalesce(sa.func.sum(t.spend.c.cost_usd), 0.0)).where(
+            t.spend.c.day == day, t.spend.c.group_name == group
+        )
+        with self.store.reading() as c:
+            return float(c.execute(query).scalar_one())
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.store.reading() as c:
+            return [
+                dict(r._mapping)
+                for r in c.execute(sa.select(t.spend).order_by(t.spend.c.day, t.spend.c.group_name))
+            ]
