@@ -33,7 +33,6 @@ from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.twins.resend_twin import BEHAVIOURS, ResendTwin, WebhookTarget
 
 OPERATOR = REHEARSAL_OPERATOR
@@ -84,7 +83,7 @@ def rehearse(
     services.clock = clock
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     report = RehearsalReport()
-    OutreachLedger(store).switch_sending(
+    store.ledger.switch_sending(
         True, actor=OPERATOR, reason="rehearsal: sending to the Resend twin", schedule="not used"
     )
     for item in store.reviews.pending():

@@ -11,7 +11,6 @@ import pytest
 from gtm_pipeline.config import STARTER, load_settings
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.ledger import OutreachLedger
 
 REPO = Path(__file__).resolve().parent.parent
 HYPOTHESIS = "healthcare-compliance-automation"
@@ -56,4 +55,4 @@ def services(gtm_home: Path) -> Iterator[Services]:
 
 def sending_on(services: Services, actor: str = "test") -> None:
     """Switch sending on (it starts off), as the operator does with ``gtm sending start``."""
-    OutreachLedger(services.store).switch_sending(True, actor=actor, reason="test", schedule="not used")
+    services.store.ledger.switch_sending(True, actor=actor, reason="test", schedule="not used")

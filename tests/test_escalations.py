@@ -13,15 +13,13 @@ from gtm_pipeline.defs.resources import gtm_resource
 from gtm_pipeline.outreach.sender import check_domain_health
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
-from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.ledger import OutreachLedger
 from tests.helpers import run_all
 
 
 def test_a_dead_letter_is_escalated_once_and_leaves_when_acknowledged(services: Services) -> None:
     run_all(services)
     run_all(services)  # the same dead letter again: still one escalation
-    escalations = Escalations(services.store)
+    escalations = services.store.escalations
     (dead,) = [e for e in escalations.open() if e.kind == "dead_letter"]
     assert dead.subject and dead.subject.startswith("p_") and "augment-profile" in dead.detail
     assert [e["id"] for e in waiting_for_operator(services.store)["escalations"]] == [dead.id]
@@ -42,7 +40,7 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
 
     run_all(services)
     settings = SendingSettings(unsubscribe_secret=b"k", health_min_sends=5)
-    ledger = OutreachLedger(services.store)
+    ledger = services.store.ledger
     now = services.clock.now()
     for n, prospect in enumerate(services.store.prospects.find()[:5]):
         touch = Touch(
@@ -72,10 +70,10 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
             ledger.mark_outcome(touch.touch_id, "bounced_at", now)
     reason = check_domain_health(services.store, ledger, settings)
     assert reason is not None and reason.startswith("bounce rate 1/5")
-    (halt,) = [e for e in Escalations(services.store).open() if e.kind == "domain_halt"]
+    (halt,) = [e for e in services.store.escalations.open() if e.kind == "domain_halt"]
     assert halt.subject == settings.sending_domain
     assert check_domain_health(services.store, ledger, settings) == reason  # sticky: no second escalation
-    assert len([e for e in Escalations(services.store).open() if e.kind == "domain_halt"]) == 1
+    assert len([e for e in services.store.escalations.open() if e.kind == "domain_halt"]) == 1
     services.clock.set(now + dt.timedelta(hours=1))  # type: ignore[attr-defined]
     resume_domain(services.store, settings.sending_domain, actor="operator:test", reason="list cleaned")
     assert ledger.halt(settings.sending_domain) is None
@@ -108,7 +106,7 @@ def test_a_failed_dagster_run_becomes_an_escalation(gtm_home: Path) -> None:
             failed_runs(context)  # a sensor re-evaluating the same run adds nothing
     services = Services.from_settings(load_settings())
     try:
-        (escalation,) = Escalations(services.store).open()
+        (escalation,) = services.store.escalations.open()
         assert escalation.kind == "run_failure" and escalation.subject == result.run_id
         assert escalation.detail.startswith("fragile:")
     finally:

@@ -26,7 +26,6 @@ from gtm_pipeline.defs.resources import gtm_resource, resend_resource
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import NewProspect
-from gtm_pipeline.store.ledger import OutreachLedger
 from tests.conftest import HYPOTHESIS
 
 ORDER = [f"p_{i:04d}" for i in range(12)]
@@ -129,7 +128,7 @@ def test_replies_for_two_prospects_far_apart_run_only_their_partitions(gtm_home:
     services = Services.from_settings(settings)
     with dg.DagsterInstance.ephemeral() as instance:
         a, b = _two_at_the_ends(services, instance, 10_000)
-        ledger = OutreachLedger(services.store)
+        ledger = services.store.ledger
         for n, pid in enumerate((a, b, a)):
             ledger.add_event(
                 event_key=f"msg_{n}",
@@ -175,7 +174,6 @@ def test_a_prospect_without_a_partition_holds_its_sensor_and_is_escalated_once_i
     import datetime as dt
 
     from gtm_pipeline.domain.clock import ManualClock
-    from gtm_pipeline.store.escalations import Escalations
 
     settings = load_settings()
     start = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
@@ -189,10 +187,10 @@ def test_a_prospect_without_a_partition_holds_its_sensor_and_is_escalated_once_i
     tick = tick_for_rows([(1, pid)], ["p_other"], "research", cursor=0)
     assert tick.blocked_by == pid and tick.requests == [] and tick.cursor == 0
     report_blocked(services.store, "new_prospects", tick)
-    assert Escalations(services.store).open() == []  # discovery may be registering it right now
+    assert services.store.escalations.open() == []  # discovery may be registering it right now
     clock.set(start + dt.timedelta(minutes=30))
     report_blocked(services.store, "new_prospects", tick)
     report_blocked(services.store, "new_prospects", tick)
-    (escalation,) = Escalations(services.store).open()
+    (escalation,) = services.store.escalations.open()
     assert escalation.kind == "missing_partition" and escalation.subject == pid
     services.close()

@@ -87,3 +87,35 @@ def test_the_dagster_code_location_does_not_load_the_web_apps() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LOADED []" in result.stdout, result.stdout
+
+
+STAGES = ["discovery", "research", "outreach", "audit"]  # the order the data flows
+
+
+def test_the_dagster_stages_import_only_the_stages_before_them() -> None:
+    problems = []
+    for path in sorted((PACKAGE / "defs").rglob("*.py")):
+        parts = path.relative_to(PACKAGE / "defs").parts
+        if len(parts) < 2 or parts[0] not in STAGES:
+            continue
+        own = STAGES.index(parts[0])
+        for line, module in _imports(path):
+            names = module.split(".")
+            if len(names) > 2 and names[1] == "defs" and names[2] in STAGES and STAGES.index(names[2]) > own:
+                problems.append(f"{path.relative_to(REPO)}:{line} imports the later stage {module}")
+    assert problems == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gtm_pipeline"):
+                private = [
+                    a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+                if private:
+                    problems.append(
+                        f"{path.relative_to(REPO)}:{node.lineno} imports {private} from {node.module}"
+                    )
+    assert problems == []

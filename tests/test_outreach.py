@@ -79,7 +79,7 @@ def test_a_crash_between_send_and_journal_never_sends_twice(
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     schedule(store, ledger, settings, MONDAY_10)
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -107,7 +107,7 @@ def test_lost_answers_and_rate_limits_are_retried_with_the_same_key(
     reports = run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
     assert [r.outcome for r in reports] == ["scheduled", "sent"]
     assert len(twin.emails) == 1  # accepted once; the retries were answered from the idempotency record
-    touch = OutreachLedger(store).touches(pid)[0]
+    touch = store.ledger.touches(pid)[0]
     assert touch.provider_email_id in twin.emails
     sent = twin.emails[str(touch.provider_email_id)]
     assert sent["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -130,11 +130,10 @@ def test_the_same_key_with_another_payload_is_refused_by_the_provider(twin: Rese
 def test_a_suppressed_address_is_refused_at_the_last_gate(approved: Services, twin: ResendTwin) -> None:
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     schedule(store, ledger, settings, MONDAY_10)
-    store.privacy.suppress(
-        email_hash(str(store.prospects.get(pid).contact_email)), kind="email", reason="complaint"
-    )  # type: ignore[union-attr]
+    address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
+    store.privacy.suppress(email_hash(address), kind="email", reason="complaint")
     reports = send_pending(store, ledger, settings, ResendClient(api_url=twin.url), MONDAY_10)
     assert [(r.outcome, r.rule) for r in reports] == [("refused", "policy:suppression")]
     assert twin.emails == {}
@@ -219,14 +218,14 @@ def test_bad_webhooks_get_a_4xx_and_store_nothing(services: Services) -> None:
         assert _post(base, event, body=json.dumps({"type": "x", "data": "a" * 300_000})).status_code == 413
         unsigned = httpx.post(f"{base}/webhooks/resend", content=json.dumps(event), timeout=10)
         assert unsigned.status_code == 400
-    assert OutreachLedger(services.store).outcomes() == []
+    assert services.store.ledger.outcomes() == []
 
 
 def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, twin: ResendTwin) -> None:
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
     run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
-    touch = OutreachLedger(store).touches(pid)[0]
+    touch = store.ledger.touches(pid)[0]
     event = {
         "type": "email.delivered",
         "created_at": "2026-11-23T10:01:00Z",
@@ -252,26 +251,26 @@ def test_an_unsubscribe_reply_stops_the_next_scheduled_follow_up(
     # The follow-up is approved and sits in the outbox, waiting for its send window.
     from gtm_pipeline.domain.states import Event
 
-    draft = OutreachLedger(store).touches(pid)[0].artifact_id
+    draft = store.ledger.touches(pid)[0].artifact_id
     for event in (Event.DELIVERED, Event.NO_REPLY_TIMEOUT, Event.DRAFT_AUTO_APPROVED):
         decision = store.prospects.apply_event(
             pid, event, actor="test", rationale="sequence", details={"draft_artifact": draft}
         )
         assert decision.allowed
-    schedule(store, OutreachLedger(store), settings, MONDAY_10 + dt.timedelta(days=4))
+    schedule(store, store.ledger, settings, MONDAY_10 + dt.timedelta(days=4))
     assert store.prospects.get(pid).state is State.SCHEDULED  # type: ignore[union-attr]
     twin.behaviours[address] = "unsubscribe"
-    first = OutreachLedger(store).touches(pid)[0]
+    first = store.ledger.touches(pid)[0]
     inbound = twin._inbound(
         twin.emails[str(first.provider_email_id)], address, "Please remove me.", auto=False
     )
     with serving(receiver_app(store, settings, SECRET, client.received)) as base:
         assert _post(base, inbound, msg_id="msg_reply").json()["suppressed"] == "reply_unsubscribe"
     # Suppressed before the receiver answered: the follow-up can no longer go, processed or not.
-    reports = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=4))
+    reports = send_pending(store, store.ledger, settings, client, MONDAY_10 + dt.timedelta(days=4))
     assert [r.outcome for r in reports] in (["deferred"], ["refused"])
     InboxProcessor(store, approved.catalog, approved.runner, fetch=client.received).process()
-    later = send_pending(store, OutreachLedger(store), settings, client, MONDAY_10 + dt.timedelta(days=5))
+    later = send_pending(store, store.ledger, settings, client, MONDAY_10 + dt.timedelta(days=5))
     assert [r.outcome for r in later] in ([], ["cancelled"])
     assert len(twin.sent_to(address)) == 1
     assert store.prospects.get(pid).state is State.DO_NOT_CONTACT  # type: ignore[union-attr]
@@ -281,7 +280,7 @@ def test_one_click_unsubscribe_acts_on_post_never_on_get(approved: Services, twi
     store, settings = approved.store, _settings(approved)
     pid = _only_one(approved)
     run_sending(store, settings, ResendClient(api_url=twin.url), MONDAY_10)
-    touch = OutreachLedger(store).touches(pid)[0]
+    touch = store.ledger.touches(pid)[0]
     header = touch.payload["headers"]["List-Unsubscribe"]
     path = header.split("<", 1)[1].split(">", 1)[0].split("/unsubscribe/", 1)[1]
     assert "@" not in path
@@ -334,12 +333,12 @@ def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approv
     assert revisit.payload["revisit_on"] == "2027-07-01"  # "circle back in Q3", said in November 2026
     ooo = next(p for p, b in report.behaviours.items() if b == "ooo")
     paused = next(e for e in store.journal.entries(ooo) if e.payload.get("event") == "out_of_office")
-    (touch,) = OutreachLedger(store).touches(ooo)
+    (touch,) = store.ledger.touches(ooo)
     assert touch.sent_at is not None and MONDAY_10 <= touch.sent_at < MONDAY_10 + dt.timedelta(days=10)
     back = touch.sent_at.date() + dt.timedelta(days=10)  # what the twin's auto-reply says, that simulated day
     assert paused.payload["resume_on"] == back.isoformat()
     assert paused.created_at == touch.sent_at  # every record of a simulated day carries that day
-    replied = [o for o in OutreachLedger(store).outcomes() if o["event_type"] == "email.received"]
+    replied = [o for o in store.ledger.outcomes() if o["event_type"] == "email.received"]
     assert all(o["status"] == "processed" for o in replied)
 
 
@@ -362,12 +361,12 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
     draft_first_touch(approved, pid)
     assert store.prospects.get(pid).state is State.AWAITING_REVIEW  # type: ignore[union-attr]
     (item,) = [i for i in store.reviews.pending() if i.prospect_id == pid]
-    first = OutreachLedger(store).touches(pid)[0]
+    first = store.ledger.touches(pid)[0]
     assert item.artifact_id != first.artifact_id  # a new draft, not the first touch again
     store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
     reports = run_sending(store, settings, client, later)
     assert [r.outcome for r in reports] == ["scheduled", "sent"]
-    second = OutreachLedger(store).touches(pid)[1]
+    second = store.ledger.touches(pid)[1]
     assert second.touch_number == 2
     assert second.payload["headers"]["In-Reply-To"] == first.message_id
     assert second.payload["subject"] == "Re: " + first.payload["subject"]
@@ -394,7 +393,7 @@ def test_a_reply_stored_without_its_body_is_threaded_when_processed(
     pid = _only_one(approved)
     client = ResendClient(api_url=twin.url)
     run_sending(store, settings, client, MONDAY_10)
-    touch = OutreachLedger(store).touches(pid)[0]
+    touch = store.ledger.touches(pid)[0]
     address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     reply = twin._inbound(
         twin.emails[str(touch.provider_email_id)], address, REPLIES["not-a-fit"], auto=False
@@ -438,7 +437,7 @@ def test_an_erasure_asked_for_in_a_reply_is_due_within_the_published_period(
     client = ResendClient(api_url=twin.url)
     address = str(store.prospects.get(pid).contact_email)  # type: ignore[union-attr]
     run_sending(store, settings, client, MONDAY_10)
-    (touch,) = OutreachLedger(store).touches(pid)
+    (touch,) = store.ledger.touches(pid)
     inbound = twin._inbound(
         twin.emails[str(touch.provider_email_id)], address, "I exercise my right to erasure.", auto=False
     )

@@ -188,3 +188,9 @@ def test_a_new_skill_version_rescores_exactly_the_stale_work(
     # inputs did not change are not redrafted, and disqualified prospects are left alone
     assert counting.calls == {"augment-profile": len(active) + 1}
     services.close()
+
+
+def test_the_sample_corpus_is_the_one_it_was_built_to_be() -> None:
+    from tests.corpus import BUILT
+
+    assert expected() == BUILT

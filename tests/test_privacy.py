@@ -171,7 +171,6 @@ def test_the_response_period_can_never_exceed_ninety_days(monkeypatch: pytest.Mo
 def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_home: Path) -> None:
     """After a rehearsed campaign (sends, webhooks, a fetched reply), erasure leaves no trace."""
     from gtm_pipeline.rehearsal import rehearse
-    from gtm_pipeline.store.ledger import OutreachLedger
 
     run_all(services)
     prospect = services.store.prospects.get(PID)
@@ -180,7 +179,7 @@ def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_h
         services, behaviours={PID: "interested"}, start=dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
     )
     assert report.states[PID] == "replied"
-    ledger = OutreachLedger(services.store)
+    ledger = services.store.ledger
     assert ledger.touches(PID) and any(e.raw_message for e in ledger.events(PID))
     erase(services.store, EMAIL, reason="dpdp-request", now=NOW, response_days=DAYS)
     assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []

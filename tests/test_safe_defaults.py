@@ -22,7 +22,6 @@ from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.twins.resend_twin import ResendTwin
 from tests.conftest import REPO
 from tests.helpers import run_all
@@ -83,7 +82,7 @@ def test_nothing_is_sent_until_sending_is_switched_on(services: Services) -> Non
     for item in services.store.reviews.pending():
         if item.kind == "draft":
             services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
-    ledger = OutreachLedger(services.store)
+    ledger = services.store.ledger
     assert not ledger.sending_on() and ledger.sending_switch() is None
     monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)  # inside every recipient's window
     with ResendTwin() as twin:
@@ -122,7 +121,7 @@ def _tick(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
 def test_the_send_schedule_starts_stopped_and_a_tick_never_switches_sending_on(gtm_home: Path) -> None:
     assert send_every_15_minutes.default_status is dg.DefaultScheduleStatus.STOPPED
     store = Store.open(load_settings().paths.database_url)
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     with dg.DagsterInstance.ephemeral() as instance:
         # Starting (or previewing, or testing) the schedule is not switching sending on.
         skipped = _tick(instance)
@@ -174,7 +173,7 @@ def test_a_stop_during_a_send_pass_stops_the_very_next_email(services: Services)
     for item in services.store.reviews.pending():
         if item.kind == "draft":
             services.store.reviews.decide(item.id, approve=True, actor="operator:test", reason="ok")
-    ledger = OutreachLedger(services.store)
+    ledger = services.store.ledger
     ledger.switch_sending(True, actor="operator:ana", reason="go", schedule="running")
     monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
 

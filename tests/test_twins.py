@@ -82,3 +82,35 @@ def test_a_missing_or_wrong_key_a_bad_body_and_scripted_faults_answer_as_resend_
         )
         assert fetched.status_code == 200 and fetched.json()["subject"] == "hi"
         assert len(twin.emails) == 1  # refused requests sent nothing
+
+
+def test_two_send_passes_at_once_send_one_email_and_fail_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schedule tick overlapping a manual `gtm send`: both passes try the same touch with its key."""
+    from gtm_pipeline.outreach.resend_client import ResendClient
+
+    with ResendTwin() as twin:
+        accept = twin._accept
+        monkeypatch.setattr(twin, "_accept", lambda params: (time.sleep(0.4), accept(params))[1])
+        import resend
+
+        saved, resend.api_key = resend.api_key, twin.api_key
+        results: list[str] = []
+        errors: list[BaseException] = []
+
+        def one_pass() -> None:
+            try:
+                results.append(ResendClient(api_url=twin.url).send(dict(EMAIL), "gtm-touch/p_x/1"))
+            except BaseException as exc:  # recorded: the assertion below names it
+                errors.append(exc)
+
+        try:
+            threads = [threading.Thread(target=one_pass) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+                time.sleep(0.05)
+            for thread in threads:
+                thread.join()
+        finally:
+            resend.api_key = saved
+        assert errors == [] and len(set(results)) == 1 and len(results) == 2  # the second got the first's id
+        assert len(twin.emails) == 1

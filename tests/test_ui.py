@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.console import dagster_link as dagster_ui
+from gtm_pipeline.console import dagster_link
 from tests.conftest import REPO
 
 
@@ -80,7 +80,7 @@ def test_ui_serves_dagster_and_stops_with_every_child_on_sigterm(gtm_home: Path)
             raise AssertionError("the Dagster UI never answered")
         record = gtm_home / "dagster" / "gtm-ui.json"
         assert json.loads(record.read_text())["url"] == f"http://127.0.0.1:{port}"
-        assert dagster_ui.url(load_settings()) == f"http://127.0.0.1:{port}"  # where console links point
+        assert dagster_link.url(load_settings()) == f"http://127.0.0.1:{port}"  # where console links point
         children = _descendants(ui.pid)
         assert len(children) >= 2  # dg dev, the webserver, the daemon, a code server
         ui.send_signal(signal.SIGTERM)
@@ -90,7 +90,7 @@ def test_ui_serves_dagster_and_stops_with_every_child_on_sigterm(gtm_home: Path)
             time.sleep(0.5)
         assert [pid for pid in children if _alive(pid)] == []
         assert not record.exists()
-        assert dagster_ui.url(load_settings()) == dagster_ui.DEFAULT_URL
+        assert dagster_link.url(load_settings()) == dagster_link.DEFAULT_URL
     finally:
         if ui.poll() is None:
             ui.kill()
@@ -99,11 +99,11 @@ def test_ui_serves_dagster_and_stops_with_every_child_on_sigterm(gtm_home: Path)
 
 def test_a_configured_dagster_url_wins_and_a_dead_ui_is_not_linked(gtm_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings()
-    dagster_ui.record(settings.paths.dagster_home, "http://127.0.0.1:3100")
-    assert dagster_ui.url(settings) == "http://127.0.0.1:3100"
+    dagster_link.record(settings.paths.dagster_home, "http://127.0.0.1:3100")
+    assert dagster_link.url(settings) == "http://127.0.0.1:3100"
     (settings.paths.dagster_home / "gtm-ui.json").write_text(
         json.dumps({"url": "http://x:1", "pid": 2**22 + 7})
     )
-    assert dagster_ui.url(settings) == dagster_ui.DEFAULT_URL  # its process is gone
+    assert dagster_link.url(settings) == dagster_link.DEFAULT_URL  # its process is gone
     monkeypatch.setenv("GTM_DAGSTER_URL", "https://dagster.internal.example/")
-    assert dagster_ui.url(load_settings()) == "https://dagster.internal.example"
+    assert dagster_link.url(load_settings()) == "https://dagster.internal.example"

@@ -52,10 +52,9 @@ def escalations_ack(
     note: Annotated[str, typer.Option(help="What was done about it.")] = "",
 ) -> None:
     """Acknowledge an escalation (journaled); it leaves gtm status and the console."""
-    from gtm_pipeline.store.escalations import Escalations
 
     with open_store() as store:
-        done = Escalations(store).acknowledge(escalation_id, actor=operator(), note=note)
+        done = store.escalations.acknowledge(escalation_id, actor=operator(), note=note)
     if not done:
         raise CommandError(f"escalation #{escalation_id} is unknown or already acknowledged", code=1)
     typer.echo(f"escalation #{escalation_id} acknowledged")

@@ -54,11 +54,10 @@ def sending_start(
     ] = "operator start",
 ) -> None:
     """Switch sending on (journaled) and start Dagster's send schedule."""
-    from gtm_pipeline.store.ledger import OutreachLedger
 
     schedule = _schedule(running=True)
     with open_store() as store:
-        OutreachLedger(store).switch_sending(True, actor=operator(), reason=reason, schedule=schedule)
+        store.ledger.switch_sending(True, actor=operator(), reason=reason, schedule=schedule)
     typer.echo(f"sending is ON (schedule {schedule}); `gtm sending stop` switches it off")
 
 
@@ -67,12 +66,9 @@ def sending_stop(
     reason: Annotated[str, typer.Option(help="Why sending stops (kept in the journal).")] = "operator stop",
 ) -> None:
     """Switch sending off (journaled): from this moment nothing is sent. Then stop Dagster's send schedule."""
-    from gtm_pipeline.store.ledger import OutreachLedger
 
     with open_store() as store:  # off first: the send step reads the switch before every email
-        OutreachLedger(store).switch_sending(
-            False, actor=operator(), reason=reason, schedule="stop requested"
-        )
+        store.ledger.switch_sending(False, actor=operator(), reason=reason, schedule="stop requested")
     schedule = _schedule(running=False)
     typer.echo(f"sending is off (schedule {schedule})")
     if schedule != "stopped":
@@ -102,7 +98,6 @@ def send(
     from gtm_pipeline.outreach.resend_client import ResendClient, SendingNotConfiguredError
     from gtm_pipeline.outreach.sender import run_sending
     from gtm_pipeline.outreach.settings import sending_settings
-    from gtm_pipeline.store.ledger import OutreachLedger
 
     current = settings()
     try:
@@ -111,7 +106,7 @@ def send(
         raise CommandError(f"{exc}. Drafts stay approved; nothing was sent.") from None
     now = moment(at)
     with open_store(FixedClock(now) if at else None) as store:
-        if not OutreachLedger(store).sending_on():
+        if not store.ledger.sending_on():
             raise CommandError(
                 "sending is switched off: `gtm sending start` switches it on; nothing was sent"
             )

@@ -212,7 +212,7 @@ def _dg_command(port: int, dagster_home: Path) -> list[str]:
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI and daemon (`dg dev`) on this workspace's instance; Ctrl-C stops them all."""
-    from gtm_pipeline.console import dagster_link as dagster_ui
+    from gtm_pipeline.console import dagster_link
     from gtm_pipeline.orchestrate import prepare_dagster_home
 
     current = settings()
@@ -230,13 +230,13 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
     try:
         # Its own process group, so a stop reaches dg dev, the webserver, the daemon and the code server.
         child = subprocess.Popen(_dg_command(port, dagster_home), start_new_session=True)
-        dagster_ui.record(dagster_home, url)
+        dagster_link.record(dagster_home, url)
         code = child.wait()
     except KeyboardInterrupt:
         code = _stop_group(child) if child is not None else 130
         code = 0 if code in (0, -signal.SIGINT, -signal.SIGTERM) else code  # stopped as asked
     finally:
-        dagster_ui.clear(dagster_home)
+        dagster_link.clear(dagster_home)
     raise typer.Exit(code if code >= 0 else 128 - code)
 
 

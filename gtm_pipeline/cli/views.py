@@ -8,8 +8,6 @@ from typing import Any
 
 from gtm_pipeline.domain.states import DISQUALIFIED, State
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.escalations import Escalations
-from gtm_pipeline.store.ledger import OutreachLedger
 
 QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
 
@@ -77,7 +75,7 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
                 "detail": e.detail,
                 "since": e.created_at.isoformat(),
             }
-            for e in Escalations(store).open()
+            for e in store.escalations.open()
         ],
     }
 
@@ -85,7 +83,7 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
 def sending_status(store: Store, sending_domain: str | None = None) -> dict[str, Any]:
     """Whether sending is on, the outbox by status, touches that need a decision, unmatched inbound
     events, domain halts."""
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     touches = ledger.touches_with_status("pending", "sent", "refused", "failed", "uncertain", "cancelled")
     by_status: dict[str, int] = {}
     for touch in touches:

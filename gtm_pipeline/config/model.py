@@ -30,6 +30,11 @@ DEFAULT_NOTICE = (
 )
 
 
+def mailbox_of(from_address: str) -> str:
+    """The address of a From header (``Name <you@mail.example>`` -> ``you@mail.example``), lower case."""
+    return parseaddr(from_address)[1].lower()
+
+
 def setting(default: Any, *env: str, doc: str, lines: bool = False, csv: bool = False) -> Any:
     """A field with its environment variable(s) (first wins) and the line of documentation that
     ``gtm init`` writes above it. ``lines``: ``\\n`` in the variable is a new line; ``csv``: the
@@ -129,7 +134,7 @@ class SenderSettings(Section):
     @property
     def sending_domain(self) -> str:
         """The domain mail goes out from (the From address's)."""
-        return parseaddr(self.from_address)[1].lower().rsplit("@", 1)[1]
+        return mailbox_of(self.from_address).rsplit("@", 1)[1]
 
 
 class SendingLimits(Section):

@@ -16,7 +16,6 @@ from gtm_pipeline.pipeline.privacy import record_request
 from gtm_pipeline.pipeline.research import augment
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import ReviewItem
-from gtm_pipeline.store.ledger import OutreachLedger
 
 RETRY_STEPS = {
     "augment-profile": augment,
@@ -115,7 +114,7 @@ def approve(
         raise ActionError(str(exc)) from None
     if not decision.allowed:
         raise ActionError(decision.reason)
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     schedule(store, ledger, services.sending, services.clock.now())
     touches = ledger.touches(item.prospect_id)
     return Approval(decision, edited, touches[-1].touch_id if touches else None)

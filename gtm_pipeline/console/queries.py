@@ -21,7 +21,6 @@ from gtm_pipeline.domain.contracts import (
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.store import ArtifactRecord, Store
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.ledger import OutreachLedger
 
 PAGE_SIZE = 50
 STAGES = (
@@ -179,7 +178,7 @@ def timeline(store: Store, prospect_id: str) -> dict[str, Any] | None:
         return None
     sources = _sources(store, prospect_id)
     profile = _parsed(store.artifacts.latest(prospect_id, "profile"), ProfileFinding)
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     return {
         "prospect": prospect,
         "journal": list(reversed(store.journal.entries(prospect_id))),

@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gtm_pipeline.console import dagster_link as dagster_ui
+from gtm_pipeline.console import dagster_link
 from gtm_pipeline.console.security import COOKIE, ConsoleAuth, Session
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
@@ -66,7 +66,8 @@ class Posted:
 
 def console(request: Request) -> Console:
     found = getattr(request.app.state, "console", None)
-    assert isinstance(found, Console), "the console is mounted with gtm_pipeline.console.routes.mount"
+    if not isinstance(found, Console):
+        raise RuntimeError("the console is not mounted (gtm_pipeline.console.routes.mount)")
     return found
 
 
@@ -110,7 +111,7 @@ def page(request: Request, name: str, session: Session, **context: Any) -> HTMLR
             "csrf": session.csrf,
             "open_escalations": services.store.escalations.open_count(),
             "sending_on": services.store.ledger.sending_on(),
-            "dagster_url": dagster_ui.url(services.settings),
+            "dagster_url": dagster_link.url(services.settings),
             "flash": _read_flash(request.cookies.get(FLASH_COOKIE)),
             **context,
         },

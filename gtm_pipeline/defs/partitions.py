@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import dagster as dg
 
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.escalations import Escalations
 
 PROSPECTS = "prospects"
 prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
@@ -154,7 +153,7 @@ def report_blocked(store: Store, sensor: str, tick: Tick) -> None:
     prospect = store.prospects.get(tick.blocked_by)
     if prospect is not None and store.now() - prospect.discovered_at < MISSING_PARTITION_GRACE:
         return  # discovery is registering it right now
-    Escalations(store).raise_(
+    store.escalations.raise_(
         "missing_partition",
         f"missing_partition:{sensor}:{tick.blocked_by}",
         subject=tick.blocked_by,

@@ -84,7 +84,7 @@ def suppress_identities(store: Store, reason: str, *identities: str | None) -> N
 
 def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | None) -> Ingested:
     """Store one verified event once and apply the compliance it carries, immediately."""
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     touch = correlate(ledger, event)
     data = event.get("data") or {}
     kind = str(event.get("type"))
@@ -139,7 +139,7 @@ def one_click_unsubscribe(store: Store, touch: Touch, *, via: str) -> Ingested:
     """RFC 8058 one-click (or the confirmation page): suppress now, journal through the inbox."""
     suppress_identities(store, "unsubscribe", touch.to_hash, touch.prospect_id)
     event = {"type": "unsubscribe.one_click", "data": {"touch_id": touch.touch_id, "via": via}}
-    event_id, new = OutreachLedger(store).add_event(
+    event_id, new = store.ledger.add_event(
         event_key=f"unsubscribe:{touch.touch_id}",
         event_type="unsubscribe.one_click",
         payload=event,

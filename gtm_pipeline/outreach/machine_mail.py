@@ -30,7 +30,7 @@ from email.message import Message
 from typing import Literal
 
 from gtm_pipeline.outreach.dates import return_date
-from gtm_pipeline.outreach.mailparse import ParsedMail, _part_text
+from gtm_pipeline.outreach.mailparse import ParsedMail, part_text
 
 MachineKind = Literal["complaint", "bounce", "out_of_office", "auto_reply"]
 
@@ -100,7 +100,7 @@ def _part_source(part: Message) -> str:
     try:
         return part.as_string()
     except Exception:
-        return _part_text(part)
+        return part_text(part)
 
 
 def _fields(text: str) -> dict[str, str]:

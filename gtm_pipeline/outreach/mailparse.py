@@ -56,7 +56,7 @@ def _header(message: Message, name: str) -> str:
     return str(value).strip() if value is not None else ""
 
 
-def _part_text(part: Message) -> str:
+def part_text(part: Message) -> str:
     try:
         if isinstance(part, EmailMessage):
             content = part.get_content()
@@ -87,11 +87,11 @@ def body_text(message: Message) -> str:
         if part.is_multipart() or part.get_content_disposition() == "attachment":
             continue
         if ctype == "text/plain":
-            plain.append(_part_text(part))
+            plain.append(part_text(part))
         elif ctype == "text/html":
-            html.append(_TAG_RE.sub(" ", _part_text(part)))
+            html.append(_TAG_RE.sub(" ", part_text(part)))
         elif ctype.startswith("message/") and ctype not in ("message/rfc822",):
-            plain.append(_part_text(part))
+            plain.append(part_text(part))
     return "\n".join(plain) if plain else "\n".join(html)
 
 

@@ -86,7 +86,7 @@ class EventOutcome:
 
 
 @dataclass(frozen=True)
-class _Event:
+class StoredEvent:
     """An event row with what every handler needs to look at."""
 
     row: InboxRow
@@ -141,7 +141,7 @@ class InboxProcessor:
             row = self._late_correlate(row)
         if row.prospect_id is None:
             return row, EventResult("unmatched", note="no touch matches this event")
-        event = _Event(
+        event = StoredEvent(
             row=row,
             touch=self.ledger.touch(row.touch_id) if row.touch_id else None,
             state=self._state(row),
@@ -153,7 +153,9 @@ class InboxProcessor:
 
     # ------------------------------------------------------------ shared by the handlers
 
-    def apply(self, event: _Event, transition: Event, why: str, details: dict[str, Any] | None = None) -> str:
+    def apply(
+        self, event: StoredEvent, transition: Event, why: str, details: dict[str, Any] | None = None
+    ) -> str:
         """Apply ``transition`` to the event's prospect (journaled); returns the new state or the refusal."""
         row = event.row
         decision = self.store.prospects.apply_event(
@@ -198,11 +200,11 @@ class InboxProcessor:
 # ---------------------------------------------------------------- one handler per event type
 
 
-def _one_click(proc: InboxProcessor, event: _Event) -> EventResult:
+def _one_click(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     return EventResult("processed", to=proc.apply(event, Event.UNSUBSCRIBED, "one-click unsubscribe"))
 
 
-def _sent(proc: InboxProcessor, event: _Event) -> EventResult:
+def _sent(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     touch = event.touch
     if touch is not None and touch.status in ("pending", "uncertain") and event.data.get("email_id"):
         proc.ledger.mark_sent(
@@ -216,7 +218,7 @@ def _sent(proc: InboxProcessor, event: _Event) -> EventResult:
     return EventResult("processed", note="confirmation")
 
 
-def _delivered(proc: InboxProcessor, event: _Event) -> EventResult:
+def _delivered(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     if event.touch is not None:
         proc.ledger.mark_outcome(event.touch.touch_id, "delivered_at", event.at)
     if event.state is State.SENT:
@@ -224,13 +226,13 @@ def _delivered(proc: InboxProcessor, event: _Event) -> EventResult:
     return EventResult("processed", note=f"delivered (state {event.state.value if event.state else '?'})")
 
 
-def _delayed(proc: InboxProcessor, event: _Event) -> EventResult:
+def _delayed(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     if event.state is State.SENT:
         return EventResult("processed", to=proc.apply(event, Event.DELIVERY_DELAYED, "Resend: delayed"))
     return EventResult("processed", note="delayed")
 
 
-def _bounced(proc: InboxProcessor, event: _Event) -> EventResult:
+def _bounced(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     kind = event.row.event_type
     hard = (
         kind == "email.suppressed"
@@ -245,19 +247,19 @@ def _bounced(proc: InboxProcessor, event: _Event) -> EventResult:
     return EventResult("processed", note="soft bounce")
 
 
-def _complained(proc: InboxProcessor, event: _Event) -> EventResult:
+def _complained(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     if event.touch is not None:
         proc.ledger.mark_outcome(event.touch.touch_id, "complained_at", event.at)
     return EventResult("processed", to=proc.apply(event, Event.COMPLAINED, "Resend: complaint"))
 
 
-def _failed(proc: InboxProcessor, event: _Event) -> EventResult:
+def _failed(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     if event.touch is not None and event.touch.status != "sent":
         proc.ledger.set_status(event.touch.touch_id, "failed", "Resend: email.failed")
     return EventResult("processed", note="failed")
 
 
-def _received(proc: InboxProcessor, event: _Event) -> EventResult:
+def _received(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     """A reply: rules first, then the classify-reply skill; one transition from the category."""
     row = event.row
     raw = proc.raw(row)
@@ -308,11 +310,11 @@ def _received(proc: InboxProcessor, event: _Event) -> EventResult:
     return EventResult("processed", to=to, classification=decision)
 
 
-def _recorded(proc: InboxProcessor, event: _Event) -> EventResult:
+def _recorded(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     return EventResult("processed", note=f"recorded ({event.row.event_type})")
 
 
-HANDLERS: dict[str, Callable[[InboxProcessor, _Event], EventResult]] = {
+HANDLERS: dict[str, Callable[[InboxProcessor, StoredEvent], EventResult]] = {
     "unsubscribe.one_click": _one_click,
     "email.sent": _sent,
     "email.delivered": _delivered,

@@ -25,7 +25,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gtm_pipeline.outreach.ingest import Fetch, ingest, one_click_unsubscribe
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import OutreachLedger
 
 MAX_BODY_BYTES = 256 * 1024
 _PAGE = (
@@ -94,7 +93,7 @@ def create_receiver(
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
     async def unsubscribe(token: str) -> HTMLResponse:
         touch_id = settings.touch_for_token(token)
-        touch = OutreachLedger(store).touch(touch_id) if touch_id else None
+        touch = store.ledger.touch(touch_id) if touch_id else None
         if touch is None:
             return _page("Unknown link", "<p>This link is not valid.</p>", 404)
         await run_in_threadpool(one_click_unsubscribe, store, touch, via="one-click")

@@ -3,7 +3,9 @@
 The SDK makes one HTTP call and never retries; retries are ours: 429 and 5xx (and
 transport failures, which the SDK reports as 500) are retried with backoff that honours
 ``retry-after``, always with the same idempotency key, so a retry can never send twice.
-4xx other than 429 are not retried: they need a fix, not a repeat.
+4xx other than 429 are not retried: they need a fix, not a repeat - except 409
+``concurrent_idempotent_requests`` (another process is sending this very touch, whose answer the
+retry then gets).
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ RETRYABLE = {"429", "500", "502", "503", "504"}
 _backoff = wait_exponential(multiplier=0.2, max=8)
 
 
+CONCURRENT = "concurrent_idempotent_requests"  # 409: the same key's first request is still in flight
+
+
+def concurrent(exc: BaseException) -> bool:
+    """Resend is still handling another request with this idempotency key: wait, never fail."""
+    return isinstance(exc, ResendError) and str(exc.code) == "409" and exc.error_type == CONCURRENT
+
+
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, ResendError) and str(exc.code) in RETRYABLE
+    return isinstance(exc, ResendError) and (str(exc.code) in RETRYABLE or concurrent(exc))
 
 
 def _wait(state: RetryCallState) -> float:

@@ -26,10 +26,9 @@ from gtm_pipeline.domain.ids import email_hash
 from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.outreach.compose import TouchPlan, build_request, message_id
 from gtm_pipeline.outreach.policy import SendContext, check, health_halt
-from gtm_pipeline.outreach.resend_client import RETRYABLE
+from gtm_pipeline.outreach.resend_client import RETRYABLE, concurrent
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.ledger import OutreachLedger, Touch
 
 ACTOR = "step:send@1"
@@ -151,7 +150,7 @@ def check_domain_health(store: Store, ledger: OutreachLedger, settings: SendingS
             actor=POLICY_ACTOR,
             payload={"reason": reason, "sends": sends, "bounces": bounces, "complaints": complaints},
         )
-        Escalations(store).raise_(
+        store.escalations.raise_(
             "domain_halt", f"halt:{domain}:{entry}", subject=domain, detail=f"sending halted: {reason}"
         )
     return reason
@@ -166,7 +165,7 @@ def resume_domain(store: Store, domain: str, *, actor: str, reason: str) -> None
 
 def _note(store: Store, touch: Touch, kind: str, rule: str, reason: str, now: dt.datetime) -> None:
     if kind in ("send_failed", "send_uncertain"):
-        Escalations(store).raise_(
+        store.escalations.raise_(
             "touch_failed" if kind == "send_failed" else "touch_uncertain",
             f"{kind}:{touch.touch_id}",
             subject=touch.prospect_id,
@@ -272,7 +271,9 @@ def send_pending(
         except ResendError as exc:
             code = str(exc.code)
             error = f"{code} {exc.error_type}: {exc.message}"[:300]
-            if code in RETRYABLE:
+            if code in RETRYABLE or concurrent(exc):
+                # Transient, or another process is sending this very touch: it stays pending, and
+                # the next pass gets the provider's answer for its key (never a second email).
                 ledger.record_attempt(touch.touch_id, error)
                 reports.append(SendReport(prospect.id, touch.touch_id, "retry", "provider:transient", error))
             else:
@@ -291,5 +292,5 @@ def run_sending(
     store: Store, settings: SendingSettings, client: Sender, now: dt.datetime
 ) -> list[SendReport]:
     """Schedule approved drafts, then send what the policy allows."""
-    ledger = OutreachLedger(store)
+    ledger = store.ledger
     return [*schedule(store, ledger, settings, now), *send_pending(store, ledger, settings, client, now)]

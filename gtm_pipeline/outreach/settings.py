@@ -12,10 +12,9 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from gtm_pipeline.config import Settings
-from gtm_pipeline.config.model import SenderSettings, SendingLimits
+from gtm_pipeline.config.model import SenderSettings, SendingLimits, mailbox_of
 
 _SENDER, _LIMITS = SenderSettings(), SendingLimits()  # the defaults, from the one settings model
 
@@ -50,7 +49,7 @@ class SendingSettings:
 
     @property
     def mailbox(self) -> str:
-        return parseaddr(self.from_address)[1].lower()
+        return mailbox_of(self.from_address)
 
     @property
     def sending_domain(self) -> str:

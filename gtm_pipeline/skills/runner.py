@@ -36,7 +36,6 @@ from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.escalations import Escalations
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,7 @@ class SkillRunner:
             raw_output=reply.text if reply else None,
         )
         if _created:  # a new (or reopened after a retry) dead letter: the operator must see it
-            Escalations(self.store).raise_(
+            self.store.escalations.raise_(
                 "dead_letter",
                 f"dead_letter:{dead_letter_id}:{self.clock.now().isoformat()}",
                 subject=prospect_id or subject,
@@ -237,7 +236,7 @@ class SkillRunner:
         """A provider skipped because its circuit is open is an outage the operator must know of."""
         for attempt in route:
             if attempt.get("outcome") == "skipped:circuit_open":
-                Escalations(self.store).raise_(
+                self.store.escalations.raise_(
                     "circuit_open",
                     f"circuit:{attempt.get('provider')}:{day.isoformat()}",
                     subject=str(attempt.get("provider")),
@@ -249,7 +248,7 @@ class SkillRunner:
     ) -> SkillOutcome:
         """The group's daily cap is reached: no call, the prospect waits (journaled once a day)."""
         group = skill.group.spec
-        Escalations(self.store).raise_(
+        self.store.escalations.raise_(
             "spend_cap",
             f"spend_cap:{group.name}:{day.isoformat()}",
             subject=group.name,

@@ -84,7 +84,7 @@ class Journal:
         dedupe_key: str | None = None,
         run_id: str | None = None,
     ) -> tuple[str, int]:
-        """As :meth:`_append`, returning (entry id, journal row id)."""
+        """As :meth:`append_in`, returning (entry id, journal row id)."""
         if dedupe_key is not None:
             existing = c.execute(
                 sa.select(t.journal.c.entry_id, t.journal.c.id).where(t.journal.c.dedupe_key == dedupe_key)

@@ -124,13 +124,14 @@ class OutreachLedger:
                 .values(attempts=t.outbox.c.attempts + 1, last_error=error)
             )
 
-    def set_status(self, touch_id: str, status: str, error: str | None = None) -> None:
+    def set_status(self, touch_id: str, status: str, error: str | None = None) -> bool:
+        """Set a touch's status; a touch Resend accepted stays ``sent`` (compare-and-set: another
+        process's failure, cancellation or doubt can never overwrite a send). Returns whether it changed."""
+        query = t.outbox.update().where(t.outbox.c.touch_id == touch_id)
+        if status != "sent":
+            query = query.where(t.outbox.c.status != "sent")
         with self.store.writing() as c:
-            c.execute(
-                t.outbox.update()
-                .where(t.outbox.c.touch_id == touch_id)
-                .values(status=status, last_error=error)
-            )
+            return bool(c.execute(query.values(status=status, last_error=error)).rowcount)
 
     def mark_sent(
         self,
@@ -160,7 +161,7 @@ class OutreachLedger:
                 "mailbox": touch.mailbox,
             }
             return self.store.prospects.apply_in(
-                c, touch.prospect_id, Event.SENT, actor, rationale, now, details, None
+                c, touch.prospect_id, Event.SENT, actor=actor, rationale=rationale, at=now, details=details
             )
 
     def mark_outcome(self, touch_id: str, column: str, at: dt.datetime) -> None:

@@ -128,19 +128,24 @@ class Prospects:
         """
         at = now or self.store.now()
         with self.store.writing() as c:
-            return self.apply_in(c, prospect_id, event, actor, rationale, at, details, run_id)
+            return self.apply_in(
+                c, prospect_id, event, actor=actor, rationale=rationale, at=at, details=details, run_id=run_id
+            )
 
     def apply_in(
         self,
         c: sa.Connection,
         prospect_id: str,
         event: Event,
+        *,
         actor: str,
         rationale: str,
         at: dt.datetime,
-        details: dict[str, Any] | None,
-        run_id: str | None,
+        details: dict[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> Decision:
+        """:meth:`apply_event` inside the caller's write transaction ``c`` (the review decision, the
+        send ledger): the decision commits with whatever else the caller writes, or not at all."""
         row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
         if row is None:
             raise KeyError(f"unknown prospect {prospect_id}")

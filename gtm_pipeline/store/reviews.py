@@ -92,7 +92,7 @@ class Reviews:
             if artifact_override:
                 details["reviewed_artifact"] = item.artifact_id
             decision = self.store.prospects.apply_in(
-                c, item.prospect_id, event, actor, reason, at, details, None
+                c, item.prospect_id, event, actor=actor, rationale=reason, at=at, details=details
             )
             if decision.allowed:
                 c.execute(

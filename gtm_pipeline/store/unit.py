@@ -1,8 +1,9 @@
 """The store: one unit of work over the system of record, and a repository per aggregate.
 
 ``Store`` owns the engine, the clock and the transactions (``writing()`` takes the write lock up
-front, ``reading()`` never blocks a writer); the repositories on it hold the SQL of one concern
-each, and meet only through these public parts, so the invariants live in one place: idempotent
+front, ``reading()`` never blocks a writer); each repository on it owns one aggregate's writes and
+reads, and they meet only through these public parts (a tombstone, for one, clears every table
+that holds the person, through one transaction), so the invariants live in one place: idempotent
 inserts, a journal entry for every state change in the same transaction as the change, and
 hash-chained journal entries.
 

@@ -2,7 +2,8 @@
 
 Speaks enough of Resend for the official ``resend`` SDK (pointed at it by
 ``RESEND_API_URL``): send and batch send with ``Idempotency-Key`` semantics (same key and
-same payload: the original answer and no second email; same key, other payload: 409),
+same payload: the original answer and no second email; same key, other payload: 409; the same
+key while its first request is still in flight: 409 ``concurrent_idempotent_requests``),
 ``GET /emails/{id}``, the received-emails API, 401 for a wrong key, 429 with
 ``retry-after`` under its rate limit, and scripted faults (500/503, and
 ``accept_then_fail``: the email is accepted, then the answer is lost).

@@ -3,7 +3,6 @@
 import dagster as dg
 
 from gtm_pipeline.defs.resources import GtmResource
-from gtm_pipeline.store.escalations import Escalations
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
@@ -11,6 +10,6 @@ def failed_runs(context: dg.RunFailureSensorContext, gtm: GtmResource) -> None:
     """Record every failed run of this code location as an escalation (once per run)."""
     run = context.dagster_run
     message = (context.failure_event.message or "run failed").splitlines()[0][:300]
-    Escalations(gtm.services.store).raise_(
+    gtm.services.store.escalations.raise_(
         "run_failure", f"run_failure:{run.run_id}", subject=run.run_id, detail=f"{run.job_name}: {message}"
     )

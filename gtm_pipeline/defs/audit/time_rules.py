@@ -4,7 +4,7 @@ applied with the resource's clock; every prospect moved gets its journal re-anch
 
 import dagster as dg
 
-from gtm_pipeline.defs.audit.journal import journal_anchor_event
+from gtm_pipeline.defs.anchors import journal_anchor_event
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
 

@@ -11,7 +11,6 @@ from collections import Counter
 
 import dagster as dg
 
-from gtm_pipeline.defs.audit.journal import journal
 from gtm_pipeline.defs.location import skill_catalog
 from gtm_pipeline.defs.partitions import (
     PROSPECT_BACKFILL,
@@ -21,14 +20,13 @@ from gtm_pipeline.defs.partitions import (
     row_cursor,
     tick_for_rows,
 )
-from gtm_pipeline.defs.pipeline import prospect_job
+from gtm_pipeline.defs.pipeline import conversation_job, prospect_job
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource, ResendResource
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
 from gtm_pipeline.outreach.processing import EventOutcome, InboxProcessor
 from gtm_pipeline.outreach.resend_client import SendingNotConfiguredError
-from gtm_pipeline.store.ledger import OutreachLedger
 
 MAX_EVENTS_PER_TICK = 5000
 
@@ -88,18 +86,11 @@ def conversation(
     return dg.MaterializeResult(metadata={"run_events": len(outcomes), "run_outcomes": str(dict(kinds))})
 
 
-conversation_job = dg.define_asset_job(
-    "conversation_job",
-    selection=dg.AssetSelection.assets(conversation, journal),
-    description="Replies and delivery events for a set of prospect partitions, then the journal anchors.",
-)
-
-
 @dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
     """New inbox rows -> runs over exactly the affected prospects (cursor: the last row id handled)."""
     last, _legacy = row_cursor(context.cursor)  # this cursor was always a row id
-    rows = OutreachLedger(gtm.services.store).events_after(last, MAX_EVENTS_PER_TICK)
+    rows = gtm.services.store.ledger.events_after(last, MAX_EVENTS_PER_TICK)
     if not rows:
         return dg.SkipReason("no new inbox events")
     tick = tick_for_rows(

@@ -11,12 +11,12 @@ from collections import Counter
 
 import dagster as dg
 
-from gtm_pipeline.defs.audit.journal import journal_anchor_event
+from gtm_pipeline.defs.anchors import journal_anchor_event
 from gtm_pipeline.defs.names import SEND_SCHEDULE
 from gtm_pipeline.defs.resources import GtmResource, ResendResource
 from gtm_pipeline.outreach.resend_client import SendingNotConfiguredError
 from gtm_pipeline.outreach.sender import run_sending
-from gtm_pipeline.store.ledger import SWITCH_OFF, OutreachLedger
+from gtm_pipeline.store.ledger import SWITCH_OFF
 
 UI_ACTOR = "dagster-ui"
 
@@ -24,7 +24,7 @@ UI_ACTOR = "dagster-ui"
 @dg.op(description="Schedule approved drafts and send what the deliverability policy allows now.")
 def send_due_touches(context: dg.OpExecutionContext, gtm: GtmResource, resend: ResendResource) -> None:
     services = gtm.services
-    ledger = OutreachLedger(services.store)
+    ledger = services.store.ledger
     if not ledger.sending_on():
         context.log.info("sending is switched off (gtm sending start): nothing was sent")
         return
@@ -58,7 +58,7 @@ def switch_sending(context: dg.OpExecutionContext, config: SendingSwitch, gtm: G
     if not config.operator.strip() or not config.reason.strip():
         raise dg.Failure("name the operator and the reason: both are kept in the journal")
     actor = f"{UI_ACTOR}:{config.operator.strip()}"
-    OutreachLedger(gtm.services.store).switch_sending(
+    gtm.services.store.ledger.switch_sending(
         config.on,
         actor=actor,
         reason=f"{config.reason.strip()} (run {context.run.run_id})",
@@ -91,7 +91,7 @@ def send_every_15_minutes(
     """Starts stopped. A tick requests a send pass only while the journaled switch is on: starting this
     schedule is not switching sending on (an evaluation, a preview or a test tick must never act), so a
     tick with the switch off says how to switch it on, and changes nothing."""
-    switch = OutreachLedger(gtm.services.store).sending_switch()
+    switch = gtm.services.store.ledger.sending_switch()
     if switch is None or switch.kind == SWITCH_OFF:
         since = (
             f" by {switch.actor} at {switch.created_at:%Y-%m-%d %H:%M}" if switch else " (never switched on)"
