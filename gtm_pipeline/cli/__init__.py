@@ -53,7 +53,7 @@ def _root(
 
 
 def _register() -> None:
-    from gtm_pipeline.cli import audit, operator, outreach, privacy, run  # noqa: F401
+    from gtm_pipeline.cli import audit, inputs, operator, outreach, privacy, run  # noqa: F401
 
 
 _register()

@@ -249,6 +249,47 @@ class ConsoleSettings(Section):
     secure_cookie: bool = setting(False, "GTM_CONSOLE_SECURE_COOKIE", doc="Mark the session cookie Secure.")
 
 
+class FetchSettings(Section):
+    """How the pipeline reads the web: politely, within limits, never inside your network."""
+
+    contact: str | None = setting(
+        None,
+        "GTM_FETCH_CONTACT",
+        doc="Named in the User-Agent so a site owner can reach a person. Default: sender.privacy_contact.",
+    )
+    pause_s: float = setting(1.0, "GTM_FETCH_PAUSE_S", doc="Seconds between two requests to one host.")
+    global_rate: float = setting(10.0, "GTM_FETCH_RATE", doc="Requests per second per process, all hosts.")
+    max_bytes: int = setting(5_000_000, "GTM_FETCH_MAX_BYTES", doc="Largest body kept; larger is refused.")
+    max_redirects: int = setting(5, "GTM_FETCH_MAX_REDIRECTS", doc="Redirect hops followed before refusing.")
+    timeout_s: float = setting(20.0, "GTM_FETCH_TIMEOUT_S", doc="Longest one fetch may take, all hops.")
+    allow: list[str] = setting(
+        [],
+        "GTM_FETCH_ALLOW",
+        doc="host:port pairs that may be fetched although not public (local twins). Empty: none.",
+        csv=True,
+    )
+    connect_to: list[str] = setting(
+        [],
+        "GTM_FETCH_CONNECT_TO",
+        doc="name=host:port routes to a local twin, like curl --connect-to (still checked against allow).",
+        csv=True,
+    )
+
+    @field_validator("pause_s", "timeout_s")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("max_bytes", "max_redirects")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("at least 1")
+        return value
+
+
 class Secrets(Section):
     """Keys and passwords: from the environment or the secrets file only, never from gtm.toml."""
 
@@ -280,6 +321,7 @@ class SettingsModel(Section):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gtm_pipeline.config.model import (
     ConsoleSettings,
+    FetchSettings,
     PrivacySettings,
     ProviderSettings,
     Secrets,
@@ -88,6 +89,10 @@ class Settings:
     @property
     def console(self) -> ConsoleSettings:
         return self.model.console
+
+    @property
+    def fetch(self) -> FetchSettings:
+        return self.model.fetch
 
     @property
     def secrets(self) -> Secrets:

@@ -1,6 +1,9 @@
-"""Run an LLM twin on its own: ``python -m gtm_pipeline.twins openai --latency 0.2 --rate 20``.
+"""Run a twin on its own: ``python -m gtm_pipeline.twins openai --latency 0.2 --rate 20``, or the
+synthetic internet: ``python -m gtm_pipeline.twins web --root tests/fixtures/web``.
 
-Prints ``url=http://127.0.0.1:PORT`` on the first line, then serves until interrupted. Used
+An LLM twin prints ``url=http://127.0.0.1:PORT`` on the first line; the web twin prints
+``GTM_FETCH_ALLOW=…`` and ``GTM_FETCH_CONNECT_TO=…`` lines to export so ``gtm fetch`` reaches its
+sites. Both serve until interrupted. Used
 by the benchmark (so the twin's memory is not counted as the pipeline's) and by operators
 rehearsing a run against simulated providers.
 """
@@ -12,19 +15,25 @@ import contextlib
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from gtm_pipeline.twins.llm import AnthropicTwin, OpenAITwin
 from gtm_pipeline.twins.server import TwinSettings
+from gtm_pipeline.twins.web import WebTwin
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gtm_pipeline.twins")
-    parser.add_argument("api", choices=["openai", "anthropic"])
+    parser.add_argument("api", choices=["openai", "anthropic", "web"])
+    parser.add_argument("--root", default=None, help="web: the folder of sites (one folder per host)")
+    parser.add_argument("--port", type=int, default=0, help="web: the port (default: any free one)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     parser.add_argument("--rate", type=float, default=0.0, help="requests per second before 429 (0: none)")
     parser.add_argument("--burst", type=int, default=1)
     parser.add_argument("--key", default=None, help="the only API key accepted (default: any)")
     args = parser.parse_args(argv)
+    if args.api == "web":
+        return _serve_web(args)
     settings = TwinSettings(
         latency_s=args.latency, rate_per_s=args.rate, burst=args.burst, expected_key=args.key
     )
@@ -36,6 +45,22 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         print(f"requests={twin.requests} rate_limited={twin.rate_limited}", flush=True)
+    return 0
+
+
+def _serve_web(args: argparse.Namespace) -> int:
+    if not args.root:
+        print("web: --root DIR is required (a folder with one folder per host)", file=sys.stderr)
+        return 2
+    web = WebTwin(Path(args.root), latency_s=args.latency, port=args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with web:
+        print(f"GTM_FETCH_ALLOW={web.address}", flush=True)
+        print(f"GTM_FETCH_CONNECT_TO={','.join(web.connect_to())}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        print(f"requests={len(web.hits())}", flush=True)
     return 0
 
 

@@ -1,0 +1,348 @@
+"""The one way the pipeline reads the web: polite, bounded, safe, and explicit about every refusal.
+
+Every connector (company sites, feeds, job boards) goes through :class:`Fetcher.get`, so the rules
+hold everywhere at once:
+
+- robots.txt is read for every origin a request (or a redirect hop) reaches, and obeyed;
+- one request at a time per host, with a pause between two (the larger of the configured pause and
+  the site's ``Crawl-delay``), across processes; a global rate per process;
+- a User-Agent that names the product and the operator's contact, so a site owner can complain to
+  a person rather than block a range;
+- conditional GET through a persistent RFC 9111 cache (``hishel``), so an unchanged page costs a 304;
+- caps on body size, redirects and total time, and an allowlist of content types;
+- every connection, every hop, through the SSRF guard (:mod:`gtm_pipeline.sources.addresses`).
+
+A request that is not made, or whose answer is not kept, raises :class:`FetchRefused` with one of
+the reasons in :data:`REASONS`; nothing is dropped without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import charset_normalizer
+import hishel
+import httpx
+from hishel.httpx import CacheTransport
+
+from gtm_pipeline.domain.clock import Clock
+from gtm_pipeline.domain.ids import content_hash
+from gtm_pipeline.sources.addresses import AddressPolicy, AddressRefused, guarded_transport
+from gtm_pipeline.sources.politeness import GlobalRate, HostSlots
+from gtm_pipeline.sources.robots import MAX_CACHE, RobotsCache, RobotsFile
+
+REASONS = (
+    "robots",
+    "private_address",
+    "too_large",
+    "content_type",
+    "timeout",
+    "too_many_redirects",
+    "unreachable",
+    "bad_url",
+    "http_<status>",
+)
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
+JSON_TYPES = ("application/json",)
+TEXT_TYPES = (*HTML_TYPES, "text/plain")
+ALLOWED_TYPES = (*TEXT_TYPES, *FEED_TYPES, *JSON_TYPES)
+REDIRECTS = (301, 302, 303, 307, 308)
+ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: follow at least five
+
+
+class FetchRefused(Exception):
+    """A URL the fetcher did not fetch or did not keep, and why."""
+
+    def __init__(self, url: str, reason: str, detail: str = "", at_url: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.url, self.reason, self.detail, self.at_url = url, reason, detail, at_url or url
+
+    def as_dict(self) -> dict[str, str]:
+        return {"url": self.url, "refused": self.reason, "detail": self.detail, "at_url": self.at_url}
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """The limits, from the ``fetch`` settings."""
+
+    contact: str
+    product: str = "gtm-pipeline/0.1"
+    agent_token: str = "gtm-pipeline"  # the name robots.txt groups are matched against
+    pause_s: float = 1.0
+    global_rate: float = 10.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    timeout_s: float = 20.0
+    max_crawl_delay_s: float = 30.0
+    robots_ttl: dt.timedelta = MAX_CACHE
+
+    @property
+    def user_agent(self) -> str:
+        return f"{self.product} (+outbound research; contact: {self.contact})"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One page as fetched: what a stored document records about where it came from."""
+
+    url: str
+    final_url: str
+    status: int
+    retrieved_at: dt.datetime
+    content_type: str
+    charset: str
+    text: str
+    content_hash: str
+    robots: str
+    from_cache: bool = False
+    revalidated: bool = False
+    redirects: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def provenance(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "retrieved_at": self.retrieved_at.isoformat(),
+            "content_type": self.content_type,
+            "charset": self.charset,
+            "content_hash": self.content_hash,
+            "robots": self.robots,
+            "from_cache": self.from_cache,
+            "revalidated": self.revalidated,
+            "redirects": list(self.redirects),
+        }
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), "", "", ""))
+
+
+class Fetcher:
+    """Fetch pages under the rules above. Thread-safe; one per process is enough."""
+
+    def __init__(
+        self,
+        config: FetchConfig,
+        policy: AddressPolicy,
+        clock: Clock,
+        *,
+        state_dir: Path,
+        cache: bool = True,
+        max_connections: int = 32,
+    ) -> None:
+        self.config, self.policy, self.clock = config, policy, clock
+        self.slots = HostSlots(state_dir / "hosts")
+        self.rate = GlobalRate(config.global_rate)
+        self.robots = RobotsCache(config.robots_ttl)
+        self._robots_lock = threading.Lock()
+        self._robots_locks: dict[str, threading.Lock] = {}
+        transport: httpx.BaseTransport = guarded_transport(policy, max_connections=max_connections)
+        if cache:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            storage = hishel.SqliteStorage(database_path=str(state_dir / "http-cache.sqlite"))
+            transport = CacheTransport(next_transport=transport, storage=storage, rfc=True)
+        self._client = httpx.Client(
+            transport=transport,
+            headers={"user-agent": config.user_agent, "accept-encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(config.timeout_s),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the public call ------------------------------------------------------------------------
+
+    def get(self, url: str, *, accept: tuple[str, ...] = ALLOWED_TYPES) -> Fetched:
+        """Fetch ``url`` following redirects, or raise :class:`FetchRefused`."""
+        deadline = time.monotonic() + self.config.timeout_s
+        current = self._checked_url(url, url)
+        hops: list[str] = []
+        seen = {current}
+        while True:
+            robots = self._robots_for(current, deadline)
+            if not robots.allows(current, self.config.agent_token):
+                raise FetchRefused(url, "robots", f"disallowed by {robots.status} robots.txt", current)
+            pause = max(
+                self.config.pause_s,
+                min(robots.crawl_delay(self.config.agent_token) or 0.0, self.config.max_crawl_delay_s),
+            )
+            status, headers, body, cache = self._request(url, current, pause, deadline, accept)
+            if status in REDIRECTS and headers.get("location"):
+                target = self._checked_url(url, urljoin(current, headers["location"]))
+                hops.append(current)
+                if target in seen or len(hops) > self.config.max_redirects:
+                    raise FetchRefused(url, "too_many_redirects", f"{len(hops)} hops", target)
+                seen.add(target)
+                current = target
+                continue
+            break
+        if status >= 400 or status < 200:
+            raise FetchRefused(url, f"http_{status}", headers.get("content-type", ""), current)
+        content_type, header_charset = _content_type(headers)
+        text, charset = _decode(body, header_charset)
+        return Fetched(
+            url=url,
+            final_url=current,
+            status=status,
+            retrieved_at=self.clock.now(),
+            content_type=content_type,
+            charset=charset,
+            text=text,
+            content_hash=content_hash(text),
+            robots=robots.decision(current, self.config.agent_token),
+            from_cache=bool(cache.get("from_cache")),
+            revalidated=bool(cache.get("revalidated")),
+            redirects=tuple(hops),
+            headers=headers,
+        )
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _checked_url(original: str, candidate: str) -> str:
+        parts = urlsplit(candidate.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchRefused(original, "bad_url", f"only http(s) URLs with a host: {candidate!r}")
+        if parts.username or parts.password:
+            raise FetchRefused(original, "bad_url", "credentials in a URL are never sent", candidate)
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+    def _wire(self, url: str) -> str:
+        """The URL as sent: a name routed to a local twin is spoken to over plain HTTP."""
+        parts = urlsplit(url)
+        if parts.hostname and self.policy.routed(parts.hostname):
+            return urlunsplit(("http", parts.hostname, parts.path, parts.query, ""))
+        return url
+
+    def _robots_for(self, url: str, deadline: float) -> RobotsFile:
+        origin = origin_of(url)
+        with self._robots_lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:  # one read of robots.txt per origin, however many threads ask at once
+            now = self.clock.now()
+            cached = self.robots.get(origin, now)
+            if cached is not None:
+                return cached
+            return self._read_robots(origin, now, deadline)
+
+    def _read_robots(self, origin: str, now: dt.datetime, deadline: float) -> RobotsFile:
+        target = origin + "/robots.txt"
+        robots: RobotsFile | None = None
+        try:
+            for _ in range(ROBOTS_REDIRECTS + 1):
+                status, headers, body, _cache = self._request(
+                    target, target, self.config.pause_s, deadline, None, robots_file=True
+                )
+                if status in REDIRECTS and headers.get("location"):
+                    target = urljoin(target, headers["location"])
+                    self._checked_url(target, target)
+                    continue
+                robots = RobotsFile.from_response(origin, status, body, now)
+                break
+            else:
+                robots = RobotsFile.unreachable(origin, now, "robots.txt redirects too often")
+        except FetchRefused as refused:
+            if refused.reason == "private_address":
+                raise  # the page itself would be refused for the same reason; say so, not "robots"
+            robots = RobotsFile.unreachable(origin, now, f"{refused.reason}: {refused.detail}")
+        self.robots.put(robots)
+        return robots
+
+    def _request(
+        self,
+        original: str,
+        url: str,
+        pause: float,
+        deadline: float,
+        accept: tuple[str, ...] | None,
+        *,
+        robots_file: bool = False,
+    ) -> tuple[int, dict[str, str], bytes, dict[str, bool]]:
+        host = (urlsplit(url).hostname or "").lower()
+        limit = 500 * 1024 if robots_file else self.config.max_bytes
+        with self.slots.slot(host, pause):
+            self.rate.wait()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchRefused(original, "timeout", f"over {self.config.timeout_s:g}s in all", url)
+            try:
+                request = self._client.build_request("GET", self._wire(url), timeout=httpx.Timeout(remaining))
+                response = self._client.send(request, stream=True)
+            except AddressRefused as exc:
+                reason = "private_address" if exc.private else "unreachable"
+                raise FetchRefused(original, reason, str(exc), url) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchRefused(original, "timeout", type(exc).__name__, url) from exc
+            except httpx.TransportError as exc:
+                raise FetchRefused(original, "unreachable", f"{type(exc).__name__}: {exc}", url) from exc
+            try:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                status = response.status_code
+                if accept is not None and 200 <= status < 300:
+                    content_type, _ = _content_type(headers)
+                    if content_type not in accept:
+                        raise FetchRefused(original, "content_type", content_type or "none given", url)
+                declared = headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise FetchRefused(original, "too_large", f"{declared} bytes declared", url)
+                body = bytearray()
+                try:
+                    for chunk in response.iter_bytes():
+                        body.extend(chunk)
+                        if len(body) > limit:
+                            if robots_file:
+                                break  # RFC 9309: parse what fits, ignore the rest
+                            raise FetchRefused(original, "too_large", f"over {limit} bytes", url)
+                        if time.monotonic() > deadline:
+                            raise FetchRefused(original, "timeout", "body still arriving", url)
+                except httpx.TimeoutException as exc:
+                    raise FetchRefused(original, "timeout", type(exc).__name__, url) from exc
+                except httpx.TransportError as exc:
+                    raise FetchRefused(original, "unreachable", f"{type(exc).__name__}", url) from exc
+                cache = response.extensions.get("caching")
+                return status, headers, bytes(body[:limit]), dict(cache) if isinstance(cache, dict) else {}
+            finally:
+                response.close()
+
+
+def _content_type(headers: dict[str, str]) -> tuple[str, str | None]:
+    raw = headers.get("content-type", "")
+    media, *params = [part.strip() for part in raw.split(";")]
+    charset = None
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"').lower()
+    return media.lower(), charset
+
+
+def _decode(body: bytes, declared: str | None) -> tuple[str, str]:
+    """Text of ``body``: the declared charset when it decodes cleanly, else a detected one."""
+    if declared:
+        try:
+            return body.decode(declared), declared
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong or unknown charset label: detect instead of garbling
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(body).best()
+        if best is not None and best.encoding:
+            return str(best), f"{best.encoding} (detected)"
+        return body.decode("utf-8", errors="replace"), "utf-8 (with replacements)"

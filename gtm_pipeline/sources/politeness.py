@@ -1,0 +1,76 @@
+"""How fast the fetcher may knock: one request at a time per host, a pause between two, a global rate.
+
+The per-host limit protects somebody else's server, so it must hold across processes (Dagster runs
+steps in several): each host has a lock file under the fetch folder, held with ``flock`` for the
+whole request, and the file holds the moment (``CLOCK_MONOTONIC``, system-wide on Linux) the last
+request to that host ended. A second process, or a second thread, waits on the lock, then for the
+rest of the pause. The global rate only protects this machine's bandwidth, so it is per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class GlobalRate:
+    """At most ``rate`` request starts per second in this process (0: unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Block until a request may start; returns the seconds waited."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        pause = start - now
+        if pause > 0:
+            time.sleep(pause)
+        return pause
+
+
+class HostSlots:
+    """Serialise requests per host across threads and processes, with a pause between two."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, host: str) -> Path:
+        # Hashed: a host name is a file name nowhere, whatever characters it holds.
+        return self.folder / f"{hashlib.sha256(host.lower().encode()).hexdigest()[:24]}.lock"
+
+    @contextlib.contextmanager
+    def slot(self, host: str, pause_s: float) -> Iterator[float]:
+        """Hold ``host``'s slot for one request; yields the seconds waited for it."""
+        started = time.monotonic()
+        with open(self._path(host), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                raw = handle.read().strip()
+                last_end = float(raw) if raw else 0.0
+                wait = last_end + pause_s - time.monotonic()
+                if last_end and wait > 0:
+                    time.sleep(wait)
+                waited = time.monotonic() - started
+                try:
+                    yield waited
+                finally:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(repr(time.monotonic()).encode())
+                    handle.flush()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

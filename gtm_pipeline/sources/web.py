@@ -1,0 +1,28 @@
+"""The fetcher as the settings configure it: the one place a :class:`Fetcher` is built."""
+
+from __future__ import annotations
+
+from gtm_pipeline.config import Settings
+from gtm_pipeline.domain.clock import Clock
+from gtm_pipeline.sources.addresses import AddressPolicy
+from gtm_pipeline.sources.fetcher import FetchConfig, Fetcher
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    fetch = settings.fetch
+    return FetchConfig(
+        contact=fetch.contact or settings.sender.privacy_contact,
+        pause_s=fetch.pause_s,
+        global_rate=fetch.global_rate,
+        max_bytes=fetch.max_bytes,
+        max_redirects=fetch.max_redirects,
+        timeout_s=fetch.timeout_s,
+    )
+
+
+def build_fetcher(settings: Settings, clock: Clock, *, cache: bool = True) -> Fetcher:
+    """A fetcher whose per-host slots (and HTTP cache, unless ``cache=False``) live under home."""
+    policy = AddressPolicy.from_settings(settings.fetch.allow, settings.fetch.connect_to)
+    return Fetcher(
+        fetch_config(settings), policy, clock, state_dir=settings.paths.home / "fetch", cache=cache
+    )
