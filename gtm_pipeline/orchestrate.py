@@ -109,6 +109,42 @@ def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> Graph
     return outcome
 
 
+def run_prospects(
+    instance: dg.DagsterInstance, prospect_ids: list[str], *, run_key: str, log_level: str = "INFO"
+) -> GraphRun:
+    """Register ``prospect_ids`` as partitions and materialize exactly those (an import's prospects:
+    research, qualification, drafting), never the partitions between them."""
+    from gtm_pipeline.defs.partitions import PROSPECTS, exact_run_requests, register_partitions
+
+    outcome = GraphRun()
+    if not prospect_ids:
+        return outcome
+    register_partitions(instance, prospect_ids)
+    definitions = _load_definitions()
+    prospect_job = definitions.resolve_job_def("prospect_pipeline_job")
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    ordered = instance.get_dynamic_partitions(PROSPECTS)
+    wanted = set(prospect_ids)
+    while wanted:
+        runs = exact_run_requests(ordered, wanted, run_key)
+        if not runs.requests:
+            break
+        for request in runs.requests:
+            result = prospect_job.execute_in_process(
+                instance=instance,
+                partition_key=request.partition_key,
+                tags=dict(request.tags),
+                run_config=run_config,
+                raise_on_error=False,
+            )
+            outcome.run_ids.append(result.run_id)
+            if not result.success:
+                outcome.failed.append(result.run_id)
+        outcome.partitions += len(runs.covered)
+        wanted -= runs.covered
+    return outcome
+
+
 def journal_anchors(instance: dg.DagsterInstance) -> dict[str, Anchor]:
     """The newest journal head Dagster recorded for each prospect partition (read only)."""
     from gtm_pipeline.pipeline.audit import Anchor

@@ -22,4 +22,7 @@ fi
 if [ "${GTM_BENCH_CONSOLE:-100000}" != "0" ]; then
   python bench/console.py --prospects "${GTM_BENCH_CONSOLE:-100000}" --requests 20
 fi
+if [ "${GTM_BENCH_IMPORT:-100000}" != "0" ]; then
+  python bench/imports.py --rows "${GTM_BENCH_IMPORT:-100000}"
+fi
 echo "== pytest"; pytest -q "$@"

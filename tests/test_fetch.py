@@ -235,3 +235,25 @@ def test_extraction_keeps_main_text_a_trusted_date_links_and_feeds(fetcher: Fetc
         fetcher.get("https://acme-health.example/news/compliance-automation"), today=dt.date(2026, 9, 1)
     )
     assert earlier.published_on is None
+
+
+def test_the_frontier_fetches_many_hosts_in_order_politely_and_returns_refusals(
+    fetcher: Fetcher, twin: WebTwin
+) -> None:
+    from gtm_pipeline.sources.crawl import fetch_all
+
+    urls = [
+        "https://acme-health.example/",
+        "https://norobots.example/",
+        "https://blocked.example/",
+        "https://acme-health.example/about",
+        "https://tricky.example/report.pdf",
+        "https://acme-health.example/careers",
+    ]
+    results = fetch_all(fetcher, urls, workers=4)
+    assert [getattr(r, "url", None) for r in results] == urls
+    assert [getattr(r, "reason", None) for r in results] == [None, None, "robots", None, "content_type", None]
+    acme = sorted(twin.hits("acme-health.example"), key=lambda h: h.started)
+    assert [h.path for h in acme] == ["/robots.txt", "/", "/about", "/careers"]
+    for before, after in itertools.pairwise(acme):
+        assert after.started >= before.ended + 0.19  # robots.txt's Crawl-delay, never overlapping

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"domain"},
     {"config"},
     {"store"},
-    {"providers", "sources"},
+    {"providers", "sources", "imports"},
     {"skills"},
     {"outreach"},
     {"pipeline"},

@@ -53,7 +53,7 @@ def test_the_wheel_carries_the_starter_and_runs_init_and_demo_in_an_empty_folder
         "gtm_pipeline/starter/accounts.csv",
         "gtm_pipeline/starter/models.yaml",
         "gtm_pipeline/starter/dagster.yaml",
-        "gtm_pipeline/store/migrations/versions/0006_state_entry.py",
+        "gtm_pipeline/store/migrations/versions/0007_contacts_and_imports.py",
         "gtm_pipeline/console/templates/base.html",
     ):
         assert needed in names, needed

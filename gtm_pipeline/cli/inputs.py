@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from gtm_pipeline.cli import app
-from gtm_pipeline.cli.common import clock, settings
+from gtm_pipeline.cli.common import CommandError, clock, settings
 
 
 @app.command()
@@ -61,3 +62,116 @@ def fetch(
 
 def _emit(record: dict[str, Any], as_json: bool, text: str) -> None:
     typer.echo(json.dumps(record, indent=2, ensure_ascii=False) if as_json else text)
+
+
+@app.command("import")
+def import_list(
+    file: Annotated[
+        Path, typer.Argument(help="A CSV export: Apollo, LinkedIn, HubSpot, Salesforce or plain.")
+    ],
+    hypothesis: Annotated[
+        str | None, typer.Option("--hypothesis", help="Which hypothesis the companies are for.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="'Header=field' (or 'Header=-' to ignore a column); repeatable."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
+    ] = False,
+    run: Annotated[
+        bool, typer.Option("--run", help="Then research and qualify the imported companies right away.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Import a list of companies and contacts. Each company becomes a prospect to research and is
+    qualified on dated behavioural signals like a discovered one; every row not imported is listed
+    with its line and reason. One transaction; importing the same file again changes nothing."""
+    from gtm_pipeline.cli.common import open_store
+    from gtm_pipeline.imports.mapping import MappingError
+    from gtm_pipeline.imports.table import TableError
+    from gtm_pipeline.pipeline.conflicts import load_accounts
+    from gtm_pipeline.pipeline.hypotheses import load_hypotheses
+    from gtm_pipeline.pipeline.importing import apply_plan, read_plan
+
+    current = settings()
+    if not file.is_file():
+        raise CommandError(f"{file}: no such file")
+    hypotheses = load_hypotheses(current.paths.hypotheses)
+    chosen = _hypothesis(hypotheses, hypothesis)
+    try:
+        plan = read_plan(file, list(mapping or []))
+    except (TableError, MappingError) as exc:
+        raise CommandError(f"{file.name}: {exc}") from None
+    if not as_json:
+        typer.echo(f"{file.name}: {plan.shape.describe()}; {plan.rows} rows")
+        typer.echo("columns:")
+        for header, field in plan.mapping.decisions.items():
+            typer.echo(f"  {header!r:<32} -> {field}")
+    with open_store() as store:
+        report = apply_plan(
+            store,
+            plan,
+            hypotheses[chosen],
+            load_accounts(current.paths.accounts),
+            actor=current.actor("cli"),
+            dry_run=dry_run,
+        )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_import(report)
+    if dry_run or not report.imported:
+        return
+    _enter_pipeline(report.imported, run=run, quiet=as_json)
+
+
+def _hypothesis(hypotheses: dict[str, Any], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in hypotheses:
+            raise CommandError(f"no hypothesis {wanted!r} (have: {', '.join(sorted(hypotheses)) or 'none'})")
+        return wanted
+    if len(hypotheses) != 1:
+        raise CommandError(f"say which hypothesis with --hypothesis (have: {', '.join(sorted(hypotheses))})")
+    return next(iter(hypotheses))
+
+
+def _print_import(report: Any) -> None:
+    verb = "would import" if report.dry_run else "imported"
+    typer.echo(
+        f"{verb} {len(report.imported)} new companies, merged {len(report.merged)} rows, "
+        f"skipped {len(report.skipped)} rows, {report.contacts_added} contacts "
+        f"({len(report.without_reachable_contact)} companies without a reachable address, "
+        f"{len(report.conflicts)} conflicts)"
+        + ("; this file was imported before: nothing new" if report.already_imported else "")
+    )
+    for note in report.skipped:
+        typer.echo(f"  skipped line {note.line}: {note.reason}")
+    for note in report.warnings:
+        typer.echo(f"  note line {note.line}: {note.reason}")
+    if report.dry_run:
+        typer.echo("dry run: nothing was written")
+
+
+def _enter_pipeline(prospect_ids: list[str], *, run: bool, quiet: bool) -> None:
+    """Register the partitions (the new_prospects sensor then researches them), or run them now."""
+    import dagster as dg
+
+    from gtm_pipeline.defs.partitions import register_partitions
+    from gtm_pipeline.orchestrate import prepare_dagster_home, run_prospects
+
+    prepare_dagster_home(settings())
+    with dg.DagsterInstance.get() as instance:
+        if not run:
+            added = register_partitions(instance, prospect_ids)
+            if not quiet:
+                typer.echo(
+                    f"registered {added} prospect partitions: the new_prospects sensor researches them "
+                    "while `gtm ui` runs, or pass --run to research them now"
+                )
+            return
+        outcome = run_prospects(instance, prospect_ids, run_key="import", log_level="WARNING")
+    if not quiet:
+        typer.echo(f"researched {outcome.partitions} prospects in {len(outcome.run_ids)} Dagster run(s)")
+    if not outcome.success:
+        raise CommandError(f"failed Dagster runs: {', '.join(outcome.failed)} (see `gtm ui`)", code=1)

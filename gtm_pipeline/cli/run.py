@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -114,12 +114,17 @@ def demo(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Counts per state, whether sending is on, and what waits for the operator."""
-    from gtm_pipeline.cli.views import summarize, waiting_for_operator
+    from gtm_pipeline.cli.views import inputs_status, summarize, waiting_for_operator
 
     with open_store() as store:
         summary, waiting = summarize(store), waiting_for_operator(store, settings().sender.sending_domain)
+        inputs = inputs_status(store)
     if as_json:
-        typer.echo(json.dumps({"summary": summary.as_dict(), "waiting": waiting}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {"summary": summary.as_dict(), "waiting": waiting, "inputs": inputs}, indent=2, default=str
+            )
+        )
         return
     typer.echo(f"{summary.prospects} prospects")
     for state, count in summary.by_state.items():
@@ -156,12 +161,30 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     typer.echo(f"Escalations (unacknowledged): {len(waiting['escalations'])}")
     for esc in waiting["escalations"][:20]:
         typer.echo(f"  #{esc['id']:<5} {esc['kind']:<16} {esc['subject'] or '-'}: {esc['detail'][:80]}")
+    _print_inputs(inputs)
     typer.echo(f"Dead letters: {len(waiting['dead_letters'])}")
     for dead in waiting["dead_letters"][:20]:
         typer.echo(
             f"  #{dead['id']:<5} {dead['skill']}@{dead['skill_version']} {dead['prospect_id']}: "
             f"{dead['reason_kind']}: {dead['reason'][:90]}"
         )
+
+
+def _print_inputs(inputs: dict[str, Any]) -> None:
+    """Imports, refused pages and why prospects left before a touch (the last days)."""
+    days = inputs["days"]
+    for item in inputs["imports"]:
+        typer.echo(
+            f"Imported {item['file']} ({item['at'][:16]}): {item['rows']} rows, {item['imported']} new, "
+            f"{item['merged']} merged, {item['skipped']} skipped (gtm import --dry-run shows each line)"
+        )
+    if inputs["fetch_refused"]:
+        refused = ", ".join(f"{k} {v}" for k, v in inputs["fetch_refused"].items())
+        typer.echo(f"Pages not fetched in {days} days: {refused}")
+    if inputs["fetch_off"]:
+        typer.echo(f"Companies not fetched because fetch.enabled is off: {inputs['fetch_off']}")
+    for why, count in inputs["left_the_funnel"].items():
+        typer.echo(f"Left before any touch ({days} days): {count} {why}")
 
 
 @app.command()
@@ -233,15 +256,19 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
         dagster_link.record(dagster_home, url)
         code = child.wait()
     except KeyboardInterrupt:
-        code = _stop_group(child) if child is not None else 130
-        code = 0 if code in (0, -signal.SIGINT, -signal.SIGTERM) else code  # stopped as asked
+        code, forced = _stop_group(child) if child is not None else (130, False)
+        if forced:
+            # Stopped as asked, only not politely: say so rather than exit as if it had crashed.
+            typer.echo("dg dev did not stop within 25 s of SIGINT and SIGTERM: killed it", err=True)
+        code = 0 if forced or code in (0, -signal.SIGINT, -signal.SIGTERM) else code  # stopped as asked
     finally:
         dagster_link.clear(dagster_home)
     raise typer.Exit(code if code >= 0 else 128 - code)
 
 
-def _stop_group(child: subprocess.Popen[bytes], grace_s: float = 20.0) -> int:
-    """SIGINT to the whole group (dg dev shuts its services down on it), then SIGKILL what is left."""
+def _stop_group(child: subprocess.Popen[bytes], grace_s: float = 20.0) -> tuple[int, bool]:
+    """SIGINT to the whole group (dg dev shuts its services down on it), then SIGKILL what is left.
+    Returns dg dev's exit code and whether anything had to be killed."""
     group = child.pid
     for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0)):
         try:
@@ -255,9 +282,10 @@ def _stop_group(child: subprocess.Popen[bytes], grace_s: float = 20.0) -> int:
         if not _group_alive(group):
             break
         time.sleep(0.5)
-    if _group_alive(group):
+    forced = _group_alive(group)
+    if forced:
         os.killpg(group, signal.SIGKILL)
-    return child.wait()
+    return child.wait(), forced
 
 
 def _group_alive(group: int) -> bool:

@@ -252,6 +252,11 @@ class ConsoleSettings(Section):
 class FetchSettings(Section):
     """How the pipeline reads the web: politely, within limits, never inside your network."""
 
+    enabled: bool = setting(
+        False,
+        "GTM_FETCH_ENABLED",
+        doc="Fetch the sites of companies the sample corpus lacks (off: nothing leaves this machine).",
+    )
     contact: str | None = setting(
         None,
         "GTM_FETCH_CONTACT",

@@ -61,6 +61,15 @@ def contiguous_groups(ordered: Sequence[str], wanted: Iterable[str], max_size: i
     return groups
 
 
+def register_partitions(instance: dg.DagsterInstance, prospect_ids: list[str]) -> int:
+    """Add the prospect partitions Dagster does not know yet; returns how many were new."""
+    known = set(instance.get_dynamic_partitions(PROSPECTS))
+    new = [pid for pid in prospect_ids if pid not in known]
+    if new:
+        instance.add_dynamic_partitions(PROSPECTS, new)
+    return len(new)
+
+
 def run_request(keys: list[str], run_key: str) -> dg.RunRequest:
     """One run over ``keys``, which must be adjacent in partition order."""
     if len(keys) == 1:

@@ -81,6 +81,7 @@ class Event(StrEnum):
     DRAFT_CREATED = "draft_created"
     DRAFT_READY_FOR_REVIEW = "draft_ready_for_review"
     DRAFT_AUTO_APPROVED = "draft_auto_approved"
+    NO_REACHABLE_CONTACT = "no_reachable_contact"  # qualified, but no person's own address to write to
     # the operator
     DRAFT_APPROVED = "draft_approved"
     DRAFT_REJECTED = "draft_rejected"
@@ -135,6 +136,8 @@ TABLE: dict[tuple[State, Event], State] = {
     (State.DRAFTED, Event.DRAFT_AUTO_APPROVED): State.APPROVED,
     (State.FOLLOW_UP_DUE, Event.DRAFT_READY_FOR_REVIEW): State.AWAITING_REVIEW,
     (State.FOLLOW_UP_DUE, Event.DRAFT_AUTO_APPROVED): State.APPROVED,
+    # A qualified company with nobody to email waits for a manual channel, its context pack ready.
+    (State.QUALIFIED, Event.NO_REACHABLE_CONTACT): State.UNREACHABLE,
     # the operator
     (State.AWAITING_REVIEW, Event.DRAFT_APPROVED): State.APPROVED,
     (State.AWAITING_REVIEW, Event.DRAFT_REJECTED): State.QUALIFIED,

@@ -59,7 +59,15 @@ def approved_artifact(store: Store, prospect_id: str) -> str | None:
     return None
 
 
-def _source_url(store: Store, prospect_id: str) -> str | None:
+def _source_url(store: Store, prospect_id: str, to_email: str) -> str | None:
+    """Where the notice says the address was found: the addressee's own record (an imported list,
+    a company page) when there is one, else the first source fetched for the company."""
+    digest = email_hash(to_email)
+    for contact in store.contacts.of(prospect_id):
+        if contact.email_hash == digest and contact.source:
+            if contact.source_kind == "import":
+                return f"a contact list we imported ({contact.source})"
+            return contact.source
     sources = store.artifacts.of_kind(prospect_id, "raw_source")
     return sources[0].url if sources else None
 
@@ -97,7 +105,7 @@ def schedule(
                 subject=str(first_subject),
                 body=draft.body,
                 company_name=prospect.company_name,
-                source_url=_source_url(store, prospect.id),
+                source_url=_source_url(store, prospect.id, prospect.contact_email),
                 previous_message_ids=tuple(t.message_id for t in sent),
             )
             open_touch = ledger.open_touch(

@@ -22,6 +22,9 @@ from gtm_pipeline.domain.states import ACTIVE
 RELATIONSHIPS = ("customer", "open_deal", "partner", "competitor")
 
 
+CONFLICT_ACTOR = "rule:conflict@1"
+
+
 class AccountsFileError(ValueError):
     """The operator's accounts list cannot be read."""
 

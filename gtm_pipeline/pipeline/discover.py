@@ -17,12 +17,11 @@ from gtm_pipeline.domain.contracts import DiscoveryFinding
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.states import PRE_SEND, Event, State
-from gtm_pipeline.pipeline.conflicts import account_conflict, person_conflict
+from gtm_pipeline.pipeline.conflicts import CONFLICT_ACTOR, account_conflict, person_conflict
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import NewProspect
 
 SKILL = "discover-prospects"
-CONFLICT_ACTOR = "rule:conflict@1"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from gtm_pipeline.domain.contracts import DraftFinding, SkillResult, result_model
 from gtm_pipeline.domain.draft_policy import violations
 from gtm_pipeline.domain.history import fold
-from gtm_pipeline.domain.states import DISQUALIFIED, Event, State
+from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.pipeline.research import profile_result, require_prospect, stored_sources
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.step_report import StepReport, current_artifact
@@ -27,6 +27,9 @@ MODE_ACTOR = "rule:group-mode@1"
 POLICY_ACTOR = "rule:draft-policy@1"
 _DRAFTABLE = frozenset({State.QUALIFIED, State.AWAITING_REVIEW, State.APPROVED, State.FOLLOW_UP_DUE})
 _NEEDS_DRAFT = frozenset({State.QUALIFIED, State.FOLLOW_UP_DUE})
+# A context pack is for manual channels: it is most needed where email cannot go.
+_PACKABLE = _DRAFTABLE | {State.UNREACHABLE}
+CONTACT_ACTOR = "rule:reachable-contact@1"
 
 
 @dataclass
@@ -42,12 +45,17 @@ def _first_name(full_name: str | None) -> str | None:
 
 
 def _produce(
-    services: Services, prospect_id: str, skill_name: str, kind: str, run_id: str | None
+    services: Services,
+    prospect_id: str,
+    skill_name: str,
+    kind: str,
+    run_id: str | None,
+    allowed: frozenset[State] = _DRAFTABLE,
 ) -> _Produced:
     """Run ``skill_name`` on the prospect's profile unless its stored output is current."""
     prospect = require_prospect(services, prospect_id)
     report = StepReport(prospect_id, "skipped", prospect.state.value)
-    if prospect.state in DISQUALIFIED or prospect.state not in _DRAFTABLE:
+    if prospect.state not in allowed:
         report.detail = f"state {prospect.state.value} is not draftable"
         return _Produced(report)
     profile_artifact = services.store.artifacts.latest(prospect_id, "profile")
@@ -115,6 +123,22 @@ def sampled(prospect_id: str, artifact_id: str, rate: float) -> bool:
 
 def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
     """Draft the first touch and hand it to the operator or to the send step per the group's mode."""
+    prospect = require_prospect(services, prospect_id)
+    if prospect.state is State.QUALIFIED and not prospect.contact_email:
+        # Nobody's own address was imported or published: no email is drafted (none could be sent),
+        # and the prospect waits in a named state for a manual channel, with the reason.
+        decision = services.store.prospects.apply_event(
+            prospect_id,
+            Event.NO_REACHABLE_CONTACT,
+            actor=CONTACT_ACTOR,
+            rationale=(
+                "no person's own work address was imported or published on the company's pages "
+                "(role and free-mail addresses are not written to): use the context pack on a manual channel"
+            ),
+            run_id=run_id,
+        )
+        state = require_prospect(services, prospect_id).state.value
+        return StepReport(prospect_id, "done", state, decision.reason)
     produced = _produce(services, prospect_id, DRAFT_SKILL, "draft", run_id)
     report = produced.report
     if produced.artifact_id is None or produced.result is None:
@@ -175,6 +199,6 @@ def draft_first_touch(services: Services, prospect_id: str, *, run_id: str | Non
 
 def build_context_pack(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
     """Prepare what the operator needs for a manual LinkedIn touch (no state change)."""
-    produced = _produce(services, prospect_id, CONTEXT_PACK_SKILL, "context_pack", run_id)
+    produced = _produce(services, prospect_id, CONTEXT_PACK_SKILL, "context_pack", run_id, _PACKABLE)
     produced.report.state = require_prospect(services, prospect_id).state.value
     return produced.report

@@ -154,10 +154,15 @@ def _erase(
     # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
     if suppress_subject:
         store.privacy.suppress(subject_hash, kind="email", reason=reason)
+        report.counts["contacts"] = store.contacts.tombstone_person(subject_hash, at=now)
     for pid in prospect_ids:
         prospect = store.prospects.get(pid)
         if prospect is not None and prospect.contact_email:
             store.privacy.suppress(email_hash(prospect.contact_email), kind="email", reason=reason)
+        for contact in store.contacts.of(pid):
+            # Every person of an erased prospect stays unreachable, not only its addressee.
+            if contact.email_hash:
+                store.privacy.suppress(contact.email_hash, kind="email", reason=reason)
         store.privacy.suppress(pid, kind="prospect", reason=reason)
         counts = store.privacy.tombstone(pid, reason=reason, now=now)
         for key, value in counts.items():
@@ -245,10 +250,24 @@ def _export(
                 ],
             }
         )
+    contacts = [
+        {
+            "prospect_id": c.prospect_id,
+            "name": c.name,
+            "title": c.title,
+            "email": c.email,
+            "flags": c.flags,
+            "found_in": c.source,
+            "found_at": c.found_at.isoformat(),
+        }
+        for c in store.contacts.with_email_hash(digest)
+        if not c.tombstoned
+    ]
     result = {
         "subject_hash": digest,
         "request_id": request_id,
         "generated_at": now.isoformat(),
+        "contacts": contacts,
         "suppressed": store.privacy.suppression_reason(digest) is not None,
         "prospects": held,
     }

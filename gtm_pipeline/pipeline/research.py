@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
 from gtm_pipeline.domain.sources import SourceDoc
 from gtm_pipeline.domain.states import DISQUALIFIED, TERMINAL, Event, State
+from gtm_pipeline.pipeline.contacts import record_published_contacts
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.step_report import StepReport, current_artifact
 from gtm_pipeline.skills.runner import input_hash
+from gtm_pipeline.sources.site import visit_site
 from gtm_pipeline.store import ArtifactRecord, ProspectRecord
 
 AUGMENT_SKILL = "augment-profile"
 RULE_ACTOR = "rule:qualification@1"
+FETCH_ACTOR = "rule:fetcher@1"
 
 
 @dataclass
@@ -55,6 +58,9 @@ def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = 
         # An erased or stopped prospect is never fetched again: nothing new is stored about them.
         return FetchReport(prospect_id, [], [], 0)
     docs = services.corpus.fetch(prospect.company_domain)
+    provenance: dict[str, dict[str, object]] = {}
+    if not docs:
+        docs, provenance = _from_the_web(services, prospect, run_id)
     new = 0
     for doc in docs:
         _id, created = services.store.artifacts.add(
@@ -65,11 +71,45 @@ def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = 
             url=doc.url,
             source_kind=doc.kind,
             published_on=doc.published_on,
-            meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
+            meta={
+                **provenance.get(doc.source_id, {}),
+                "title": doc.title,
+                "retrieved_at": doc.retrieved_at.isoformat(),
+            },
             run_id=run_id,
         )
         new += int(created)
     return FetchReport(prospect_id, [d.source_id for d in docs], [d.content_hash for d in docs], new)
+
+
+def _from_the_web(
+    services: Services, prospect: ProspectRecord, run_id: str | None
+) -> tuple[list[SourceDoc], dict[str, dict[str, object]]]:
+    """The company's own site, when fetching is on; every page not kept is journaled with its reason
+    (robots, private address, size, type, timeout, HTTP status), and so is fetching being off."""
+    today = services.clock.now().date()
+    if services.web is None:
+        services.store.journal.append(
+            subject=prospect.id,
+            kind="fetch_skipped",
+            actor=FETCH_ACTOR,
+            payload={"reason": "fetch.enabled is off", "domain": prospect.company_domain},
+            dedupe_key=f"fetch-off:{prospect.id}:{today.isoformat()}",
+            run_id=run_id,
+        )
+        return [], {}
+    visit = visit_site(services.web, prospect.company_domain, today=today)
+    for refusal in visit.refusals:
+        services.store.journal.append(
+            subject=prospect.id,
+            kind="fetch_refused",
+            actor=FETCH_ACTOR,
+            payload={"url": refusal["url"], "reason": refusal["refused"], "detail": refusal["detail"][:300]},
+            dedupe_key=f"refused:{prospect.id}:{refusal['url']}:{refusal['refused']}:{today.isoformat()}",
+            run_id=run_id,
+        )
+    record_published_contacts(services, prospect, visit.people_pages, run_id=run_id)
+    return visit.documents, visit.provenance
 
 
 def stored_sources(services: Services, prospect_id: str) -> list[SourceDoc]:
@@ -98,7 +138,15 @@ def profile_result(artifact: ArtifactRecord) -> SkillResult[ProfileFinding]:
     return result_model(ProfileFinding).model_validate_json(artifact.content)
 
 
-def is_qualified(services: Services, prospect: ProspectRecord, result: SkillResult[ProfileFinding]) -> bool:
+def signals_in_window(result: SkillResult[ProfileFinding], as_of: dt.date, days: int) -> int:
+    """How many of the profile's signals are dated within ``days`` before ``as_of``: checked here in
+    code, so a model that cites a two-year-old press release cannot qualify a company on it."""
+    return sum(1 for s in result.finding.signals if 0 <= (as_of - s.date).days <= days)
+
+
+def is_qualified(
+    services: Services, prospect: ProspectRecord, result: SkillResult[ProfileFinding], as_of: dt.date
+) -> bool:
     """The deterministic qualification rule applied to the skill's judgment."""
     hypothesis = services.hypotheses[prospect.hypothesis_slug]
     finding = result.finding
@@ -106,8 +154,13 @@ def is_qualified(services: Services, prospect: ProspectRecord, result: SkillResu
         finding.fit == "fit"
         and finding.fit_score >= hypothesis.qualify_threshold
         and not finding.disqualifiers_hit
-        and bool(finding.signals)
+        and signals_in_window(result, as_of, hypothesis.recency_days) > 0
     )
+
+
+def _as_of(services: Services, sources: list[SourceDoc]) -> dt.date:
+    """The day recency is judged against: when the sources were retrieved (a snapshot's day)."""
+    return max((d.retrieved_at for d in sources), default=services.clock.now()).date()
 
 
 def augment(services: Services, prospect_id: str, *, run_id: str | None = None) -> StepReport:
@@ -124,10 +177,12 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
         )
     skill = services.catalog.skill(AUGMENT_SKILL)
     sources = stored_sources(services, prospect_id)
+    if not sources:
+        return _nothing_to_judge(services, prospect, run_id)
     inputs = {
         "hypothesis": hypothesis.model_dump(mode="json", exclude={"body"}),
         "company": {"name": prospect.company_name, "domain": prospect.company_domain},
-        "as_of": max((d.retrieved_at for d in sources), default=services.clock.now()).date().isoformat(),
+        "as_of": _as_of(services, sources).isoformat(),
     }
     digest = input_hash(skill, inputs, sources)
     report = StepReport(prospect_id, "done", prospect.state.value)
@@ -168,6 +223,29 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
     return report
 
 
+def _nothing_to_judge(services: Services, prospect: ProspectRecord, run_id: str | None) -> StepReport:
+    """No source could be fetched for the company: there is nothing dated to qualify it on, so it is
+    not a fit, by rule and with the reason, without a skill call (an imported list's usual case)."""
+    if prospect.state is State.DISCOVERED:
+        services.store.prospects.apply_event(
+            prospect.id,
+            Event.RESEARCH_STARTED,
+            actor=RULE_ACTOR,
+            rationale="no sources fetched",
+            run_id=run_id,
+        )
+    decision = services.store.prospects.apply_event(
+        prospect.id,
+        Event.DISQUALIFIED,
+        actor=RULE_ACTOR,
+        rationale=f"no source could be fetched for {prospect.company_domain}: no dated signal to qualify on",
+        details={"rule": "no_sources"},
+        run_id=run_id,
+    )
+    state = require_prospect(services, prospect.id).state.value
+    return StepReport(prospect.id, "done", state, decision.reason)
+
+
 def _route(
     services: Services,
     prospect_id: str,
@@ -199,14 +277,18 @@ def _route(
         )
         return
     hypothesis = services.hypotheses[current.hypothesis_slug]
-    qualified = is_qualified(services, current, result)
+    as_of = _as_of(services, stored_sources(services, prospect_id))
+    qualified = is_qualified(services, current, result, as_of)
+    fresh = signals_in_window(result, as_of, hypothesis.recency_days)
     decision = services.store.prospects.apply_event(
         prospect_id,
         Event.QUALIFIED if qualified else Event.DISQUALIFIED,
         actor=RULE_ACTOR,
         rationale=(
             f"fit={result.finding.fit} score={result.finding.fit_score} "
-            f"threshold={hypothesis.qualify_threshold} disqualifiers={result.finding.disqualifiers_hit}"
+            f"threshold={hypothesis.qualify_threshold} disqualifiers={result.finding.disqualifiers_hit} "
+            f"signals_in_window={fresh}/{len(result.finding.signals)} "
+            f"(within {hypothesis.recency_days} days of {as_of.isoformat()})"
         ),
         details={"profile_artifact": artifact_id, "skill_result_entry": skill_entry},
         run_id=run_id,

@@ -19,6 +19,8 @@ from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.sources.corpus import SampleCorpus
+from gtm_pipeline.sources.fetcher import Fetcher
+from gtm_pipeline.sources.web import build_fetcher
 from gtm_pipeline.store import Store
 
 
@@ -63,6 +65,14 @@ class Services:
         """Sending settings (built on first use: it may create the unsubscribe key under home)."""
         return sending_settings(self.settings)
 
+    @cached_property
+    def web(self) -> Fetcher | None:
+        """The web fetcher when ``fetch.enabled`` is on, else None (the demo never leaves the
+        machine). Its clock is the store's, so a moved clock moves every retrieved-at stamp too."""
+        if not self.settings.fetch.enabled:
+            return None
+        return build_fetcher(self.settings, self.store)
+
     @property
     def providers(self) -> Mapping[str, Provider]:
         return self.router.providers
@@ -96,4 +106,7 @@ class Services:
         )
 
     def close(self) -> None:
+        web = self.__dict__.get("web")
+        if web is not None:
+            web.close()
         self.store.close()

@@ -178,10 +178,7 @@ class Fetcher:
             robots = self._robots_for(current, deadline)
             if not robots.allows(current, self.config.agent_token):
                 raise FetchRefused(url, "robots", f"disallowed by {robots.status} robots.txt", current)
-            pause = max(
-                self.config.pause_s,
-                min(robots.crawl_delay(self.config.agent_token) or 0.0, self.config.max_crawl_delay_s),
-            )
+            pause = self._pause(robots)
             status, headers, body, cache = self._request(url, current, pause, deadline, accept)
             if status in REDIRECTS and headers.get("location"):
                 target = self._checked_url(url, urljoin(current, headers["location"]))
@@ -211,6 +208,24 @@ class Fetcher:
             redirects=tuple(hops),
             headers=headers,
         )
+
+    def read_robots(self, url: str) -> RobotsFile | FetchRefused:
+        """Read (or reuse) the robots.txt of ``url``'s origin now, as its own request: a scheduler
+        that does this first never has a worker wait out a pause inside :meth:`get`."""
+        try:
+            return self._robots_for(self._checked_url(url, url), time.monotonic() + self.config.timeout_s)
+        except FetchRefused as refused:
+            return refused
+
+    def pause_for(self, url: str) -> float:
+        """The pause between two requests to ``url``'s host: the configured one, or the site's
+        ``Crawl-delay`` when longer (capped), as far as its robots.txt has been read."""
+        robots = self.robots.get(origin_of(url), self.clock.now())
+        return self._pause(robots)
+
+    def _pause(self, robots: RobotsFile | None) -> float:
+        delay = robots.crawl_delay(self.config.agent_token) if robots is not None else None
+        return max(self.config.pause_s, min(delay or 0.0, self.config.max_crawl_delay_s))
 
     # -- the steps ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -55,22 +56,28 @@ class HostSlots:
     def slot(self, host: str, pause_s: float) -> Iterator[float]:
         """Hold ``host``'s slot for one request; yields the seconds waited for it."""
         started = time.monotonic()
-        with open(self._path(host), "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        fd = os.open(self._path(host), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last_end = _stamp(os.pread(fd, 64, 0))
+            wait = last_end + pause_s - time.monotonic()
+            if last_end and wait > 0:
+                time.sleep(wait)
             try:
-                handle.seek(0)
-                raw = handle.read().strip()
-                last_end = float(raw) if raw else 0.0
-                wait = last_end + pause_s - time.monotonic()
-                if last_end and wait > 0:
-                    time.sleep(wait)
-                waited = time.monotonic() - started
-                try:
-                    yield waited
-                finally:
-                    handle.seek(0)
-                    handle.truncate()
-                    handle.write(repr(time.monotonic()).encode())
-                    handle.flush()
+                yield time.monotonic() - started
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                # Fixed width, written in place: no truncation (a metadata write) per request.
+                os.pwrite(fd, f"{time.monotonic():032.6f}".encode(), 0)
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+def _stamp(raw: bytes) -> float:
+    """The last request's end; an unreadable stamp counts as "just now" (the full pause is kept)."""
+    text = raw.strip()
+    if not text:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        return time.monotonic()

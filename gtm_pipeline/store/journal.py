@@ -130,6 +130,56 @@ class Journal:
         assert key is not None
         return entry_id, int(key[0])
 
+    def append_first_in(
+        self, c: sa.Connection, entries: list[dict[str, Any]], *, now: dt.datetime
+    ) -> list[tuple[str, int]]:
+        """The first entry of each of many new subjects, in one statement (an import's thousands of
+        ``discovered`` entries): each opens its subject's chain, so no earlier entry may exist.
+        ``entries`` hold subject, kind, actor and payload; returns (entry id, row id) in order."""
+        subjects = [e["subject"] for e in entries]
+        for start in range(0, len(subjects), 500):
+            chunk = subjects[start : start + 500]
+            taken = c.execute(
+                sa.select(t.journal.c.subject).where(t.journal.c.subject.in_(chunk)).limit(1)
+            ).first()
+            if taken is not None:
+                raise ValueError(f"{taken.subject} already has journal entries: append to its chain instead")
+        rows = []
+        for entry in entries:
+            digest = payload_hash(entry["payload"])
+            link = entry_hash(
+                subject=entry["subject"],
+                seq=1,
+                kind=entry["kind"],
+                actor=entry["actor"],
+                payload_digest=digest,
+                prev_hash=GENESIS_HASH,
+                created_at=now,
+            )
+            rows.append(
+                {
+                    "entry_id": "j_" + link[:24],
+                    "subject": entry["subject"],
+                    "seq": 1,
+                    "kind": entry["kind"],
+                    "actor": entry["actor"],
+                    "payload": entry["payload"],
+                    "payload_hash": digest,
+                    "prev_hash": GENESIS_HASH,
+                    "entry_hash": link,
+                    "dedupe_key": None,
+                    "run_id": None,
+                    "created_at": now,
+                }
+            )
+        if not rows:
+            return []
+        inserted = c.execute(
+            t.journal.insert().returning(t.journal.c.entry_id, t.journal.c.id, sort_by_parameter_order=True),
+            rows,
+        )
+        return [(str(r.entry_id), int(r.id)) for r in inserted]
+
     def entries(self, subject: str) -> list[JournalRecord]:
         query = sa.select(t.journal).where(t.journal.c.subject == subject).order_by(t.journal.c.seq)
         with self.store.reading() as c:

@@ -113,7 +113,14 @@ class Privacy:
         journal's hashes stay, so the chain still verifies. Idempotent.
         """
         at = now or self.store.now()
-        counts = {"artifacts": 0, "journal_entries": 0, "dead_letters": 0, "outbox": 0, "inbox": 0}
+        counts = {
+            "artifacts": 0,
+            "journal_entries": 0,
+            "dead_letters": 0,
+            "outbox": 0,
+            "inbox": 0,
+            "contacts": 0,
+        }
         with self.store.writing() as c:
             c.execute(
                 t.prospects.update()
@@ -126,6 +133,7 @@ class Privacy:
                     erased_at=at,
                 )
             )
+            counts["contacts"] = self.store.contacts.tombstone_in(c, prospect_id, at=at)
             sends = c.execute(
                 t.outbox.update()
                 .where(t.outbox.c.prospect_id == prospect_id, t.outbox.c.tombstoned_at.is_(None))

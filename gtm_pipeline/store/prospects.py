@@ -45,36 +45,112 @@ class Prospects:
         """Register a discovered prospect once; returns False when it already exists."""
         now = self.store.now()
         with self.store.writing() as c:
-            exists = c.execute(sa.select(t.prospects.c.id).where(t.prospects.c.id == new.id)).first()
-            if exists is not None:
-                return False
+            return self.add_in(c, new, actor=actor, payload=payload, now=now, run_id=run_id)
+
+    def add_in(
+        self,
+        c: sa.Connection,
+        new: NewProspect,
+        *,
+        actor: str,
+        payload: dict[str, Any],
+        now: dt.datetime,
+        run_id: str | None = None,
+    ) -> bool:
+        """:meth:`add` inside the caller's write transaction (an import commits all rows or none)."""
+        exists = c.execute(sa.select(t.prospects.c.id).where(t.prospects.c.id == new.id)).first()
+        if exists is not None:
+            return False
+        c.execute(
+            t.prospects.insert().values(
+                id=new.id,
+                hypothesis_slug=new.hypothesis_slug,
+                company_domain=new.company_domain,
+                company_name=new.company_name,
+                contact_name=new.contact_name,
+                contact_email=new.contact_email,
+                contact_role=new.contact_role,
+                contact_timezone=new.contact_timezone,
+                contact_email_hash=email_hash(new.contact_email) if new.contact_email else None,
+                state=State.DISCOVERED.value,
+                state_since=now,
+                discovered_at=now,
+            )
+        )
+        _entry, row = self.store.journal.append_row_in(
+            c,
+            subject=new.id,
+            kind="discovered",
+            actor=actor,
+            payload={**payload, "to_state": State.DISCOVERED.value},
+            run_id=run_id,
+            now=now,
+        )
+        c.execute(t.prospects.update().where(t.prospects.c.id == new.id).values(state_entry=row))
+        return True
+
+    def add_many_in(
+        self,
+        c: sa.Connection,
+        new: list[tuple[NewProspect, dict[str, Any]]],
+        *,
+        actor: str,
+        now: dt.datetime,
+    ) -> None:
+        """Register many prospects none of which exists yet (the caller checked), each with its
+        ``discovered`` entry, in a few statements: what :meth:`add_in` does, for an import."""
+        if not new:
+            return
+        heads = self.store.journal.append_first_in(
+            c,
+            [
+                {
+                    "subject": p.id,
+                    "kind": "discovered",
+                    "actor": actor,
+                    "payload": {**payload, "to_state": State.DISCOVERED.value},
+                }
+                for p, payload in new
+            ],
+            now=now,
+        )
+        c.execute(
+            t.prospects.insert(),
+            [
+                {
+                    "id": p.id,
+                    "hypothesis_slug": p.hypothesis_slug,
+                    "company_domain": p.company_domain,
+                    "company_name": p.company_name,
+                    "contact_name": p.contact_name,
+                    "contact_email": p.contact_email,
+                    "contact_role": p.contact_role,
+                    "contact_timezone": p.contact_timezone,
+                    "contact_email_hash": email_hash(p.contact_email) if p.contact_email else None,
+                    "state": State.DISCOVERED.value,
+                    "state_since": now,
+                    "discovered_at": now,
+                    "state_entry": row,
+                }
+                for (p, _payload), (_entry, row) in zip(new, heads, strict=True)
+            ],
+        )
+
+    def set_addressee(
+        self, prospect_id: str, *, name: str | None, email: str | None, role: str | None
+    ) -> None:
+        """The person a first touch goes to (a published contact found after registration)."""
+        with self.store.writing() as c:
             c.execute(
-                t.prospects.insert().values(
-                    id=new.id,
-                    hypothesis_slug=new.hypothesis_slug,
-                    company_domain=new.company_domain,
-                    company_name=new.company_name,
-                    contact_name=new.contact_name,
-                    contact_email=new.contact_email,
-                    contact_role=new.contact_role,
-                    contact_timezone=new.contact_timezone,
-                    contact_email_hash=email_hash(new.contact_email) if new.contact_email else None,
-                    state=State.DISCOVERED.value,
-                    state_since=now,
-                    discovered_at=now,
+                t.prospects.update()
+                .where(t.prospects.c.id == prospect_id, t.prospects.c.erased_at.is_(None))
+                .values(
+                    contact_name=name,
+                    contact_email=email,
+                    contact_role=role,
+                    contact_email_hash=email_hash(email) if email else None,
                 )
             )
-            _entry, row = self.store.journal.append_row_in(
-                c,
-                subject=new.id,
-                kind="discovered",
-                actor=actor,
-                payload={**payload, "to_state": State.DISCOVERED.value},
-                run_id=run_id,
-                now=now,
-            )
-            c.execute(t.prospects.update().where(t.prospects.c.id == new.id).values(state_entry=row))
-            return True
 
     def get(self, prospect_id: str) -> ProspectRecord | None:
         with self.store.reading() as c:

@@ -215,3 +215,36 @@ escalations = sa.Table(
     sa.Column("acknowledged_at", sa.DateTime(timezone=True), index=True),
     sa.Column("acknowledged_by", sa.String(80)),
 )
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    # The people at a prospect's company that an import or the company's own pages named. The
+    # prospect's addressee is copied onto ``prospects``; the others wait here for manual channels.
+    sa.Column("id", sa.String(40), primary_key=True),  # hash of prospect id + email (or name)
+    sa.Column("prospect_id", sa.String(32), sa.ForeignKey("prospects.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text),  # PII
+    sa.Column("title", sa.Text),  # PII
+    sa.Column("email", sa.Text),  # PII
+    sa.Column("email_hash", sa.String(40), index=True),
+    sa.Column("flags", sa.JSON, nullable=False),  # role, free_mail, undeliverable …: no personal data
+    sa.Column("source_kind", sa.String(16), nullable=False),  # import | page
+    sa.Column("source", sa.Text),  # file name or page URL, named in the first-touch notice
+    sa.Column("source_hash", sa.String(64), nullable=False),  # the row hash or the page's content hash
+    sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    # One row per list imported: what came in, what merged, what was skipped and why (no PII:
+    # lines and reasons, the file's name and hash).
+    sa.Column("id", sa.String(40), primary_key=True),  # hash of file content + hypothesis
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("hypothesis_slug", sa.String(64), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.artifacts import Artifacts
+from gtm_pipeline.store.contacts import Contacts
 from gtm_pipeline.store.dead_letters import DeadLetters
 from gtm_pipeline.store.engine import (
     READ_ONLY,
@@ -42,6 +43,7 @@ from gtm_pipeline.store.engine import (
     schema_head,
 )
 from gtm_pipeline.store.escalations import Escalations
+from gtm_pipeline.store.imports import Imports
 from gtm_pipeline.store.journal import Journal
 from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.store.privacy import Privacy
@@ -66,6 +68,8 @@ class Store:
         self.spend = Spend(self)
         self.ledger = OutreachLedger(self)
         self.escalations = Escalations(self)
+        self.contacts = Contacts(self)
+        self.imports = Imports(self)
 
     def now(self) -> dt.datetime:
         """The injected clock's time: every timestamp the store writes or compares comes from here."""
@@ -104,6 +108,18 @@ class Store:
             raise PermissionError("this store was opened read-only")
         with self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[sa.Connection]:
+        """A write transaction that is always rolled back: a dry run of the real write path."""
+        if self.read_only:
+            raise PermissionError("this store was opened read-only")
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield connection
+            finally:
+                transaction.rollback()
 
     @contextmanager
     def reading(self) -> Iterator[sa.Connection]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("api", choices=["openai", "anthropic", "web"])
     parser.add_argument("--root", default=None, help="web: the folder of sites (one folder per host)")
     parser.add_argument("--port", type=int, default=0, help="web: the port (default: any free one)")
+    parser.add_argument("--log", default=None, help="web: write every request as a JSON line here on exit")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     parser.add_argument("--rate", type=float, default=0.0, help="requests per second before 429 (0: none)")
     parser.add_argument("--burst", type=int, default=1)
@@ -61,6 +63,11 @@ def _serve_web(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         print(f"requests={len(web.hits())}", flush=True)
+    if args.log:
+        with open(args.log, "w", encoding="utf-8") as handle:
+            for hit in web.hits():
+                record = {"host": hit.host, "path": hit.path, "started": hit.started, "ended": hit.ended}
+                handle.write(json.dumps({**record, "status": hit.status}) + "\n")
     return 0
 
 

@@ -76,6 +76,10 @@ class WebTwin:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in one write (http.server flushes after each request), and
+            # without Nagle: otherwise every answer waits on a delayed ACK, which no real site does.
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -83,7 +87,10 @@ class WebTwin:
             def do_GET(self) -> None:
                 twin._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # socketserver's 5 drops SYNs under a crawler's burst (1 s retries)
+
+        self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -204,6 +211,7 @@ class WebTwin:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 for _ in range(int(route["huge"]) // len(chunk) + 1):
                     handler.wfile.write(chunk)
+                    handler.wfile.flush()
             handler.close_connection = True
             return 200
         if "file" in route:

@@ -8,7 +8,7 @@ no-op, so re-running discovery adds nothing.
 import dagster as dg
 
 from gtm_pipeline.defs.location import hypotheses, skill_catalog
-from gtm_pipeline.defs.partitions import PROSPECTS
+from gtm_pipeline.defs.partitions import register_partitions
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource
 from gtm_pipeline.domain.hypothesis import Hypothesis
@@ -28,15 +28,6 @@ def hypothesis_key(slug: str) -> dg.AssetKey:
 
 def discovery_key(slug: str) -> dg.AssetKey:
     return dg.AssetKey(["discovery", asset_name(slug)])
-
-
-def register_partitions(instance: dg.DagsterInstance, prospect_ids: list[str]) -> int:
-    """Add the prospect partitions Dagster does not know yet; returns how many were new."""
-    known = set(instance.get_dynamic_partitions(PROSPECTS))
-    new = [pid for pid in prospect_ids if pid not in known]
-    if new:
-        instance.add_dynamic_partitions(PROSPECTS, new)
-    return len(new)
 
 
 def build_hypothesis_assets(hypothesis: Hypothesis) -> list[dg.AssetsDefinition]:

@@ -1,0 +1,137 @@
+"""Imported companies researched from their own sites through the fetcher, against the web twin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gtm_pipeline.config import load_settings
+from gtm_pipeline.domain.clock import ManualClock
+from gtm_pipeline.domain.contracts import DraftFinding, result_model
+from gtm_pipeline.domain.ids import prospect_id
+from gtm_pipeline.domain.sources import evidence_problems
+from gtm_pipeline.domain.states import State
+from gtm_pipeline.pipeline.discover import discover
+from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
+from gtm_pipeline.pipeline.importing import apply_plan, read_plan
+from gtm_pipeline.pipeline.research import augment, fetch_sources, stored_sources
+from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.sources.site import visit_site
+from gtm_pipeline.twins.web import WebTwin
+from tests.conftest import HYPOTHESIS, TEST_START
+
+SITES = Path(__file__).parent / "fixtures" / "web"
+
+
+@pytest.fixture
+def web_services(gtm_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Services, WebTwin]]:
+    with WebTwin(SITES) as twin:
+        monkeypatch.setenv("GTM_FETCH_ENABLED", "1")
+        monkeypatch.setenv("GTM_FETCH_ALLOW", twin.address)
+        monkeypatch.setenv("GTM_FETCH_CONNECT_TO", ",".join(twin.connect_to()))
+        monkeypatch.setenv("GTM_FETCH_PAUSE_S", "0.01")
+        svc = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+        yield svc, twin
+        svc.close()
+
+
+def import_acme(services: Services, tmp_path: Path) -> str:
+    listing = tmp_path / "accounts.csv"
+    listing.write_text("Company Name,Website\nAcme Health,https://www.acme-health.example/\n")
+    apply_plan(
+        services.store, read_plan(listing, []), services.hypotheses[HYPOTHESIS], {}, actor="operator:test"
+    )
+    return prospect_id("acme-health.example")
+
+
+def test_a_site_visit_keeps_dated_pages_jobs_and_feed_and_names_every_refusal(
+    web_services: tuple[Services, WebTwin],
+) -> None:
+    services, _twin = web_services
+    assert services.web is not None
+    visit = visit_site(services.web, "acme-health.example", today=TEST_START.date())
+    by_id = {d.source_id: d for d in visit.documents}
+    news = by_id["web/acme-health.example/news/compliance-automation"]
+    assert news.published_on == dt.date(2026, 9, 14) and news.kind == "news"
+    jobs = by_id["web/boards.greenhouse.io/acmehealth"]
+    assert jobs.kind == "careers" and jobs.published_on == dt.date(2026, 10, 2)
+    assert "Compliance Automation Engineer (Pune), posted or updated 2026-10-02" in jobs.text
+    assert by_id["web/acme-health.example/about"].kind == "about"
+    assert visit.provenance[news.source_id]["robots"] == "allowed (parsed robots.txt)"
+    assert visit.provenance[news.source_id]["date_source"] == "json-ld"
+    refused = {(r["url"], r["refused"]) for r in visit.refusals}
+    assert ("https://acme-health.example/private/team-directory", "robots") in refused
+    assert [p.final_url for p in visit.people_pages] == ["https://acme-health.example/team"]
+
+
+def test_an_imported_company_is_fetched_qualified_on_a_dated_signal_and_given_its_published_contact(
+    web_services: tuple[Services, WebTwin], tmp_path: Path
+) -> None:
+    services, _twin = web_services
+    pid = import_acme(services, tmp_path)
+    assert services.store.prospects.get(pid).contact_email is None  # type: ignore[union-attr]
+    report = fetch_sources(services, pid)
+    assert report.new >= 4
+    stored = services.store.artifacts.of_kind(pid, "raw_source")
+    assert all(a.meta["content_hash"] and a.meta["final_url"] and a.meta["robots"] for a in stored)
+    kinds = [e.kind for e in services.store.journal.entries(pid)]
+    assert "fetch_refused" in kinds and "contact_found" in kinds and "addressee_chosen" in kinds
+    prospect = services.store.prospects.get(pid)
+    assert prospect is not None and prospect.contact_email == "priya.raman@acme-health.example"
+    contacts = {c.email: c for c in services.store.contacts.of(pid)}
+    assert contacts["press@acme-health.example"].flags == ["role"]
+    assert contacts["priya.raman@acme-health.example"].source == "https://acme-health.example/team"
+    augment(services, pid)
+    prospect = services.store.prospects.get(pid)
+    assert prospect is not None and prospect.state is State.QUALIFIED
+    (profile,) = services.store.artifacts.of_kind(pid, "profile")
+    assert "acme-health.example" in (profile.content or "")
+    draft_first_touch(services, pid)
+    (draft,) = services.store.artifacts.of_kind(pid, "draft")
+    result = result_model(DraftFinding).model_validate_json(draft.content or "")
+    texts = {s.source_id: s.text for s in stored_sources(services, pid)}
+    assert result.finding.opener_source_id in texts  # the newest dated signal: the job board
+    assert result.evidence and not evidence_problems(result.evidence, stored_sources(services, pid))
+    assert all(ref.source_id in texts for ref in result.evidence)
+
+
+def test_with_fetching_off_an_unknown_company_is_not_a_fit_and_says_why(
+    gtm_home: Path, tmp_path: Path
+) -> None:
+    services = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+    try:
+        pid = import_acme(services, tmp_path)
+        fetch_sources(services, pid)
+        augment(services, pid)
+        entries = services.store.journal.entries(pid)
+        assert any(
+            e.kind == "fetch_skipped" and e.payload["reason"] == "fetch.enabled is off" for e in entries
+        )
+        prospect = services.store.prospects.get(pid)
+        assert prospect is not None and prospect.state is State.NOT_A_FIT
+        assert "no source could be fetched" in entries[-1].payload["rationale"]
+    finally:
+        services.close()
+
+
+def test_a_qualified_company_without_a_reachable_person_waits_unreachable_with_its_context_pack(
+    services: Services,
+) -> None:
+    report = discover(services, services.hypotheses[HYPOTHESIS])
+    for pid in report.prospect_ids:
+        fetch_sources(services, pid)
+        augment(services, pid)
+    qualified = [p for p in services.store.prospects.find(states=[State.QUALIFIED])]
+    assert qualified
+    pid = qualified[0].id
+    services.store.prospects.set_addressee(pid, name=None, email=None, role=None)
+    step = draft_first_touch(services, pid)
+    assert step.state == State.UNREACHABLE.value
+    assert services.store.artifacts.of_kind(pid, "draft") == []  # no email drafted: none could be sent
+    last = services.store.journal.entries(pid)[-1]
+    assert last.payload["event"] == "no_reachable_contact" and "context pack" in last.payload["rationale"]
+    build_context_pack(services, pid)
+    assert len(services.store.artifacts.of_kind(pid, "context_pack")) == 1
