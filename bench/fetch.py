@@ -6,7 +6,7 @@ between two. The politeness bound is the larger of the slowest host's serial tim
 polite crawler can finish sooner. Goal: wall time <= 1.2 x the bound. Prints figures; asserts
 nothing.
 
-    python bench/fetch.py --sites 200 --pages 5 --latency 0.05 --pause 0.5 --workers 32
+    python bench/fetch.py --sites 200 --pages 5 --latency 0.05 --pause 1.0 --workers 32
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--pages", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--pause", type=float, default=0.5)
+    parser.add_argument("--pause", type=float, default=1.0)  # the product default (fetch.pause_s)
     parser.add_argument("--workers", type=int, default=32)
     args = parser.parse_args()
     from gtm_pipeline.sources.addresses import AddressPolicy

@@ -25,4 +25,7 @@ fi
 if [ "${GTM_BENCH_IMPORT:-100000}" != "0" ]; then
   python bench/imports.py --rows "${GTM_BENCH_IMPORT:-100000}"
 fi
+if [ "${GTM_BENCH_FETCH:-200}" != "0" ]; then
+  python bench/fetch.py --sites "${GTM_BENCH_FETCH:-200}" --pages 5 --latency 0.05
+fi
 echo "== pytest"; pytest -q "$@"

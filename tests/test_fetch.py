@@ -257,3 +257,49 @@ def test_the_frontier_fetches_many_hosts_in_order_politely_and_returns_refusals(
     assert [h.path for h in acme] == ["/robots.txt", "/", "/about", "/careers"]
     for before, after in itertools.pairwise(acme):
         assert after.started >= before.ended + 0.19  # robots.txt's Crawl-delay, never overlapping
+
+
+def test_a_stale_or_corrupt_politeness_stamp_never_holds_a_host_longer_than_one_pause(tmp_path: Path) -> None:
+    import time
+
+    from gtm_pipeline.sources.politeness import HostSlots, SlotTimeout
+
+    slots = HostSlots(tmp_path)
+    slots._path("a.example").write_text(f"{time.monotonic() + 36_000:032.6f}")  # from a longer boot
+    started = time.monotonic()
+    with slots.slot("a.example", 0.2):
+        pass
+    assert time.monotonic() - started < 1.0
+    slots._path("b.example").write_text("not a number")
+    with slots.slot("b.example", 0.1):
+        pass
+    # a slot that cannot be had before the deadline is a timeout, not an endless wait
+    with (
+        slots.slot("c.example", 0.0),
+        pytest.raises(SlotTimeout),
+        slots.slot("c.example", 0.0, deadline=time.monotonic() + 0.2),
+    ):
+        pass
+
+
+def test_broken_links_on_a_page_are_skipped_not_fatal(fetcher: Fetcher) -> None:
+    from gtm_pipeline.sources.extract import page_content
+    from gtm_pipeline.sources.fetcher import Fetched
+
+    page = fetcher.get("https://acme-health.example/")
+    broken = Fetched(**{**page.__dict__, "text": page.text.replace('href="/about"', 'href="http://[broken"')})
+    content = page_content(broken, today=TEST_START.date())
+    assert "https://acme-health.example/careers" in {link.url for link in content.links}
+    assert refusal(fetcher, "https://acme-health.example:99999/").reason == "bad_url"
+
+
+def test_people_are_given_only_the_address_in_their_own_stretch_of_the_page() -> None:
+    from gtm_pipeline.sources.people import published_people
+
+    shared = (
+        "<section><h3>Jane Doe</h3><p>Chief Executive Officer</p><h3>John Roe</h3><p>Head of Compliance</p>"
+        '<a href="mailto:john.roe@acme.example">write</a></section>'
+        '<div><h3>Ann Lee</h3><p>CFO</p><a href="mailto:ann@elsewhere.example">x</a></div>'
+    )
+    people = {p.name: p.email for p in published_people(shared, "acme.example")}
+    assert people == {"Jane Doe": None, "John Roe": "john.roe@acme.example", "Ann Lee": None}

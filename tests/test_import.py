@@ -291,10 +291,10 @@ def test_cli_import_json_then_run_researches_exactly_the_imported(tmp_path: Path
         cwd=tmp_path,
     )
     shown = json.loads(status.stdout)
-    # neither company is in the sample corpus and fetching is off: nothing to qualify on, and it says so
-    assert shown["summary"]["by_state"] == {"not_a_fit": 2}
-    assert shown["inputs"]["left_the_funnel"] == {"no source could be fetched": 2}
+    # neither company is in the sample corpus and fetching is off: they wait, and the operator is told
+    assert shown["summary"]["by_state"] == {"discovered": 2}
     assert shown["inputs"]["fetch_off"] == 2
+    assert {e["kind"] for e in shown["waiting"]["escalations"]} == {"research_blocked"}
     assert [(i["file"], i["imported"]) for i in shown["inputs"]["imports"]] == [("hubspot-contacts.csv", 2)]
 
 
@@ -326,3 +326,89 @@ def test_the_fast_path_for_plain_addresses_agrees_with_email_validator(raw: str)
         accepted = None
     if plain_address(raw):
         assert accepted == raw.lower()
+
+
+class _Answer:
+    def __init__(self, preference: int, exchange: str) -> None:
+        self.preference, self.exchange = preference, exchange
+
+
+class TableResolver:
+    """A dnspython-shaped resolver answering from a table: no packet leaves the machine."""
+
+    def __init__(self, mx: dict[str, list[str]]) -> None:
+        self.mx = mx
+        self.asked: list[tuple[str, str]] = []
+
+    def resolve(self, name: str, rdtype: str) -> list[_Answer]:
+        import dns.resolver
+
+        self.asked.append((str(name), rdtype))
+        if str(name).rstrip(".") in self.mx and rdtype == "MX":
+            return [_Answer(10, host) for host in self.mx[str(name).rstrip(".")]]
+        raise dns.resolver.NXDOMAIN
+
+
+def test_check_mx_asks_once_per_domain_and_flags_domains_that_take_no_mail(services: Services) -> None:
+    resolver = TableResolver(
+        {"north-pine.example": ["mx1.north-pine.example."], "oak-ridge.example": ["mx.oak."]}
+    )
+    plan = read_plan(LISTS / "plain.tsv", [], check_mx=True, resolver=resolver)
+    asked = [name for name, _ in resolver.asked]
+    assert sorted(set(asked)) == ["north-pine.example", "oak-ridge.example", "pine-valley.example"]
+    assert asked.count("north-pine.example") == 1  # two people there, one question
+    report = apply_plan(services.store, plan, services.hypotheses[HYPOTHESIS], {}, actor="operator:test")
+    pine = services.store.prospects.get(prospect_id("pine-valley.example"))
+    assert pine is not None and pine.contact_email is None  # its domain takes no mail: not the addressee
+    (eve,) = services.store.contacts.of(pine.id)
+    assert "undeliverable" in eve.flags
+    assert any(n.line == 7 and "undeliverable" in n.reason for n in report.warnings)
+    north = services.store.prospects.get(prospect_id("north-pine.example"))
+    assert north is not None and north.contact_email == "ada@north-pine.example"
+
+
+def test_opt_outs_are_suppressed_and_unverified_addresses_never_addressed(
+    services: Services, tmp_path: Path
+) -> None:
+    listing = tmp_path / "crm.csv"
+    listing.write_text(
+        "Website,Company,Email,Email Status,Email Opt Out\n"
+        "tern-health.example,Tern,lu@tern-health.example,Verified,true\n"
+        "wren-care.example,Wren,mo@wren-care.example,Unverified,false\n"
+    )
+    report = do_import(services, listing)
+    assert report.suppressed_opt_outs == 1
+    assert services.store.privacy.suppression_reason(email_hash("lu@tern-health.example")) is not None
+    assert services.store.contacts.of(prospect_id("tern-health.example")) == []
+    wren = services.store.prospects.get(prospect_id("wren-care.example"))
+    assert wren is not None and wren.contact_email is None
+    (mo,) = services.store.contacts.of(wren.id)
+    assert mo.flags == ["unverified"]
+
+
+def test_a_second_list_gives_a_known_company_its_missing_addressee(
+    services: Services, tmp_path: Path
+) -> None:
+    first = tmp_path / "accounts.csv"
+    first.write_text("Website,Company\nyew-clinic.example,Yew\n")
+    second = tmp_path / "people.csv"
+    second.write_text("Website,Company,Name,Email\nyew-clinic.example,Yew,Ann Lee,ann@yew-clinic.example\n")
+    do_import(services, first)
+    report = do_import(services, second)
+    assert report.addressees_set == [prospect_id("yew-clinic.example")]
+    yew = services.store.prospects.get(prospect_id("yew-clinic.example"))
+    assert yew is not None and yew.contact_email == "ann@yew-clinic.example"
+    assert services.store.journal.entries(yew.id)[-1].kind == "addressee_chosen"
+
+
+def test_a_dns_timeout_is_shown_not_passed_as_deliverable(services: Services) -> None:
+    import dns.exception
+
+    class Silent(TableResolver):
+        def resolve(self, name: str, rdtype: str) -> list[_Answer]:
+            raise dns.exception.Timeout
+
+    plan = read_plan(LISTS / "plain.tsv", [], check_mx=True, resolver=Silent({}))
+    notes = [n.reason for n in plan.warnings]
+    assert any("unknown: DNS gave no answer" in n for n in notes)
+    assert all("undeliverable" not in c.flags for co in plan.companies.values() for c in co.contacts)

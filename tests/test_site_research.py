@@ -11,7 +11,7 @@ import pytest
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.contracts import DraftFinding, result_model
-from gtm_pipeline.domain.ids import prospect_id
+from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.sources import evidence_problems
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.discover import discover
@@ -89,6 +89,8 @@ def test_an_imported_company_is_fetched_qualified_on_a_dated_signal_and_given_it
     assert prospect is not None and prospect.state is State.QUALIFIED
     (profile,) = services.store.artifacts.of_kind(pid, "profile")
     assert "acme-health.example" in (profile.content or "")
+    # the team page was read for its people only: not kept as a source, not in the HTTP cache
+    assert all("/team" not in a.source_id for a in stored if a.source_id)
     draft_first_touch(services, pid)
     (draft,) = services.store.artifacts.of_kind(pid, "draft")
     result = result_model(DraftFinding).model_validate_json(draft.content or "")
@@ -111,8 +113,9 @@ def test_with_fetching_off_an_unknown_company_is_not_a_fit_and_says_why(
             e.kind == "fetch_skipped" and e.payload["reason"] == "fetch.enabled is off" for e in entries
         )
         prospect = services.store.prospects.get(pid)
-        assert prospect is not None and prospect.state is State.NOT_A_FIT
-        assert "no source could be fetched" in entries[-1].payload["rationale"]
+        assert prospect is not None and prospect.state is State.DISCOVERED  # not a verdict on the company
+        (escalation,) = services.store.escalations.open()
+        assert escalation.kind == "research_blocked" and "fetch.enabled is off" in escalation.detail
     finally:
         services.close()
 
@@ -135,3 +138,36 @@ def test_a_qualified_company_without_a_reachable_person_waits_unreachable_with_i
     assert last.payload["event"] == "no_reachable_contact" and "context pack" in last.payload["rationale"]
     build_context_pack(services, pid)
     assert len(services.store.artifacts.of_kind(pid, "context_pack")) == 1
+
+
+def test_a_site_that_answers_but_forbids_everything_is_not_a_fit_and_a_down_one_waits(
+    web_services: tuple[Services, WebTwin], tmp_path: Path
+) -> None:
+    services, _twin = web_services
+    listing = tmp_path / "two.csv"
+    listing.write_text("Website,Company\nblocked.example,Blocked\ndown.example,Down\n")
+    apply_plan(
+        services.store, read_plan(listing, []), services.hypotheses[HYPOTHESIS], {}, actor="operator:test"
+    )
+    for domain in ("blocked.example", "down.example"):
+        fetch_sources(services, prospect_id(domain))
+        augment(services, prospect_id(domain))
+    blocked = services.store.prospects.get(prospect_id("blocked.example"))
+    down = services.store.prospects.get(prospect_id("down.example"))
+    assert blocked is not None and blocked.state is State.NOT_A_FIT  # robots.txt said no: a verdict
+    assert down is not None and down.state is State.DISCOVERED  # robots.txt answered 503: may pass
+    assert [e.subject for e in services.store.escalations.open()] == [prospect_id("down.example")]
+
+
+def test_a_suppressed_person_published_on_a_team_page_is_never_stored_or_addressed(
+    web_services: tuple[Services, WebTwin], tmp_path: Path
+) -> None:
+    services, _twin = web_services
+    pid = import_acme(services, tmp_path)
+    services.store.privacy.suppress(
+        email_hash("priya.raman@acme-health.example"), kind="email", reason="erased"
+    )
+    fetch_sources(services, pid)
+    prospect = services.store.prospects.get(pid)
+    assert prospect is not None and prospect.contact_email is None
+    assert all(c.email != "priya.raman@acme-health.example" for c in services.store.contacts.of(pid))

@@ -79,6 +79,9 @@ def import_list(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
     ] = False,
+    check_mx: Annotated[
+        bool, typer.Option("--check-mx", help="Ask DNS whether each address's domain takes mail (online).")
+    ] = False,
     run: Annotated[
         bool, typer.Option("--run", help="Then research and qualify the imported companies right away.")
     ] = False,
@@ -100,7 +103,7 @@ def import_list(
     hypotheses = load_hypotheses(current.paths.hypotheses)
     chosen = _hypothesis(hypotheses, hypothesis)
     try:
-        plan = read_plan(file, list(mapping or []))
+        plan = read_plan(file, list(mapping or []), check_mx=check_mx)
     except (TableError, MappingError) as exc:
         raise CommandError(f"{file.name}: {exc}") from None
     if not as_json:

@@ -54,6 +54,11 @@ _KEPT_KEYS: dict[str, tuple[str, ...]] = {
         "signal_date",
         "signal_source_id",
         "to_state",
+        # where an imported prospect came from: the list and its line, not the row's content
+        "origin",
+        "import_id",
+        "file",
+        "line",
     ),
     "skill_result": ("input_hash",),
     "dead_letter": ("input_hash", "attempts", "reason_kind", "dead_letter_id", "provider"),

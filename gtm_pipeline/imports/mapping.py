@@ -24,6 +24,7 @@ FIELDS = (
     "email_status",
     "linkedin_url",
     "timezone",
+    "opted_out",
 )
 ALIASES: dict[str, tuple[str, ...]] = {
     "domain": (
@@ -44,6 +45,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "email_status": ("emailstatus", "emailverificationstatus"),
     "linkedin_url": ("personlinkedinurl", "linkedinurl", "linkedin", "linkedinprofile"),
     "timezone": ("timezone", "tz", "timezonename"),
+    # CRM opt-outs (HubSpot "Unsubscribed from all email", Salesforce "Email Opt Out"): suppressed
+    "opted_out": (
+        "emailoptout", "hasoptedoutofemail", "unsubscribedfromallemail", "unsubscribed", "optedout",
+        "optout", "donotemail", "donotcontact", "emailoptedout", "marketingemailoptout",
+    ),
 }  # fmt: skip
 _KEY = re.compile(r"[^a-z0-9]+")
 

@@ -28,7 +28,11 @@ UNUSABLE_STATUSES = {
     "extrapolated": "guessed",
     "bounced": "bounced",
     "invalid": "invalid",
+    "unavailable": "missing",
+    "update required": "stale",
 }
+UNVERIFIED_STATUSES = ("unverified", "unknown", "catch-all", "catch all", "accept all", "risky")
+OPT_OUT_WORDS = {"true", "yes", "y", "1", "x", "opted out", "unsubscribed"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class ImportPlan:
     skipped: list[Note] = field(default_factory=list)
     warnings: list[Note] = field(default_factory=list)
     merged_lines: list[int] = field(default_factory=list)
+    opted_out: list[str] = field(default_factory=list)  # addresses the export marks opted out: suppressed
 
 
 def row_hash(cells: list[str]) -> str:
@@ -111,12 +116,21 @@ def build_plan(
     return plan
 
 
+def _opted_out(values: dict[str, str]) -> bool:
+    return values.get("opted_out", "").strip().lower() in OPT_OUT_WORDS
+
+
 def _plan_row(
     plan: ImportPlan, emails: dict[str, str], line: int, cells: list[str], values: dict[str, str]
 ) -> None:
-    email, email_note = _email(values)
+    email, email_note, email_flags = _email(values)
     if email_note:
         plan.warnings.append(Note(line, email_note))
+    if email is not None and _opted_out(values):
+        plan.opted_out.append(email)
+        plan.warnings.append(Note(line, "the export marks this person opted out: suppressed, not imported"))
+        values = {k: v for k, v in values.items() if k not in ("name", "first_name", "last_name", "title")}
+        email = None
     domain = None
     if values.get("domain"):
         try:
@@ -146,6 +160,8 @@ def _plan_row(
         plan.merged_lines.append(line)
     company.lines.append(line)
     contact = _contact(values, email, line, digest, plan)
+    if contact is not None and email_flags:
+        contact.flags.extend(email_flags)
     if contact is None:
         return
     if contact.email is not None and contact.email in emails:
@@ -159,25 +175,29 @@ def _plan_row(
     company.contacts.append(contact)
 
 
-def _email(values: dict[str, str]) -> tuple[str | None, str | None]:
+def _email(values: dict[str, str]) -> tuple[str | None, str | None, list[str]]:
+    """The address to keep (or None), a note on why not, and flags (``unverified``: the export's
+    own verdict was not "verified", so it is kept but never the automatic addressee)."""
     raw = values.get("email")
     if not raw:
-        return None, None
+        return None, None, []
     status = values.get("email_status", "").strip().lower()
     for word, label in UNUSABLE_STATUSES.items():
         if status.startswith(word):
             return (
                 None,
                 f"email marked {values['email_status']!r} by the export: a {label} address is not kept",
+                [],
             )
+    flags = ["unverified"] if status.startswith(UNVERIFIED_STATUSES) else []
     if plain_address(raw):
-        return raw.lower(), None
+        return raw.lower(), None, flags
     try:
         checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
         # The value itself is not repeated: this note is stored, and erasure could not reach it.
-        return None, f"the email is not an address ({exc}); the contact is kept without it"
-    return checked.normalized.lower(), None
+        return None, f"the email is not an address ({exc}); the contact is kept without it", []
+    return checked.normalized.lower(), None, flags
 
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

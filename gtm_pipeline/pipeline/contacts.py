@@ -53,18 +53,14 @@ def record_published_contacts(
                     },
                     run_id=run_id,
                 )
-    current = store.prospects.get(prospect.id)
-    if current is not None and current.contact_email is None:
-        reachable = next((c for c in store.contacts.of(prospect.id) if c.reachable), None)
-        if reachable is not None:
-            store.prospects.set_addressee(
-                prospect.id, name=reachable.name, email=reachable.email, role=reachable.title
-            )
-            store.journal.append(
-                subject=prospect.id,
-                kind="addressee_chosen",
-                actor=CONTACT_ACTOR,
-                payload={"contact_id": reachable.id, "source_kind": reachable.source_kind},
-                run_id=run_id,
-            )
+    choose_addressee(services, prospect.id, run_id=run_id)
     return added
+
+
+def choose_addressee(services: Services, prospect_id: str, *, run_id: str | None = None) -> bool:
+    """Give a prospect without an addressee its first reachable, unsuppressed contact: the choice,
+    the suppression check and the journal entry in one transaction. Returns whether one was set."""
+    store = services.store
+    now = services.clock.now()
+    with store.writing() as c:
+        return store.contacts.choose_addressee_in(c, prospect_id, actor=CONTACT_ACTOR, now=now, run_id=run_id)

@@ -24,7 +24,9 @@ import sqlalchemy as sa
 
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.domain.ids import email_hash, prospect_id
+from gtm_pipeline.domain.mailboxes import domain_of
 from gtm_pipeline.domain.states import ACTIVE, Event
+from gtm_pipeline.imports.deliverability import undeliverable_domains
 from gtm_pipeline.imports.mapping import MappingError, header_key, known_columns, resolve
 from gtm_pipeline.imports.plan import ImportPlan, Note, PlannedCompany, PlannedContact, build_plan
 from gtm_pipeline.imports.table import detect_shape, rows
@@ -50,6 +52,8 @@ class ImportReport:
     skipped: list[Note] = field(default_factory=list)
     warnings: list[Note] = field(default_factory=list)
     contacts_added: int = 0
+    addressees_set: list[str] = field(default_factory=list)  # known prospects given an addressee
+    suppressed_opt_outs: int = 0  # addresses the list marks opted out, now on the suppression list
     without_reachable_contact: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     already_imported: bool = False
@@ -70,6 +74,8 @@ class ImportReport:
             "skipped": [n.as_dict() for n in self.skipped],
             "warnings": [n.as_dict() for n in self.warnings],
             "contacts_added": self.contacts_added,
+            "addressees_set": len(self.addressees_set),
+            "suppressed_opt_outs": self.suppressed_opt_outs,
             "without_reachable_contact": len(self.without_reachable_contact),
             "conflicts": len(self.conflicts),
             "prospect_ids": self.imported,
@@ -84,8 +90,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_plan(path: Path, overrides: list[str]) -> ImportPlan:
-    """Read and plan ``path`` (streamed): nothing is written."""
+def read_plan(
+    path: Path, overrides: list[str], *, check_mx: bool = False, resolver: Any | None = None
+) -> ImportPlan:
+    """Read and plan ``path`` (streamed): nothing is written. ``check_mx``: ask DNS, once per domain,
+    whether each address's domain takes mail; contacts at a domain that does not are kept, flagged
+    ``undeliverable``, and never an addressee."""
     named = {header_key(item.partition("=")[0]) for item in overrides}
     # A header an override names counts as known, so --map can rescue a file of unusual headers.
     shape = detect_shape(
@@ -97,13 +107,27 @@ def read_plan(path: Path, overrides: list[str]) -> ImportPlan:
             "no column is a domain, website or email, so no row can name a company; "
             "name one with --map 'Header=domain' (or =email)"
         )
-    return build_plan(
+    plan = build_plan(
         file_name=path.name,
         file_sha256=file_sha256(path),
         shape=shape,
         mapping=mapping,
         rows=rows(path, shape),
     )
+    if check_mx:
+        _flag_undeliverable(plan, resolver)
+    return plan
+
+
+def _flag_undeliverable(plan: ImportPlan, resolver: Any | None) -> None:
+    contacts = [c for company in plan.companies.values() for c in company.contacts if c.email]
+    failing = undeliverable_domains((domain_of(c.email) for c in contacts if c.email), resolver)
+    for contact in contacts:
+        why = failing.get(domain_of(contact.email or ""))
+        if why is not None:
+            if not why.startswith("unknown"):
+                contact.flags.append("undeliverable")
+            plan.warnings.append(Note(contact.line, f"the address's domain: {why}"))
 
 
 def apply_plan(
@@ -129,16 +153,25 @@ def apply_plan(
         dry_run=dry_run,
         import_id=import_id,
     )
-    report.already_imported = store.imports.get(import_id) is not None
     now = store.now()
     companies = list(plan.companies.values())
     ids = {company.domain: prospect_id(company.domain) for company in companies}
     emails = {c.email: email_hash(c.email) for co in companies for c in co.contacts if c.email}
-    suppressed = _suppressed(store, [*ids.values(), *emails.values()])
     # A dry run runs this very code in a transaction that is rolled back: the same numbers, no change.
     with store.rolled_back() if dry_run else store.writing() as c:
+        # Read inside the write transaction (SQLite: BEGIN IMMEDIATE): a suppression or a second
+        # import of this file committed a moment ago is seen, never raced.
+        report.already_imported = store.imports.exists_in(c, import_id)
+        suppressed = _suppressed(c, [*ids.values(), *emails.values()])
         known = _existing(c, list(ids.values()))
+        for address in plan.opted_out:
+            digest = email_hash(address)
+            report.suppressed_opt_outs += int(
+                store.privacy.suppress_in(c, digest, kind="email", reason=f"opted out in {plan.file_name}")
+            )
+            suppressed.setdefault(digest, f"opted out in {plan.file_name}")
         merged = set(report.merged)
+        merged_pids: set[str] = set()
         fresh: list[tuple[NewProspect, dict[str, Any]]] = []
         contact_rows: list[tuple[str, NewContact]] = []
         addressees: dict[str, PlannedContact | None] = {}
@@ -154,6 +187,7 @@ def apply_plan(
             contact_rows.extend((pid, _new_contact(plan, contact, emails)) for contact in contacts)
             if pid in known:
                 merged.update(company.lines)
+                merged_pids.add(pid)
                 continue
             known.add(pid)
             addressee = next((ct for ct in contacts if ct.reachable), None)
@@ -170,11 +204,15 @@ def apply_plan(
         report.merged = sorted(merged)
         store.prospects.add_many_in(c, fresh, actor=actor, now=now)
         report.contacts_added = store.contacts.add_many_in(c, contact_rows, now=now)
+        for pid in sorted(merged_pids):
+            # A list that brings a person's own address for a company that had nobody to write to.
+            if store.contacts.choose_addressee_in(c, pid, actor=actor, now=now):
+                report.addressees_set.append(pid)
         elsewhere = _active_with(c, [emails[a.email] for a in addressees.values() if a and a.email])
         for new, _payload in fresh:
             addressee = addressees[new.id]
-            digest = emails[addressee.email] if addressee and addressee.email else None
-            others = sorted(elsewhere.get(digest, set()) - {new.id}) if digest else []
+            addressee_hash = emails[addressee.email] if addressee and addressee.email else None
+            others = sorted(elsewhere.get(addressee_hash, set()) - {new.id}) if addressee_hash else []
             reason = account_conflict(accounts, new.company_domain) or (
                 f"the same person is already an active prospect ({others[0]})" if others else None
             )
@@ -198,15 +236,14 @@ def apply_plan(
     return report
 
 
-def _suppressed(store: Store, identities: list[str]) -> dict[str, str]:
+def _suppressed(c: sa.Connection, identities: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    with store.reading() as c:
-        for start in range(0, len(identities), CHUNK):
-            chunk = identities[start : start + CHUNK]
-            query = sa.select(t.suppressions.c.identity, t.suppressions.c.reason).where(
-                t.suppressions.c.identity.in_(chunk)
-            )
-            found.update({row.identity: str(row.reason) for row in c.execute(query)})
+    for start in range(0, len(identities), CHUNK):
+        chunk = identities[start : start + CHUNK]
+        query = sa.select(t.suppressions.c.identity, t.suppressions.c.reason).where(
+            t.suppressions.c.identity.in_(chunk)
+        )
+        found.update({row.identity: str(row.reason) for row in c.execute(query)})
     return found
 
 

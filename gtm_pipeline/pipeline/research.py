@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from gtm_pipeline.domain.contracts import ProfileFinding, SkillResult, result_model
 from gtm_pipeline.domain.sources import SourceDoc
@@ -178,6 +179,16 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
     skill = services.catalog.skill(AUGMENT_SKILL)
     sources = stored_sources(services, prospect_id)
     if not sources:
+        blocked = _blocked(services, prospect)
+        if blocked is not None:
+            # Not a verdict on the company: it waits, in `discovered`, and the operator is told.
+            services.store.escalations.raise_(
+                "research_blocked",
+                f"research_blocked:{prospect_id}:{services.clock.now().date().isoformat()}",
+                subject=prospect_id,
+                detail=blocked,
+            )
+            return StepReport(prospect_id, "waiting", prospect.state.value, blocked)
         return _nothing_to_judge(services, prospect, run_id)
     inputs = {
         "hypothesis": hypothesis.model_dump(mode="json", exclude={"body"}),
@@ -223,9 +234,36 @@ def augment(services: Services, prospect_id: str, *, run_id: str | None = None) 
     return report
 
 
+TRANSIENT = {"timeout", "unreachable", "http_429"}
+
+
+def _blocked(services: Services, prospect: ProspectRecord) -> str | None:
+    """Why nothing could be fetched *for now* (fetching off, a timeout, a site or robots.txt that
+    answered 5xx), or None when the site answered and simply has nothing to keep."""
+    latest: dict[str, Any] = {}
+    for entry in reversed(services.store.journal.entries(prospect.id)):
+        if entry.kind in ("fetch_skipped", "fetch_refused"):
+            latest = {"kind": entry.kind, **entry.payload}
+            break
+    if not latest:
+        return None
+    if latest["kind"] == "fetch_skipped":
+        return (
+            f"{prospect.company_domain} is not in the sample corpus and fetch.enabled is off: "
+            "turn it on, then re-run this prospect's research"
+        )
+    reason = str(latest.get("reason"))
+    detail = str(latest.get("detail", ""))
+    if reason in TRANSIENT or reason.startswith("http_5") or "unavailable robots.txt" in detail:
+        why = f"{reason}: {detail[:120]}"
+        return f"{prospect.company_domain} could not be read now ({why}): re-run its research later"
+    return None
+
+
 def _nothing_to_judge(services: Services, prospect: ProspectRecord, run_id: str | None) -> StepReport:
-    """No source could be fetched for the company: there is nothing dated to qualify it on, so it is
-    not a fit, by rule and with the reason, without a skill call (an imported list's usual case)."""
+    """The site answered and nothing could be kept (robots.txt forbids it, pages missing, wrong
+    types): nothing dated to qualify on, so not a fit, by rule and with the reason, without a skill
+    call. (A failure that may pass is not a verdict: see :func:`_blocked`.)"""
     if prospect.state is State.DISCOVERED:
         services.store.prospects.apply_event(
             prospect.id,

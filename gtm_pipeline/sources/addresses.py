@@ -59,8 +59,12 @@ def system_resolver(host: str, port: int) -> list[str]:
 def why_not_public(address: str) -> str | None:
     """Why ``address`` is not a public unicast address, or None when it is."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+        elif ip.sixtofour is not None or ip.teredo is not None:
+            # 2002:7f00:1::1 (6to4) and Teredo addresses embed an IPv4 address a relay would reach.
+            return "an IPv4-embedding tunnel address (6to4 / Teredo)"
     for test, name in (
         (ip.is_loopback, "loopback"),
         (ip.is_private, "private"),

@@ -139,12 +139,19 @@ def _links(tree: lxml.html.HtmlElement, base: str) -> tuple[tuple[Link, ...], tu
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:")):
             continue
-        url = urljoin(base, href).split("#")[0]
-        if urlsplit(url).scheme in ("http", "https", "mailto") and url not in links:
+        try:
+            url = urljoin(base, href).split("#")[0]
+            scheme = urlsplit(url).scheme
+        except ValueError:
+            continue  # a broken href ("http://[x") is one bad link, not a failed page
+        if scheme in ("http", "https", "mailto") and url not in links:
             links[url] = Link(url, " ".join(anchor.text_content().split()))
     feeds = []
     for link in tree.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").lower() in FEED_LINK_TYPES and link.get("href"):
-            feeds.append(urljoin(base, link.get("href", "")))
+            try:
+                feeds.append(urljoin(base, link.get("href", "")))
+            except ValueError:
+                continue
     return tuple(links.values()), tuple(dict.fromkeys(feeds))

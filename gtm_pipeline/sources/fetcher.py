@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import charset_normalizer
@@ -33,7 +34,7 @@ from hishel.httpx import CacheTransport
 from gtm_pipeline.domain.clock import Clock
 from gtm_pipeline.domain.ids import content_hash
 from gtm_pipeline.sources.addresses import AddressPolicy, AddressRefused, guarded_transport
-from gtm_pipeline.sources.politeness import GlobalRate, HostSlots
+from gtm_pipeline.sources.politeness import GlobalRate, HostSlots, SlotTimeout
 from gtm_pipeline.sources.robots import MAX_CACHE, RobotsCache, RobotsFile
 
 REASONS = (
@@ -54,6 +55,20 @@ TEXT_TYPES = (*HTML_TYPES, "text/plain")
 ALLOWED_TYPES = (*TEXT_TYPES, *FEED_TYPES, *JSON_TYPES)
 REDIRECTS = (301, 302, 303, 307, 308)
 ROBOTS_REDIRECTS = 5  # RFC 9309 §2.3.1.2: follow at least five
+CACHE_TTL_S = 7 * 24 * 3600
+
+
+class _Shared(httpx.BaseTransport):
+    """The cached client's own transport, used without the cache; closed by that client only."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        return None
 
 
 class FetchRefused(Exception):
@@ -145,19 +160,29 @@ class Fetcher:
         self.robots = RobotsCache(config.robots_ttl)
         self._robots_lock = threading.Lock()
         self._robots_locks: dict[str, threading.Lock] = {}
-        transport: httpx.BaseTransport = guarded_transport(policy, max_connections=max_connections)
+        plain: httpx.BaseTransport = guarded_transport(policy, max_connections=max_connections)
+        transport = plain
         if cache:
             state_dir.mkdir(parents=True, exist_ok=True)
-            storage = hishel.SqliteStorage(database_path=str(state_dir / "http-cache.sqlite"))
-            transport = CacheTransport(next_transport=transport, storage=storage, rfc=True)
-        self._client = httpx.Client(
-            transport=transport,
-            headers={"user-agent": config.user_agent, "accept-encoding": "gzip, deflate"},
-            timeout=httpx.Timeout(config.timeout_s),
-            follow_redirects=False,
-        )
+            # Copies of pages are kept at most a week whatever a site's headers say: they can hold
+            # people's names, and an erasure must not wait on a far-future max-age.
+            storage = hishel.SqliteStorage(
+                database_path=str(state_dir / "http-cache.sqlite"), default_ttl=CACHE_TTL_S
+            )
+            transport = CacheTransport(next_transport=plain, storage=storage, rfc=True)
+        common: dict[str, Any] = {
+            "headers": {"user-agent": config.user_agent, "accept-encoding": "gzip, deflate"},
+            "timeout": httpx.Timeout(config.timeout_s),
+            "follow_redirects": False,
+        }
+        self._client = httpx.Client(transport=transport, **common)
+        # robots.txt (RFC 9309 caps its cache at 24 h; a cached copy must not outlive that) and
+        # pages about people are never taken from, or put in, the HTTP cache.
+        self._uncached = httpx.Client(transport=_Shared(plain), **common) if cache else self._client
 
     def close(self) -> None:
+        if self._uncached is not self._client:
+            self._uncached.close()
         self._client.close()
 
     def __enter__(self) -> Fetcher:
@@ -168,8 +193,9 @@ class Fetcher:
 
     # -- the public call ------------------------------------------------------------------------
 
-    def get(self, url: str, *, accept: tuple[str, ...] = ALLOWED_TYPES) -> Fetched:
-        """Fetch ``url`` following redirects, or raise :class:`FetchRefused`."""
+    def get(self, url: str, *, accept: tuple[str, ...] = ALLOWED_TYPES, cache: bool = True) -> Fetched:
+        """Fetch ``url`` following redirects, or raise :class:`FetchRefused`. ``cache=False``: neither
+        served from nor stored in the HTTP cache (pages that name people)."""
         deadline = time.monotonic() + self.config.timeout_s
         current = self._checked_url(url, url)
         hops: list[str] = []
@@ -179,7 +205,7 @@ class Fetcher:
             if not robots.allows(current, self.config.agent_token):
                 raise FetchRefused(url, "robots", f"disallowed by {robots.status} robots.txt", current)
             pause = self._pause(robots)
-            status, headers, body, cache = self._request(url, current, pause, deadline, accept)
+            status, headers, body, cached = self._request(url, current, pause, deadline, accept, cache=cache)
             if status in REDIRECTS and headers.get("location"):
                 target = self._checked_url(url, urljoin(current, headers["location"]))
                 hops.append(current)
@@ -203,8 +229,8 @@ class Fetcher:
             text=text,
             content_hash=content_hash(text),
             robots=robots.decision(current, self.config.agent_token),
-            from_cache=bool(cache.get("from_cache")),
-            revalidated=bool(cache.get("revalidated")),
+            from_cache=bool(cached.get("from_cache")),
+            revalidated=bool(cached.get("revalidated")),
             redirects=tuple(hops),
             headers=headers,
         )
@@ -231,7 +257,11 @@ class Fetcher:
 
     @staticmethod
     def _checked_url(original: str, candidate: str) -> str:
-        parts = urlsplit(candidate.strip())
+        try:
+            parts = urlsplit(candidate.strip())
+            parts.port  # noqa: B018 (a bad port raises here, not later inside httpx)
+        except ValueError as exc:
+            raise FetchRefused(original, "bad_url", f"{exc}: {candidate[:200]!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchRefused(original, "bad_url", f"only http(s) URLs with a host: {candidate!r}")
         if parts.username or parts.password:
@@ -261,8 +291,8 @@ class Fetcher:
         robots: RobotsFile | None = None
         try:
             for _ in range(ROBOTS_REDIRECTS + 1):
-                status, headers, body, _cache = self._request(
-                    target, target, self.config.pause_s, deadline, None, robots_file=True
+                status, headers, body, _cached = self._request(
+                    target, target, self.config.pause_s, deadline, None, robots_file=True, cache=False
                 )
                 if status in REDIRECTS and headers.get("location"):
                     target = urljoin(target, headers["location"])
@@ -273,8 +303,10 @@ class Fetcher:
             else:
                 robots = RobotsFile.unreachable(origin, now, "robots.txt redirects too often")
         except FetchRefused as refused:
-            if refused.reason == "private_address":
-                raise  # the page itself would be refused for the same reason; say so, not "robots"
+            if refused.reason in ("private_address", "unreachable", "timeout", "bad_url"):
+                # Not an answer from the site: the page would fail the same way, so say that (and
+                # cache nothing: a network hiccup must not pass for a day-long "disallow all").
+                raise FetchRefused(origin, refused.reason, refused.detail, refused.at_url) from None
             robots = RobotsFile.unreachable(origin, now, f"{refused.reason}: {refused.detail}")
         self.robots.put(robots)
         return robots
@@ -288,52 +320,72 @@ class Fetcher:
         accept: tuple[str, ...] | None,
         *,
         robots_file: bool = False,
+        cache: bool = True,
     ) -> tuple[int, dict[str, str], bytes, dict[str, bool]]:
         host = (urlsplit(url).hostname or "").lower()
         limit = 500 * 1024 if robots_file else self.config.max_bytes
-        with self.slots.slot(host, pause):
-            self.rate.wait()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchRefused(original, "timeout", f"over {self.config.timeout_s:g}s in all", url)
+        client = self._client if cache else self._uncached
+        try:
+            with self.slots.slot(host, pause, deadline):
+                return self._send(client, original, url, deadline, accept, limit, robots_file)
+        except SlotTimeout:
+            detail = f"{host} stayed busy past the {self.config.timeout_s:g}s cap"
+            raise FetchRefused(original, "timeout", detail, url) from None
+
+    def _send(
+        self,
+        client: httpx.Client,
+        original: str,
+        url: str,
+        deadline: float,
+        accept: tuple[str, ...] | None,
+        limit: int,
+        robots_file: bool,
+    ) -> tuple[int, dict[str, str], bytes, dict[str, bool]]:
+        self.rate.wait()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchRefused(original, "timeout", f"over {self.config.timeout_s:g}s in all", url)
+        try:
+            request = client.build_request("GET", self._wire(url), timeout=httpx.Timeout(remaining))
+            response = client.send(request, stream=True)
+        except (UnicodeError, httpx.InvalidURL) as exc:
+            raise FetchRefused(original, "bad_url", f"{type(exc).__name__}: {exc}", url) from exc
+        except AddressRefused as exc:
+            reason = "private_address" if exc.private else "unreachable"
+            raise FetchRefused(original, reason, str(exc), url) from exc
+        except httpx.TimeoutException as exc:
+            raise FetchRefused(original, "timeout", type(exc).__name__, url) from exc
+        except httpx.TransportError as exc:
+            raise FetchRefused(original, "unreachable", f"{type(exc).__name__}: {exc}", url) from exc
+        try:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            status = response.status_code
+            if accept is not None and 200 <= status < 300:
+                content_type, _ = _content_type(headers)
+                if content_type not in accept:
+                    raise FetchRefused(original, "content_type", content_type or "none given", url)
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise FetchRefused(original, "too_large", f"{declared} bytes declared", url)
+            body = bytearray()
             try:
-                request = self._client.build_request("GET", self._wire(url), timeout=httpx.Timeout(remaining))
-                response = self._client.send(request, stream=True)
-            except AddressRefused as exc:
-                reason = "private_address" if exc.private else "unreachable"
-                raise FetchRefused(original, reason, str(exc), url) from exc
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > limit:
+                        if robots_file:
+                            break  # RFC 9309: parse what fits, ignore the rest
+                        raise FetchRefused(original, "too_large", f"over {limit} bytes", url)
+                    if time.monotonic() > deadline:
+                        raise FetchRefused(original, "timeout", "body still arriving", url)
             except httpx.TimeoutException as exc:
                 raise FetchRefused(original, "timeout", type(exc).__name__, url) from exc
             except httpx.TransportError as exc:
-                raise FetchRefused(original, "unreachable", f"{type(exc).__name__}: {exc}", url) from exc
-            try:
-                headers = {k.lower(): v for k, v in response.headers.items()}
-                status = response.status_code
-                if accept is not None and 200 <= status < 300:
-                    content_type, _ = _content_type(headers)
-                    if content_type not in accept:
-                        raise FetchRefused(original, "content_type", content_type or "none given", url)
-                declared = headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise FetchRefused(original, "too_large", f"{declared} bytes declared", url)
-                body = bytearray()
-                try:
-                    for chunk in response.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > limit:
-                            if robots_file:
-                                break  # RFC 9309: parse what fits, ignore the rest
-                            raise FetchRefused(original, "too_large", f"over {limit} bytes", url)
-                        if time.monotonic() > deadline:
-                            raise FetchRefused(original, "timeout", "body still arriving", url)
-                except httpx.TimeoutException as exc:
-                    raise FetchRefused(original, "timeout", type(exc).__name__, url) from exc
-                except httpx.TransportError as exc:
-                    raise FetchRefused(original, "unreachable", f"{type(exc).__name__}", url) from exc
-                cache = response.extensions.get("caching")
-                return status, headers, bytes(body[:limit]), dict(cache) if isinstance(cache, dict) else {}
-            finally:
-                response.close()
+                raise FetchRefused(original, "unreachable", f"{type(exc).__name__}", url) from exc
+            cache = response.extensions.get("caching")
+            return status, headers, bytes(body[:limit]), dict(cache) if isinstance(cache, dict) else {}
+        finally:
+            response.close()
 
 
 def _content_type(headers: dict[str, str]) -> tuple[str, str | None]:

@@ -40,15 +40,20 @@ def published_people(html: str, domain: str) -> list[PublishedPerson]:
         return []
     people: list[PublishedPerson] = []
     seen_emails: set[str] = set()
-    for heading in tree.iter("h2", "h3", "h4", "strong"):
-        name = " ".join(heading.text_content().split())
-        if not NAME.match(name) or ROLE_WORDS.search(name):
-            continue
+    headings = [h for h in tree.iter("h2", "h3", "h4", "strong") if _is_name(h)]
+    owners: dict[str, int] = {}
+    found: list[tuple[str, str, str | None]] = []
+    for heading in headings:
         title = _title_after(heading)
         if title is None:
             continue
-        block = heading.getparent()
-        email = _mailto(block) if block is not None else None
+        email = _own_mailto(heading, domain)
+        if email:
+            owners[email] = owners.get(email, 0) + 1
+        found.append((" ".join(heading.text_content().split()), title, email))
+    for name, title, email in found:
+        if email and owners[email] > 1:
+            email = None  # one address under two names belongs to neither for certain
         if email:
             seen_emails.add(email)
         people.append(PublishedPerson(name, title, email, mailbox_flags(email) if email else []))
@@ -69,6 +74,27 @@ def published_people(html: str, domain: str) -> list[PublishedPerson]:
     return people
 
 
+def _is_name(element: lxml.html.HtmlElement) -> bool:
+    name = " ".join(element.text_content().split())
+    return bool(NAME.match(name)) and not ROLE_WORDS.search(name)
+
+
+def _own_mailto(heading: lxml.html.HtmlElement, domain: str) -> str | None:
+    """An address in the heading's own stretch of the page: from the heading to the next person's
+    name, never past it (a shared block names several people), and on the company's domain."""
+    sibling = heading.getnext()
+    while sibling is not None:
+        if sibling.tag in ("h2", "h3", "h4", "strong") and _is_name(sibling):
+            return None
+        if any(_is_name(inner) for inner in sibling.iter("h2", "h3", "h4", "strong")):
+            return None
+        email = _mailto(sibling)
+        if email:
+            return email if email.endswith("@" + domain) else None
+        sibling = sibling.getnext()
+    return None
+
+
 def _title_after(heading: lxml.html.HtmlElement) -> str | None:
     sibling = heading.getnext()
     for _ in range(2):
@@ -82,7 +108,8 @@ def _title_after(heading: lxml.html.HtmlElement) -> str | None:
 
 
 def _mailto(block: lxml.html.HtmlElement) -> str | None:
-    for anchor in block.iter("a"):
+    anchors = [block] if block.tag == "a" else list(block.iter("a"))
+    for anchor in anchors:
         href = anchor.get("href") or ""
         if href.lower().startswith("mailto:"):
             return _address(href[7:])

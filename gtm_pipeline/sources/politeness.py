@@ -41,6 +41,10 @@ class GlobalRate:
         return pause
 
 
+class SlotTimeout(Exception):
+    """The host's slot did not come free before the fetch's deadline."""
+
+
 class HostSlots:
     """Serialise requests per host across threads and processes, with a pause between two."""
 
@@ -53,14 +57,26 @@ class HostSlots:
         return self.folder / f"{hashlib.sha256(host.lower().encode()).hexdigest()[:24]}.lock"
 
     @contextlib.contextmanager
-    def slot(self, host: str, pause_s: float) -> Iterator[float]:
-        """Hold ``host``'s slot for one request; yields the seconds waited for it."""
+    def slot(self, host: str, pause_s: float, deadline: float | None = None) -> Iterator[float]:
+        """Hold ``host``'s slot for one request; yields the seconds waited for it. Raises
+        :class:`SlotTimeout` when the slot is not free before ``deadline`` (monotonic)."""
         started = time.monotonic()
         fd = os.open(self._path(host), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise SlotTimeout(host) from None
+                    time.sleep(0.01)
             last_end = _stamp(os.pread(fd, 64, 0))
-            wait = last_end + pause_s - time.monotonic()
+            # Never more than one pause: a stamp from before a reboot (monotonic time restarts) or a
+            # corrupt one must not hold a host for hours.
+            wait = min(last_end + pause_s - time.monotonic(), pause_s)
+            if deadline is not None and time.monotonic() + max(wait, 0) > deadline:
+                raise SlotTimeout(host)
             if last_end and wait > 0:
                 time.sleep(wait)
             try:

@@ -51,7 +51,7 @@ class RobotsFile:
         if 200 <= status < 300:
             text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
             return cls(origin, "parsed", read_at, Protego.parse(text))
-        if 400 <= status < 500:
+        if 400 <= status < 500 and status != 429:  # 429 is "slow down", not "no file": like a 5xx
             return cls(origin, "absent", read_at, detail=f"HTTP {status}")
         return cls(origin, "unavailable", read_at, detail=f"HTTP {status}")
 

@@ -86,11 +86,17 @@ def visit_site(fetcher: Fetcher, domain: str, *, today: dt.date, max_pages: int 
         seen.add(url)
         picked.append((url, kind))
     for url, kind in picked:
+        if kind == "team":
+            # A team page is read for the people it publishes, and kept nowhere: not as a source
+            # (its names would outlive a person's erasure there) and not in the HTTP cache.
+            try:
+                visit.people_pages.append(fetcher.get(url, accept=HTML_TYPES, cache=False))
+            except FetchRefused as refused:
+                visit.refusals.append(refused.as_dict())
+            continue
         got = _get(fetcher, visit, url, kind, HTML_TYPES, today)
         if got is not None and kind == "careers":
             _job_boards(fetcher, visit, got[1].links, today)
-        if got is not None and kind == "team":
-            visit.people_pages.append(got[0])
     for feed_url in content.feeds[:1]:
         _feed(fetcher, visit, feed_url, domain, today)
     return visit
@@ -117,7 +123,7 @@ def _get(
         SourceDoc(
             source_id=source_id,
             url=page.final_url,
-            kind="about" if kind in ("home", "team") else kind,
+            kind="about" if kind == "home" else kind,
             title=content.title,
             text=content.text,
             published_on=content.published_on,
@@ -244,12 +250,13 @@ def _jobs(fetcher: Fetcher, visit: SiteVisit, board: str, api: str, board_url: s
 
 def _job_list(board: str, data: Any) -> list[tuple[dt.date | None, str, str]]:
     """(date, title, location) of each posting, whatever the board's JSON shape."""
-    if board == "greenhouse":
-        items, date_key = (data.get("jobs") or []) if isinstance(data, dict) else [], "updated_at"
-    elif board == "ashby":
-        items, date_key = (data.get("jobs") or []) if isinstance(data, dict) else [], "publishedAt"
+    if board in ("greenhouse", "ashby"):
+        items: Any = data.get("jobs") if isinstance(data, dict) else []
+        date_key = "updated_at" if board == "greenhouse" else "publishedAt"
     else:
-        items, date_key = data if isinstance(data, list) else [], "createdAt"
+        items, date_key = data, "createdAt"
+    if not isinstance(items, list):
+        return []  # a board whose JSON is not the documented shape: nothing to read
     found = []
     for item in items[:50]:
         if not isinstance(item, dict):
@@ -266,7 +273,10 @@ def _job_list(board: str, data: Any) -> list[tuple[dt.date | None, str, str]]:
 
 def _any_date(value: Any) -> dt.date | None:
     if isinstance(value, (int, float)):  # Lever: milliseconds since the epoch
-        return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC).date()
+        try:
+            return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC).date()
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value[:10])

@@ -146,6 +146,55 @@ class Contacts:
         )
         return result.rowcount or 0
 
+    def choose_addressee_in(
+        self, c: sa.Connection, prospect_id: str, *, actor: str, now: dt.datetime, run_id: str | None = None
+    ) -> bool:
+        """If the prospect has no addressee, make its first reachable contact whose address is not
+        suppressed the addressee, journaled, in the caller's transaction."""
+        row = c.execute(
+            sa.select(t.prospects.c.contact_email, t.prospects.c.erased_at).where(
+                t.prospects.c.id == prospect_id
+            )
+        ).first()
+        if row is None or row.contact_email is not None or row.erased_at is not None:
+            return False
+        suppressed = sa.select(t.suppressions.c.identity).where(
+            t.suppressions.c.identity == t.contacts.c.email_hash
+        )
+        candidates = c.execute(
+            sa.select(t.contacts)
+            .where(
+                t.contacts.c.prospect_id == prospect_id,
+                t.contacts.c.email.is_not(None),
+                t.contacts.c.tombstoned_at.is_(None),
+                ~suppressed.exists(),
+            )
+            .order_by(t.contacts.c.found_at, t.contacts.c.id)
+        ).all()
+        chosen = next((r for r in candidates if not (r.flags or [])), None)
+        if chosen is None:
+            return False
+        c.execute(
+            t.prospects.update()
+            .where(t.prospects.c.id == prospect_id)
+            .values(
+                contact_name=chosen.name,
+                contact_email=chosen.email,
+                contact_role=chosen.title,
+                contact_email_hash=chosen.email_hash,
+            )
+        )
+        self.store.journal.append_in(
+            c,
+            subject=prospect_id,
+            kind="addressee_chosen",
+            actor=actor,
+            payload={"contact_id": chosen.id, "source_kind": chosen.source_kind},
+            now=now,
+            run_id=run_id,
+        )
+        return True
+
     def tombstone_person(self, digest: str, *, at: dt.datetime) -> int:
         """Remove one person's data wherever they are a contact (by address hash): a person erased
         who was not a prospect's addressee still leaves nothing behind."""

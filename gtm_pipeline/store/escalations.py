@@ -29,6 +29,7 @@ KINDS = (
     "touch_uncertain",
     "unmatched_event",
     "missing_partition",  # a sensor waits on a prospect Dagster has no partition for
+    "research_blocked",  # nothing could be fetched for a company, for a reason that may pass
 )
 
 

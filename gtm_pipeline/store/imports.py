@@ -25,6 +25,9 @@ class Imports:
             row = c.execute(sa.select(t.imports).where(t.imports.c.id == import_id)).first()
         return _plain(row) if row is not None else None
 
+    def exists_in(self, c: sa.Connection, import_id: str) -> bool:
+        return c.execute(sa.select(t.imports.c.id).where(t.imports.c.id == import_id)).first() is not None
+
     def record_in(
         self,
         c: sa.Connection,

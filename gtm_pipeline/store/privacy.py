@@ -28,20 +28,26 @@ class Privacy:
     def suppress(self, identity: str, *, kind: str, reason: str, journal_entry_id: str | None = None) -> bool:
         """Add an identity (an email hash or a prospect id) to the permanent suppression list."""
         with self.store.writing() as c:
-            if c.execute(
-                sa.select(t.suppressions.c.identity).where(t.suppressions.c.identity == identity)
-            ).first():
-                return False
-            c.execute(
-                t.suppressions.insert().values(
-                    identity=identity,
-                    kind=kind,
-                    reason=reason,
-                    journal_entry_id=journal_entry_id,
-                    created_at=self.store.now(),
-                )
+            return self.suppress_in(c, identity, kind=kind, reason=reason, journal_entry_id=journal_entry_id)
+
+    def suppress_in(
+        self, c: sa.Connection, identity: str, *, kind: str, reason: str, journal_entry_id: str | None = None
+    ) -> bool:
+        """:meth:`suppress` inside the caller's transaction (an import's opt-outs commit with it)."""
+        if c.execute(
+            sa.select(t.suppressions.c.identity).where(t.suppressions.c.identity == identity)
+        ).first():
+            return False
+        c.execute(
+            t.suppressions.insert().values(
+                identity=identity,
+                kind=kind,
+                reason=reason,
+                journal_entry_id=journal_entry_id,
+                created_at=self.store.now(),
             )
-            return True
+        )
+        return True
 
     def suppression_reason(self, *identities: str) -> str | None:
         """Why any of ``identities`` is suppressed, or None when none is."""
