@@ -303,3 +303,19 @@ def test_people_are_given_only_the_address_in_their_own_stretch_of_the_page() ->
     )
     people = {p.name: p.email for p in published_people(shared, "acme.example")}
     assert people == {"Jane Doe": None, "John Roe": "john.roe@acme.example", "Ann Lee": None}
+
+
+def test_a_dns_lookup_that_hangs_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from gtm_pipeline.sources import addresses
+
+    def hang(*args: object, **kwargs: object) -> list[object]:
+        time.sleep(1.0)
+        return []
+
+    monkeypatch.setattr(addresses, "DNS_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", hang)
+    with pytest.raises(AddressRefused) as caught:
+        addresses.system_resolver("slow-dns.example", 443)
+    assert "no answer" in caught.value.reason and not caught.value.private

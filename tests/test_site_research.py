@@ -157,6 +157,11 @@ def test_a_site_that_answers_but_forbids_everything_is_not_a_fit_and_a_down_one_
     assert blocked is not None and blocked.state is State.NOT_A_FIT  # robots.txt said no: a verdict
     assert down is not None and down.state is State.DISCOVERED  # robots.txt answered 503: may pass
     assert [e.subject for e in services.store.escalations.open()] == [prospect_id("down.example")]
+    from gtm_pipeline.cli.views import inputs_status
+
+    shown = inputs_status(services.store)
+    assert shown["left_the_funnel"] == {"the site let nothing be fetched": 1}
+    assert shown["fetch_refused"]["robots"] >= 2  # blocked.example's pages, down.example's robots 503
 
 
 def test_a_suppressed_person_published_on_a_team_page_is_never_stored_or_addressed(

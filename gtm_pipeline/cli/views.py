@@ -90,14 +90,14 @@ def inputs_status(store: Store, days: int = 7) -> dict[str, Any]:
         reason = str(entry.payload.get("reason"))
         refused[reason] = refused.get(reason, 0) + 1
     left: dict[str, int] = {}
-    for entry in store.journal.of_kind("transition", since):
-        event = entry.payload.get("event")
+    for payload in store.prospects.entry_payloads_in_states(["not_a_fit", "unreachable"], since):
+        event = payload.get("event")
         if event == "no_reachable_contact":
             why = "no reachable person (waits for a manual channel)"
         elif event == "disqualified":
-            rationale = str(entry.payload.get("rationale", ""))
-            if entry.payload.get("rule") == "no_sources":
-                why = "no source could be fetched"
+            rationale = str(payload.get("rationale", ""))
+            if payload.get("rule") == "no_sources":
+                why = "the site let nothing be fetched"
             elif "signals_in_window=0/" in rationale:
                 why = "no dated signal in the recency window"
             else:

@@ -182,6 +182,7 @@ def apply_plan(
                     Note(line, f"suppressed ({suppressed[pid]}): never imported again")
                     for line in company.lines
                 )
+                merged -= set(company.lines)  # a line is skipped or merged, never both
                 continue
             contacts = _allowed_contacts(company, emails, suppressed, report)
             contact_rows.extend((pid, _new_contact(plan, contact, emails)) for contact in contacts)

@@ -22,6 +22,8 @@ import ipaddress
 import socket
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import httpcore
@@ -42,10 +44,21 @@ class AddressRefused(Exception):
         self.private = private  # False: the name does not resolve (nothing to connect to at all)
 
 
+_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
+DNS_TIMEOUT_S = 10.0
+
+
 def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for ``host`` (IPv4 and IPv6)."""
+    """Every address the system resolver gives for ``host`` (IPv4 and IPv6), within
+    ``DNS_TIMEOUT_S``: ``getaddrinfo`` has no timeout of its own, so it runs on a worker thread
+    and a lookup that hangs is given up on (its thread finishes on its own)."""
+    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=DNS_TIMEOUT_S)
+    except FutureTimeout:
+        raise AddressRefused(
+            host, port, None, f"DNS gave no answer in {DNS_TIMEOUT_S:g}s", private=False
+        ) from None
     except socket.gaierror as exc:
         raise AddressRefused(host, port, None, f"does not resolve ({exc.strerror})", private=False) from exc
     seen: list[str] = []

@@ -201,7 +201,10 @@ class Fetcher:
         hops: list[str] = []
         seen = {current}
         while True:
-            robots = self._robots_for(current, deadline)
+            try:
+                robots = self._robots_for(current, deadline)
+            except FetchRefused as refused:  # the origin could not be reached: say so for this page
+                raise FetchRefused(url, refused.reason, refused.detail, refused.at_url) from None
             if not robots.allows(current, self.config.agent_token):
                 raise FetchRefused(url, "robots", f"disallowed by {robots.status} robots.txt", current)
             pause = self._pause(robots)

@@ -152,6 +152,17 @@ class Prospects:
                 )
             )
 
+    def entry_payloads_in_states(self, states: Sequence[str], since: dt.datetime) -> list[dict[str, Any]]:
+        """The journal payload that moved each prospect now in ``states`` there, for those that
+        entered it since ``since``: one indexed join, however long the journal."""
+        query = (
+            sa.select(t.journal.c.payload)
+            .select_from(t.prospects.join(t.journal, t.journal.c.id == t.prospects.c.state_entry))
+            .where(t.prospects.c.state.in_(list(states)), t.prospects.c.state_since >= since)
+        )
+        with self.store.reading() as c:
+            return [dict(row.payload or {}) for row in c.execute(query)]
+
     def get(self, prospect_id: str) -> ProspectRecord | None:
         with self.store.reading() as c:
             row = c.execute(sa.select(t.prospects).where(t.prospects.c.id == prospect_id)).first()
