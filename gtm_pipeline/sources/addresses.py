@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import httpcore
@@ -53,12 +53,13 @@ def system_resolver(host: str, port: int) -> list[str]:
     ``DNS_TIMEOUT_S``: ``getaddrinfo`` has no timeout of its own, so it runs on a worker thread
     and a lookup that hangs is given up on (its thread finishes on its own)."""
     lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    deadline = time.monotonic() + DNS_TIMEOUT_S
+    while not lookup.done():  # polled, not a timed wait (see sources/crawl.py on libfaketime)
+        if time.monotonic() >= deadline:
+            raise AddressRefused(host, port, None, f"DNS gave no answer in {DNS_TIMEOUT_S:g}s", private=False)
+        time.sleep(0.005)
     try:
-        infos = lookup.result(timeout=DNS_TIMEOUT_S)
-    except FutureTimeout:
-        raise AddressRefused(
-            host, port, None, f"DNS gave no answer in {DNS_TIMEOUT_S:g}s", private=False
-        ) from None
+        infos = lookup.result()
     except socket.gaierror as exc:
         raise AddressRefused(host, port, None, f"does not resolve ({exc.strerror})", private=False) from exc
     seen: list[str] = []

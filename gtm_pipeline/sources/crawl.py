@@ -46,7 +46,13 @@ def fetch_all(fetcher: Fetcher, urls: Sequence[str], *, workers: int = 16) -> li
                 ready, host = idle[0]
                 pause = ready - time.monotonic()
                 if pause > 0:
-                    lock.wait(pause)
+                    # A short sleep with the lock released, not a timed wait: a timed wait's deadline
+                    # is absolute on the monotonic clock, which libfaketime moves and the kernel does not.
+                    lock.release()
+                    try:
+                        time.sleep(min(pause, 0.02))
+                    finally:
+                        lock.acquire()
                     continue
                 heapq.heappop(idle)
                 in_flight += 1
