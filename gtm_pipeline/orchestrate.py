@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -96,17 +97,28 @@ def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> Graph
     prospect_job = definitions.resolve_job_def("prospect_pipeline_job")
     for start in range(0, len(keys), MAX_PARTITIONS_PER_RUN):
         request = run_request(list(keys[start : start + MAX_PARTITIONS_PER_RUN]), "demo")
-        result = prospect_job.execute_in_process(
-            instance=instance,
-            partition_key=request.partition_key,
-            tags=dict(request.tags),
-            run_config=run_config,
-            raise_on_error=False,
-        )
-        outcome.run_ids.append(result.run_id)
-        if not result.success:
-            outcome.failed.append(result.run_id)
+        _run_partitions(prospect_job, instance, request, run_config, outcome)
     return outcome
+
+
+def _run_partitions(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest,
+    run_config: Mapping[str, Any],
+    outcome: GraphRun,
+) -> None:
+    """Execute one prospect run request in process and record its run id and outcome."""
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        tags=dict(request.tags),
+        run_config=run_config,
+        raise_on_error=False,
+    )
+    outcome.run_ids.append(result.run_id)
+    if not result.success:
+        outcome.failed.append(result.run_id)
 
 
 def run_prospects(
@@ -130,16 +142,7 @@ def run_prospects(
         if not runs.requests:
             break
         for request in runs.requests:
-            result = prospect_job.execute_in_process(
-                instance=instance,
-                partition_key=request.partition_key,
-                tags=dict(request.tags),
-                run_config=run_config,
-                raise_on_error=False,
-            )
-            outcome.run_ids.append(result.run_id)
-            if not result.success:
-                outcome.failed.append(result.run_id)
+            _run_partitions(prospect_job, instance, request, run_config, outcome)
         outcome.partitions += len(runs.covered)
         wanted -= runs.covered
     return outcome

@@ -69,31 +69,13 @@ class Contacts:
 
     def add_in(self, c: sa.Connection, prospect_id: str, contact: NewContact, *, now: dt.datetime) -> bool:
         """Record ``contact`` once per prospect (by address, else by name); False when known."""
-        cid = contact_id(prospect_id, contact)
-        if c.execute(sa.select(t.contacts.c.id).where(t.contacts.c.id == cid)).first() is not None:
-            return False
-        c.execute(
-            t.contacts.insert().values(
-                id=cid,
-                prospect_id=prospect_id,
-                name=contact.name,
-                title=contact.title,
-                email=contact.email,
-                email_hash=contact.address_hash(),
-                flags=list(contact.flags),
-                source_kind=contact.source_kind,
-                source=contact.source,
-                source_hash=contact.source_hash,
-                found_at=now,
-            )
-        )
-        return True
+        return self.add_many_in(c, [(prospect_id, contact)], now=now) == 1
 
     def add_many_in(
         self, c: sa.Connection, contacts: list[tuple[str, NewContact]], *, now: dt.datetime
     ) -> int:
-        """:meth:`add_in` for many (prospect id, contact) pairs in a few statements; returns how many
-        were new."""
+        """Record many (prospect id, contact) pairs, each once per prospect (by address, else by
+        name), in a few statements; returns how many were new."""
         wanted: dict[str, tuple[str, NewContact]] = {}
         for pid, contact in contacts:
             wanted.setdefault(contact_id(pid, contact), (pid, contact))
@@ -142,7 +124,7 @@ class Contacts:
         result = c.execute(
             t.contacts.update()
             .where(t.contacts.c.prospect_id == prospect_id, t.contacts.c.tombstoned_at.is_(None))
-            .values(name=None, title=None, email=None, source=None, tombstoned_at=at)
+            .values(**_tombstone(at))
         )
         return result.rowcount or 0
 
@@ -202,9 +184,14 @@ class Contacts:
             result = c.execute(
                 t.contacts.update()
                 .where(t.contacts.c.email_hash == digest, t.contacts.c.tombstoned_at.is_(None))
-                .values(name=None, title=None, email=None, source=None, tombstoned_at=at)
+                .values(**_tombstone(at))
             )
         return result.rowcount or 0
+
+
+def _tombstone(at: dt.datetime) -> dict[str, Any]:
+    """What a tombstone does to a contact row: every personal field goes, the hashes and flags stay."""
+    return {"name": None, "title": None, "email": None, "source": None, "tombstoned_at": at}
 
 
 def _record(row: Any) -> ContactRecord:
