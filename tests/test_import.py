@@ -257,14 +257,21 @@ def test_erasing_a_secondary_contact_leaves_nothing_of_them(services: Services) 
     }
     held = export(services.store, "ben@north-pine.example", now=TEST_START, response_days=30)
     assert [c["name"] for c in held["contacts"]] == ["Ben Cole"]
-    erase(services.store, "ben@north-pine.example", reason="request", now=TEST_START, response_days=30)
+    erase(
+        services.store,
+        "ben@north-pine.example",
+        reason="request",
+        now=TEST_START,
+        response_days=30,
+        pages=services.pages,
+    )
     ben = [
         c for c in services.store.contacts.of(north) if c.email_hash == email_hash("ben@north-pine.example")
     ]
     assert ben and ben[0].tombstoned and ben[0].name is None and ben[0].email is None
     assert services.store.privacy.suppression_reason(email_hash("ben@north-pine.example")) is not None
     # erasing the whole prospect removes every contact's data and suppresses every address
-    erase(services.store, north, reason="request", now=TEST_START, response_days=30)
+    erase(services.store, north, reason="request", now=TEST_START, response_days=30, pages=services.pages)
     assert all(c.name is None and c.email is None for c in services.store.contacts.of(north))
     assert services.store.privacy.suppression_reason(email_hash("ada@north-pine.example")) is not None
 

@@ -20,9 +20,11 @@ LAYERS: list[set[str]] = [
     {"outreach"},
     {"pipeline"},
     {"console", "defs"},
-    {"app", "rehearsal", "orchestrate", "definitions", "dagster_control", "cli"},
+    {"app", "rehearsal", "sample_web", "orchestrate", "definitions", "dagster_control", "cli"},
 ]
-TWIN_USERS = {"rehearsal"}  # the campaign rehearsal is a composition root that plays the far end
+# Composition roots that play the far end: the campaign rehearsal, and the sample companies' sites
+# that `gtm demo` reads through the real fetcher.
+TWIN_USERS = {"rehearsal", "sample_web"}
 
 
 def _layer_of(module: str) -> str:

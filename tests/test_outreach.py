@@ -356,7 +356,7 @@ def test_a_follow_up_is_drafted_by_the_same_skill_reviewed_and_threaded(
 
     store.prospects.apply_event(pid, Event.DELIVERED, actor="test", rationale="delivered", now=MONDAY_10)
     later = MONDAY_10 + dt.timedelta(days=4, hours=1)
-    apply(store, plan(store, sequence_policy(approved.catalog), later, 0), later)
+    apply(store, plan(store, sequence_policy(approved.catalog), later, 0), later, pages=approved.pages)
     assert store.prospects.get(pid).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     draft_first_touch(approved, pid)
     assert store.prospects.get(pid).state is State.AWAITING_REVIEW  # type: ignore[union-attr]

@@ -67,7 +67,14 @@ def test_export_then_erase_by_email(services: Services) -> None:
     assert {s["source_id"] for s in held["sources"]} >= {"medibridge-health/01-about"}
     assert any(d["kind"] == "skill_result" for d in held["decisions"])
 
-    report = erase(services.store, EMAIL, reason="data principal request", now=NOW, response_days=DAYS)
+    report = erase(
+        services.store,
+        EMAIL,
+        reason="data principal request",
+        now=NOW,
+        response_days=DAYS,
+        pages=services.pages,
+    )
     assert report.prospect_ids == [PID] and report.compacted
     assert report.counts["artifacts"] >= 8 and report.counts["journal_entries"] >= 8
     prospect = services.store.prospects.get(PID)
@@ -101,25 +108,28 @@ def test_a_recorded_request_is_carried_out_later_from_its_hash_alone(
     with pytest.raises(ValueError, match="kind must be one of"):
         record_request(services.store, kind="delete", email=EMAIL, now=NOW, response_days=DAYS)
     with pytest.raises(UnknownSubjectError, match="not an open erasure request"):
-        fulfil_erasure(services.store, access, now=NOW, reason="wrong kind")
+        fulfil_erasure(services.store, access, now=NOW, reason="wrong kind", pages=services.pages)
     (held,) = fulfil_access(services.store, access, now=NOW)["prospects"]
     assert held["prospect_id"] == PID and held["contact"]["email"] == EMAIL
-    report = fulfil_erasure(services.store, erasure, now=NOW, reason="request by mail")
+    report = fulfil_erasure(services.store, erasure, now=NOW, reason="request by mail", pages=services.pages)
     assert report.prospect_ids == [PID] and report.request_id == erasure
     assert services.store.privacy.suppression_reason(email_hash(EMAIL)) == "request by mail"
     # someone we never held: nothing to erase, and still never to be contacted
-    assert fulfil_erasure(services.store, unknown, now=NOW, reason="request").prospect_ids == []
+    assert (
+        fulfil_erasure(services.store, unknown, now=NOW, reason="request", pages=services.pages).prospect_ids
+        == []
+    )
     assert services.store.privacy.suppression_reason(email_hash(stranger)) == "request"
     assert {r["status"] for r in services.store.privacy.rights_requests()} == {"completed"}
     with pytest.raises(UnknownSubjectError):
-        fulfil_erasure(services.store, erasure, now=NOW, reason="twice")
+        fulfil_erasure(services.store, erasure, now=NOW, reason="twice", pages=services.pages)
     services.close()
     assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
 
 
 def test_an_erased_person_is_never_rediscovered_or_refetched(services: Services) -> None:
     run_all(services)
-    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS)
+    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS, pages=services.pages)
     before = services.store.table_counts()
     run_all(services)
     after = services.store.table_counts()
@@ -141,7 +151,7 @@ def test_after_an_erasure_no_file_under_gtm_home_holds_the_person(services: Serv
     run_all(services)
     forms = personal_forms(EMAIL, NAME)
     assert scan(gtm_home, forms), "the scan must find the person before the erasure"
-    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS)
+    erase(services.store, EMAIL, reason="request", now=NOW, response_days=DAYS, pages=services.pages)
     services.close()
     assert scan(gtm_home, forms) == []
 
@@ -156,7 +166,7 @@ def test_the_retention_rule_erases_inactive_prospects(
     later = services.clock.now() + dt.timedelta(days=366)
     planned = plan(services.store, policy, later, 365)
     assert len(planned) == expected().prospects and all(p.retention for p in planned)
-    apply(services.store, planned, later)
+    apply(services.store, planned, later, pages=services.pages)
     assert {p.state for p in services.store.prospects.find()} == {State.DO_NOT_CONTACT}
     assert services.store.privacy.rights_requests() == []  # a rule, not a request
     assert replay_check(services.store).ok
@@ -181,7 +191,7 @@ def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_h
     assert report.states[PID] == "replied"
     ledger = services.store.ledger
     assert ledger.touches(PID) and any(e.raw_message for e in ledger.events(PID))
-    erase(services.store, EMAIL, reason="dpdp-request", now=NOW, response_days=DAYS)
+    erase(services.store, EMAIL, reason="dpdp-request", now=NOW, response_days=DAYS, pages=services.pages)
     assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
     assert all(not t.payload for t in ledger.touches(PID))
     assert all(e.raw_message is None for e in ledger.events(PID))

@@ -20,6 +20,7 @@ from gtm_pipeline.pipeline.importing import apply_plan, read_plan
 from gtm_pipeline.pipeline.research import augment, fetch_sources, stored_sources
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.sources.site import visit_site
+from gtm_pipeline.sources.web import build_fetcher
 from gtm_pipeline.twins.web import WebTwin
 from tests.conftest import HYPOTHESIS, TEST_START
 
@@ -176,3 +177,35 @@ def test_a_suppressed_person_published_on_a_team_page_is_never_stored_or_address
     prospect = services.store.prospects.get(pid)
     assert prospect is not None and prospect.contact_email is None
     assert all(c.email != "priya.raman@acme-health.example" for c in services.store.contacts.of(pid))
+
+
+def test_an_erasure_empties_the_http_cache_of_pages_that_name_the_person(
+    web_services: tuple[Services, WebTwin], tmp_path: Path
+) -> None:
+    from gtm_pipeline.pipeline.privacy import erase
+    from tests.test_privacy import personal_forms, scan
+
+    services, _twin = web_services
+    pid = import_acme(services, tmp_path)
+    fetch_sources(services, pid)
+    augment(services, pid)
+    cache = services.pages.path
+    # The news page quotes the Head of Compliance by name: its cached copy is personal data too.
+    assert b"Priya Raman" in cache.read_bytes() + cache.with_name(cache.name + "-wal").read_bytes()
+    services.web.close()  # type: ignore[union-attr]  # (a fetcher left open elsewhere is fine too)
+    report = erase(
+        services.store,
+        "priya.raman@acme-health.example",
+        reason="data principal request",
+        now=TEST_START,
+        response_days=30,
+        pages=services.pages,
+    )
+    assert report.counts["cached_pages"] >= 4 and report.compacted
+    home = services.settings.paths.home
+    assert scan(home, personal_forms("priya.raman@acme-health.example", "Priya Raman")) == []
+    # The cache still works afterwards: the next fetch is a full download, then a 304 again.
+    with build_fetcher(services.settings, services.clock) as fetcher:
+        first = fetcher.get("https://acme-health.example/about")
+        again = fetcher.get("https://acme-health.example/about")
+    assert first.status == 200 and not first.from_cache and again.from_cache

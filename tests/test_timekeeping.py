@@ -34,11 +34,11 @@ def test_follow_up_then_unresponsive_from_the_journal(services: Services) -> Non
     assert plan(services.store, policy, _at(4) - dt.timedelta(seconds=1), 365) == []
     (due,) = plan(services.store, policy, _at(4), 365)
     assert due.prospect_id == PID and due.due is not None and due.due.event is Event.NO_REPLY_TIMEOUT
-    apply(services.store, [due], _at(4))
+    apply(services.store, [due], _at(4), pages=services.pages)
     assert services.store.prospects.get(PID).state is State.FOLLOW_UP_DUE  # type: ignore[union-attr]
     (later,) = plan(services.store, policy, _at(14), 365)
     assert later.due is not None and later.due.event is Event.UNRESPONSIVE_TIMEOUT
-    apply(services.store, [later], _at(14))
+    apply(services.store, [later], _at(14), pages=services.pages)
     assert services.store.prospects.get(PID).state is State.UNRESPONSIVE  # type: ignore[union-attr]
     assert replay_check(services.store).ok
 
@@ -57,7 +57,7 @@ def test_not_now_returns_to_research_with_its_history(services: Services) -> Non
     policy = sequence_policy(services.catalog)
     assert plan(services.store, policy, dt.datetime(2027, 6, 30, tzinfo=dt.UTC), 9999) == []
     (due,) = plan(services.store, policy, dt.datetime(2027, 7, 1, tzinfo=dt.UTC), 9999)
-    apply(services.store, [due], dt.datetime(2027, 7, 1, tzinfo=dt.UTC))
+    apply(services.store, [due], dt.datetime(2027, 7, 1, tzinfo=dt.UTC), pages=services.pages)
     assert services.store.prospects.get(PID).state is State.RESEARCHING  # type: ignore[union-attr]
     last = services.store.journal.entries(PID)[-1]
     assert last.payload["event"] == "revisit_due" and last.payload["signal"] == "circle back in Q3"

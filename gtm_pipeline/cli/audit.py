@@ -83,6 +83,7 @@ def rules_apply(
     """Apply the rules due now (what the hourly Dagster schedule does)."""
     from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
     from gtm_pipeline.skills.catalog import load_catalog
+    from gtm_pipeline.sources.web import page_cache
 
     when = moment(at)
     current = settings()
@@ -90,7 +91,7 @@ def rules_apply(
         planned = plan(
             store, sequence_policy(load_catalog(current.paths.skills)), when, current.privacy.retention_days
         )
-        decisions = apply(store, planned, when)
+        decisions = apply(store, planned, when, pages=page_cache(current))
     for item in planned:
         typer.echo(item.describe())
     typer.echo(

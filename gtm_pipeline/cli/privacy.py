@@ -24,6 +24,7 @@ def erase(
     """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request."""
     from gtm_pipeline.pipeline.privacy import UnknownSubjectError
     from gtm_pipeline.pipeline.privacy import erase as erase_subject
+    from gtm_pipeline.sources.web import page_cache
 
     with open_store() as store:
         try:
@@ -33,6 +34,7 @@ def erase(
                 reason=reason,
                 now=store.now(),
                 response_days=settings().privacy.rights_response_days,
+                pages=page_cache(settings()),
             )
         except UnknownSubjectError as exc:
             raise CommandError(f"{exc} (gtm status lists the prospects)") from None

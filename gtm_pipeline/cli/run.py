@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from gtm_pipeline.cli import app
-from gtm_pipeline.cli.common import CommandError, open_store, settings
+from gtm_pipeline.cli.common import CommandError, clock, open_store, settings
 
 config_app = typer.Typer(no_args_is_help=True, help="The workspace's settings.")
 app.add_typer(config_app, name="config")
@@ -75,6 +75,7 @@ def demo(
     from gtm_pipeline.cli.views import summarize
     from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph, seed_accounts
     from gtm_pipeline.pipeline.hypotheses import load_hypotheses
+    from gtm_pipeline.sample_web import serving_sample_sites
     from gtm_pipeline.skills.catalog import load_catalog
 
     current = settings()
@@ -85,8 +86,10 @@ def demo(
     if seed_accounts(current):
         typer.echo(f"Seeded the accounts list (customers, open deals) at {current.paths.accounts}.")
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    # The sample companies' sites are served on loopback and read through the real fetcher.
+    with serving_sample_sites(current, clock()) as web, dg.DagsterInstance.get() as instance:
         outcome = run_graph(instance, log_level="DEBUG" if verbose else "WARNING")
+        served = web.requests()
     elapsed = time.monotonic() - started
     with open_store() as store:
         summary = summarize(store)
@@ -100,6 +103,10 @@ def demo(
     typer.echo(f"  waiting for review  {summary.waiting_for_review}")
     typer.echo(f"  dead-lettered       {summary.dead_lettered}")
     typer.echo(f"  by state            {json.dumps(summary.by_state)}")
+    typer.echo(
+        f"Research read the sample companies' sites through the fetcher ({served} requests to "
+        f"{len(web.hosts)} sites served on {web.address}; see `gtm status` for pages not kept)."
+    )
     store_url = make_url(current.paths.database_url).render_as_string(hide_password=True)
     typer.echo(f"State: {current.paths.home}  (store {store_url}, Dagster {dagster_home})")
     typer.echo("See what waits for you:  gtm status")

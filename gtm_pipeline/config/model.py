@@ -255,7 +255,10 @@ class FetchSettings(Section):
     enabled: bool = setting(
         False,
         "GTM_FETCH_ENABLED",
-        doc="Fetch the sites of companies the sample corpus lacks (off: nothing leaves this machine).",
+        doc=(
+            "Read every company's own site through the fetcher (off: nothing leaves this machine; "
+            "sample companies come from the bundled snapshot)."
+        ),
     )
     contact: str | None = setting(
         None,

@@ -6,7 +6,8 @@ payload text, dead-letter raw outputs), while ids, hashes, timestamps, decision 
 and the reason stay, so the audit trail the DPDP Rules require (logs kept at least a year)
 holds with no personal data in it, and the journal's hash chain still verifies. The
 identity goes on the permanent suppression list, so the person is never rediscovered or
-contacted again.
+contacted again. Copies held outside the store go too: the fetcher's HTTP cache of pages is
+emptied (``pages``), since a cached page can name the person.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from gtm_pipeline.domain.ids import email_hash, is_prospect_id
 from gtm_pipeline.domain.states import Event
+from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.store import Store
 
 PRIVACY_ACTOR = "operator:privacy"
@@ -79,11 +81,13 @@ def erase(
     rights_request: bool = True,
     allow_unknown: bool = False,
     response_days: int | None = None,
+    pages: PageCache | None,
 ) -> ErasureReport:
     """Erase a person (by email) or a prospect (by id). Idempotent; safe to re-run after a crash.
 
     ``rights_request``: record it as a data principal's request, due within ``response_days``
-    (the published period; a rule such as retention records none)."""
+    (the published period; a rule such as retention records none). ``pages``: the fetcher's
+    page cache to empty (None only where no fetcher ever ran, such as a bare store)."""
     if rights_request and response_days is None:
         raise ValueError("a rights request needs the published response period")
     subject_hash, prospect_ids = _resolve(store, target)
@@ -106,6 +110,7 @@ def erase(
         now=now,
         request_id=request_id,
         suppress_subject=not is_prospect_id(target),
+        pages=pages,
     )
 
 
@@ -122,7 +127,9 @@ def _subject_prospects(store: Store, request: dict[str, Any]) -> tuple[str, list
     return subject, _prospects_of(store, subject)
 
 
-def fulfil_erasure(store: Store, request_id: int, *, now: dt.datetime, reason: str) -> ErasureReport:
+def fulfil_erasure(
+    store: Store, request_id: int, *, now: dt.datetime, reason: str, pages: PageCache | None
+) -> ErasureReport:
     """Carry out an erasure request recorded earlier (console, ``gtm rights add``) from its hash alone.
 
     The email address itself is not needed: the request keeps only its hash, which is
@@ -137,6 +144,7 @@ def fulfil_erasure(store: Store, request_id: int, *, now: dt.datetime, reason: s
         now=now,
         request_id=request_id,
         suppress_subject=not is_prospect_id(subject_hash),
+        pages=pages,
     )
 
 
@@ -149,6 +157,7 @@ def _erase(
     now: dt.datetime,
     request_id: int | None,
     suppress_subject: bool,
+    pages: PageCache | None,
 ) -> ErasureReport:
     report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids, request_id=request_id)
     # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
@@ -182,6 +191,10 @@ def _erase(
             details={"erasure_entry": entry},
         )
     report.compacted = store.compact()
+    if pages is not None and prospect_ids:
+        forgotten = pages.forget_everything()
+        report.counts["cached_pages"] = forgotten.pages
+        report.compacted = report.compacted and forgotten.compacted
     if report.request_id is not None:
         store.privacy.complete_rights_request(
             report.request_id, outcome=f"erased {len(prospect_ids)} prospect(s): {report.counts}", at=now

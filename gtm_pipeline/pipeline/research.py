@@ -53,13 +53,16 @@ def require_prospect(services: Services, prospect_id: str) -> ProspectRecord:
 
 
 def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = None) -> FetchReport:
-    """Fetch and store every source of the prospect's company (idempotent)."""
+    """Fetch and store every source of the prospect's company (idempotent): from its site through
+    the fetcher when ``fetch.enabled`` is on, else from the sample corpus's snapshot of it."""
     prospect = require_prospect(services, prospect_id)
     if prospect.state in DISQUALIFIED | TERMINAL:
         # An erased or stopped prospect is never fetched again: nothing new is stored about them.
         return FetchReport(prospect_id, [], [], 0)
-    docs = services.corpus.fetch(prospect.company_domain)
+    # With fetching on, every company is read from its own site, the sample companies included
+    # (`gtm demo` serves them from the web twin); the bundled snapshot stands in only while it is off.
     provenance: dict[str, dict[str, object]] = {}
+    docs = [] if services.web is not None else services.corpus.fetch(prospect.company_domain)
     if not docs:
         docs, provenance = _from_the_web(services, prospect, run_id)
     new = 0

@@ -20,7 +20,8 @@ from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.sources.corpus import SampleCorpus
 from gtm_pipeline.sources.fetcher import Fetcher
-from gtm_pipeline.sources.web import build_fetcher
+from gtm_pipeline.sources.page_cache import PageCache
+from gtm_pipeline.sources.web import build_fetcher, page_cache
 from gtm_pipeline.store import Store
 
 
@@ -72,6 +73,11 @@ class Services:
         if not self.settings.fetch.enabled:
             return None
         return build_fetcher(self.settings, self.store)
+
+    @property
+    def pages(self) -> PageCache:
+        """The fetcher's cached copies of pages: an erasure empties them (pipeline/privacy.py)."""
+        return page_cache(self.settings)
 
     @property
     def providers(self) -> Mapping[str, Provider]:

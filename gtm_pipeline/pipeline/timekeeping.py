@@ -17,6 +17,7 @@ from gtm_pipeline.domain.rules import DAY, Due, TimePolicy, due_event, retention
 from gtm_pipeline.domain.states import Decision, State
 from gtm_pipeline.pipeline.privacy import erase
 from gtm_pipeline.skills.catalog import SkillCatalog
+from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.store import Store
 
 TIMED_STATES = (State.AWAITING_REPLY, State.FOLLOW_UP_DUE, State.NOT_NOW)
@@ -67,8 +68,11 @@ def plan(store: Store, policy: TimePolicy, now: dt.datetime, retention_days: int
     return planned
 
 
-def apply(store: Store, planned: list[Planned], now: dt.datetime) -> list[Decision]:
-    """Carry out a plan: each rule's event through the transition table, journaled."""
+def apply(
+    store: Store, planned: list[Planned], now: dt.datetime, *, pages: PageCache | None
+) -> list[Decision]:
+    """Carry out a plan: each rule's event through the transition table, journaled (a retention
+    erasure empties ``pages``, the fetcher's cache, like any erasure)."""
     decisions = []
     for item in planned:
         if item.due is not None:
@@ -83,5 +87,5 @@ def apply(store: Store, planned: list[Planned], now: dt.datetime) -> list[Decisi
                 )
             )
         if item.retention:
-            erase(store, item.prospect_id, reason="retention", now=now, rights_request=False)
+            erase(store, item.prospect_id, reason="retention", now=now, rights_request=False, pages=pages)
     return decisions

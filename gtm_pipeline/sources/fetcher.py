@@ -34,6 +34,7 @@ from hishel.httpx import CacheTransport
 from gtm_pipeline.domain.clock import Clock
 from gtm_pipeline.domain.ids import content_hash
 from gtm_pipeline.sources.addresses import AddressPolicy, AddressRefused, guarded_transport
+from gtm_pipeline.sources.page_cache import CACHE_FILE
 from gtm_pipeline.sources.politeness import GlobalRate, HostSlots, SlotTimeout
 from gtm_pipeline.sources.robots import MAX_CACHE, RobotsCache, RobotsFile
 
@@ -165,10 +166,9 @@ class Fetcher:
         if cache:
             state_dir.mkdir(parents=True, exist_ok=True)
             # Copies of pages are kept at most a week whatever a site's headers say: they can hold
-            # people's names, and an erasure must not wait on a far-future max-age.
-            storage = hishel.SqliteStorage(
-                database_path=str(state_dir / "http-cache.sqlite"), default_ttl=CACHE_TTL_S
-            )
+            # people's names, and an erasure must not wait on a far-future max-age (an erasure
+            # empties it at once: sources/page_cache.py).
+            storage = hishel.SqliteStorage(database_path=str(state_dir / CACHE_FILE), default_ttl=CACHE_TTL_S)
             transport = CacheTransport(next_transport=plain, storage=storage, rfc=True)
         common: dict[str, Any] = {
             "headers": {"user-agent": config.user_agent, "accept-encoding": "gzip, deflate"},

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gtm_pipeline.config import Settings
 from gtm_pipeline.domain.clock import Clock
 from gtm_pipeline.sources.addresses import AddressPolicy
 from gtm_pipeline.sources.fetcher import FetchConfig, Fetcher
+from gtm_pipeline.sources.page_cache import PageCache
 
 
 def fetch_config(settings: Settings) -> FetchConfig:
@@ -20,9 +23,17 @@ def fetch_config(settings: Settings) -> FetchConfig:
     )
 
 
+def fetch_state_dir(settings: Settings) -> Path:
+    """Where the fetcher keeps its per-host slots and its HTTP cache: under home, one per workspace."""
+    return settings.paths.home / "fetch"
+
+
+def page_cache(settings: Settings) -> PageCache:
+    """The fetcher's copies of pages, which an erasure empties."""
+    return PageCache(fetch_state_dir(settings))
+
+
 def build_fetcher(settings: Settings, clock: Clock, *, cache: bool = True) -> Fetcher:
     """A fetcher whose per-host slots (and HTTP cache, unless ``cache=False``) live under home."""
     policy = AddressPolicy.from_settings(settings.fetch.allow, settings.fetch.connect_to)
-    return Fetcher(
-        fetch_config(settings), policy, clock, state_dir=settings.paths.home / "fetch", cache=cache
-    )
+    return Fetcher(fetch_config(settings), policy, clock, state_dir=fetch_state_dir(settings), cache=cache)

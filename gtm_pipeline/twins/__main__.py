@@ -1,5 +1,6 @@
 """Run a twin on its own: ``python -m gtm_pipeline.twins openai --latency 0.2 --rate 20``, or the
-synthetic internet: ``python -m gtm_pipeline.twins web --root tests/fixtures/web``.
+synthetic internet: ``python -m gtm_pipeline.twins web --root tests/fixtures/web`` (``--sample``: the
+bundled sample companies' sites, as ``gtm demo`` serves them).
 
 An LLM twin prints ``url=http://127.0.0.1:PORT`` on the first line; the web twin prints
 ``GTM_FETCH_ALLOW=…`` and ``GTM_FETCH_CONNECT_TO=…`` lines to export so ``gtm fetch`` reaches its
@@ -18,7 +19,11 @@ import sys
 import threading
 from pathlib import Path
 
+from gtm_pipeline.config import STARTER
+from gtm_pipeline.domain.clock import SystemClock
+from gtm_pipeline.sources.corpus import SampleCorpus
 from gtm_pipeline.twins.llm import AnthropicTwin, OpenAITwin
+from gtm_pipeline.twins.sample_sites import sample_sites
 from gtm_pipeline.twins.server import TwinSettings
 from gtm_pipeline.twins.web import WebTwin
 
@@ -27,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gtm_pipeline.twins")
     parser.add_argument("api", choices=["openai", "anthropic", "web"])
     parser.add_argument("--root", default=None, help="web: the folder of sites (one folder per host)")
+    parser.add_argument(
+        "--sample", action="store_true", help="web: also serve the bundled sample companies' sites"
+    )
     parser.add_argument("--port", type=int, default=0, help="web: the port (default: any free one)")
     parser.add_argument("--log", default=None, help="web: write every request as a JSON line here on exit")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
@@ -51,10 +59,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_web(args: argparse.Namespace) -> int:
-    if not args.root:
-        print("web: --root DIR is required (a folder with one folder per host)", file=sys.stderr)
+    if not args.root and not args.sample:
+        print("web: --root DIR (a folder with one folder per host) or --sample is required", file=sys.stderr)
         return 2
-    web = WebTwin(Path(args.root), latency_s=args.latency, port=args.port)
+    pages = {}
+    if args.sample:
+        corpus = SampleCorpus(STARTER / "corpus")
+        pages = sample_sites(corpus, today=SystemClock().now().date())
+    root = Path(args.root) if args.root else None
+    web = WebTwin(root, pages=pages, latency_s=args.latency, port=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with web:

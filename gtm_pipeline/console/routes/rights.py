@@ -51,7 +51,11 @@ async def rights_action(
     try:
         if action == "erase":
             report = fulfil_erasure(
-                services.store, request_id, now=now, reason=f"erasure request #{request_id} ({actor})"
+                services.store,
+                request_id,
+                now=now,
+                reason=f"erasure request #{request_id} ({actor})",
+                pages=services.pages,
             )
             return done(
                 request, "/rights", f"request #{request_id}: erased {len(report.prospect_ids)} prospect(s)"

@@ -16,7 +16,7 @@ def apply_time_rules(context: dg.OpExecutionContext, gtm: GtmResource) -> None:
     planned = plan(
         services.store, sequence_policy(services.catalog), now, services.settings.privacy.retention_days
     )
-    decisions = apply(services.store, planned, now)
+    decisions = apply(services.store, planned, now, pages=services.pages)
     for item in planned:
         context.log_event(journal_anchor_event(services, item.prospect_id))
     context.log.info(f"time rules at {now.isoformat()}: {len(planned)} due, {len(decisions)} transitions")

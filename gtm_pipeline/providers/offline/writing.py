@@ -104,7 +104,10 @@ def context_pack(request: SkillRequest) -> dict[str, Any]:
     ) + f"I saw {company['name']}'s recent {topic} news and would be glad to connect and compare notes."
     points = [shorten(s.summary, 200) for s in profile.signals] + profile.initiatives
     activity = [
-        shorten(s.text, 200) for doc in request.sources if doc.kind == "post" for s in sentences(doc)[:1]
+        shorten(s.text, 200)
+        for doc in request.sources
+        if doc.kind in ("post", "blog")
+        for s in sentences(doc)[:1]
     ]
     by_id = {d.source_id: d for d in request.sources}
     used = [
