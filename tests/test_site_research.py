@@ -209,3 +209,76 @@ def test_an_erasure_empties_the_http_cache_of_pages_that_name_the_person(
         first = fetcher.get("https://acme-health.example/about")
         again = fetcher.get("https://acme-health.example/about")
     assert first.status == 200 and not first.from_cache and again.from_cache
+
+
+def test_an_apollo_export_imported_with_run_is_fetched_qualified_or_skipped_with_reasons_and_drafted(
+    tmp_path: Path,
+) -> None:
+    """The issue's "done when", as a new user runs it: `gtm import apollo.csv --run`, fetching on,
+    the companies' sites served by the web twin; the clock is the machine's (any date)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from gtm_pipeline.domain.clock import SystemClock
+    from gtm_pipeline.store import Store
+
+    today = SystemClock().now().date()
+    fresh = (today - dt.timedelta(days=12)).isoformat()
+    news = (SITES / "acme-health.example" / "news" / "compliance-automation.html").read_bytes()
+    pages = {
+        "acme-health.example": {"/news/compliance-automation": news.replace(b"2026-09-14", fresh.encode())}
+    }
+    header = (SITES.parent / "imports" / "apollo-people.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    rows = [
+        "Priya,Raman,Head of Compliance,Acme Health,Acme Health,priya.raman@acme-health.example,Verified,"
+        ",Director,Compliance,,,Hospital & Health Care,,,Pune,,India,http://www.acme-health.example,,",
+        "Ola,Berg,CISO,Blocked Co,Blocked Co,ola@blocked.example,Verified,,Director,Security,,,"
+        "Hospital & Health Care,,,Oslo,,Norway,https://blocked.example/,,",
+        "Ines,Duarte,COO,Down Co,Down Co,ines@down.example,Verified,,Director,Operations,,,"
+        "Hospital & Health Care,,,Porto,,Portugal,down.example,,",
+    ]
+    listing = tmp_path / "apollo-people.csv"
+    listing.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    home = tmp_path / "home"
+    with WebTwin(SITES, pages=pages) as twin:
+        env = {  # the machine's environment (under libfaketime, its moved clock too), no GTM_ setting
+            **{k: v for k, v in os.environ.items() if not k.startswith(("GTM_", "DAGSTER_"))},
+            "GTM_HOME": str(home),
+            "GTM_FETCH_ENABLED": "1",
+            "GTM_FETCH_ALLOW": twin.address,
+            "GTM_FETCH_CONNECT_TO": ",".join(twin.connect_to()),
+            "GTM_FETCH_PAUSE_S": "0.01",
+        }
+
+        def gtm(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "gtm_pipeline.cli", *args],
+                capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+            )  # fmt: skip
+
+        done = gtm("import", str(listing), "--run")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "imported 3 new companies" in done.stdout
+        status = json.loads(gtm("status", "--json").stdout)
+    assert status["summary"]["by_state"] == {"awaiting_review": 1, "discovered": 1, "not_a_fit": 1}
+    assert status["inputs"]["left_the_funnel"] == {"the site let nothing be fetched": 1}
+    assert status["inputs"]["fetch_refused"]["robots"] >= 2
+    assert [e["kind"] for e in status["waiting"]["escalations"]] == ["research_blocked"]
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    try:
+        acme = store.prospects.get(prospect_id("acme-health.example"))
+        assert acme is not None and acme.state is State.AWAITING_REVIEW
+        assert acme.contact_email == "priya.raman@acme-health.example"
+        sources = {a.source_id: a for a in store.artifacts.of_kind(acme.id, "raw_source")}
+        assert sources["web/acme-health.example/news/compliance-automation"].published_on.isoformat() == fresh  # type: ignore[union-attr]
+        (draft,) = store.artifacts.of_kind(acme.id, "draft")
+        result = result_model(DraftFinding).model_validate_json(draft.content or "")
+        assert result.evidence
+        for ref in result.evidence:  # drafted from real quotes of pages fetched from its own site
+            text = sources[ref.source_id].content or ""
+            assert " ".join(ref.quote.split()) in " ".join(text.split())
+            assert ref.url.startswith("https://acme-health.example/") or "greenhouse" in ref.url
+    finally:
+        store.close()
