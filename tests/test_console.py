@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from markupsafe import escape
 
+from gtm_pipeline.app import create_app
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.console import graduation, queries
 from gtm_pipeline.console.actions import ActionError, approve, reject
 from gtm_pipeline.console.security import ConsoleAuth
+from gtm_pipeline.domain.clock import ManualClock
+from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
+from gtm_pipeline.pipeline.importing import apply_plan, read_plan
+from gtm_pipeline.pipeline.research import FETCH_ACTOR, augment, fetch_sources
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import STARTER
+from tests.conftest import HYPOTHESIS, STARTER
 from tests.helpers import run_all
 
 BODY = (
@@ -189,3 +198,143 @@ def test_the_bundled_demo_skills_are_never_moved_in_place(
         assert "bundled demo skills" in answer.text and "gtm init" in answer.text
     assert sorted(p.relative_to(STARTER) for p in (STARTER / "skills").rglob("SKILL.md")) == before
     services.close()
+
+
+PASSWORD = "a long passphrase"
+# One list: a sample company with nobody reachable (a role address, a free-mail address, an address
+# the export did not verify, a guessed one it did not keep), a company outside the segment, a
+# company that is not in the sample corpus (so, with fetching off, it is not fetched), and a row
+# with only a free-mail address (skipped: it names no company).
+CLINICS = (
+    "Website,Company,Name,Title,Email,Email Status\n"
+    "carepoint-clinics.example,CarePoint Clinics,,,info@carepoint-clinics.example,Verified\n"
+    "carepoint-clinics.example,CarePoint Clinics,Asha Rao,Practice Manager,asha.rao@gmail.com,Verified\n"
+    "carepoint-clinics.example,CarePoint Clinics,Dev Mehta,Head of Compliance,"
+    "dev.mehta@carepoint-clinics.example,Unverified\n"
+    "carepoint-clinics.example,CarePoint Clinics,Tom Ito,Operations Lead,"
+    "tom.ito@carepoint-clinics.example,Guessed\n"
+    "helix-biotech.example,Helix Biotech,,,,\n"
+    "nowhere-clinic.example,Nowhere Clinic,,,,\n"
+    ",,Sam Lee,,sam.lee@gmail.com,Verified\n"
+)
+
+
+def _logged_in(client: TestClient) -> None:
+    assert client.post("/login", data={"password": PASSWORD}).status_code in (200, 303)
+
+
+def _panel(html: str) -> str:
+    start = html.index('id="inputs-panel"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_board_shows_where_inputs_went_and_an_unreachable_prospect_says_why(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
+    store = services.store
+    with TestClient(create_app(load_settings(), services=services)) as client:
+        _logged_in(client)
+        store.journal.append(
+            subject=prospect_id("oldsite.example"),
+            kind="fetch_refused",
+            actor=FETCH_ACTOR,
+            payload={"url": "https://oldsite.example/big", "reason": "too_large", "detail": "old"},
+        )
+        clock = services.clock
+        assert isinstance(clock, ManualClock)
+        clock.set(clock.now() + dt.timedelta(days=8))  # that refusal is now too old
+        empty = _panel(client.get("/").text)
+        assert "Where inputs went (last 7 days)" in empty and "Nothing imported" in empty
+
+        listing = tmp_path / "clinics.csv"
+        listing.write_text(CLINICS)
+        report = apply_plan(
+            store, read_plan(listing, []), services.hypotheses[HYPOTHESIS], {}, actor="operator:test"
+        )
+        assert (report.rows, len(report.imported), len(report.merged), len(report.skipped)) == (7, 3, 3, 1)
+        carepoint, helix = prospect_id("carepoint-clinics.example"), prospect_id("helix-biotech.example")
+        nowhere = prospect_id("nowhere-clinic.example")
+        for pid in (carepoint, helix, nowhere):
+            fetch_sources(services, pid)  # fetching is off: the sample companies come from the corpus
+            augment(services, pid)
+        assert draft_first_touch(services, carepoint).state == State.UNREACHABLE.value
+        build_context_pack(services, carepoint)
+        for url, reason in [
+            ("https://nowhere-clinic.example/private/staff", "robots"),
+            ("https://nowhere-clinic.example/admin", "robots"),
+            ("http://10.0.0.7/metadata", "private_address"),
+        ]:
+            store.journal.append(
+                subject=nowhere,
+                kind="fetch_refused",
+                actor=FETCH_ACTOR,
+                payload={"url": url, "reason": reason, "detail": f"refused ({reason}) before any byte"},
+            )
+        board = client.get("/").text
+        panel = _panel(board)
+        assert "Nothing imported" not in panel
+        assert "clinics.csv" in panel
+        assert "7 rows, 3 new, 3 merged, 1 skipped" in panel
+        assert '<span class="inputs-reason" data-reason="private_address">private_address 1</span>' in panel
+        assert '<span class="inputs-reason" data-reason="robots">robots 2</span>' in panel
+        assert "too_large" not in panel  # older than the window
+        assert "fetching is switched off (fetch.enabled): 1" in panel  # nowhere-clinic was not fetched
+        assert '<a href="/?state=unreachable">no reachable person (waits for a manual channel)</a> 1' in panel
+        assert '<a href="/?state=not_a_fit">not a fit (profile)</a> 1' in panel
+        assert "@" not in panel and "Asha" not in panel  # counts and file names only
+
+        unreachable = client.get("/", params={"state": "unreachable"}).text
+        assert f'href="/prospects/{carepoint}"' in unreachable
+        assert f'href="/prospects/{helix}"' not in unreachable
+
+        page = client.get(f"/prospects/{carepoint}").text
+        assert 'id="unreachable-why"' in page and "no reachable person" in page
+        assert "use the context pack on a manual channel" in page  # the verdict's own rationale
+        considered = page.count('class="contact-considered"')
+        assert considered == len(store.contacts.of(carepoint)) == 4
+        assert "a role address (read by whoever is on duty)" in page
+        assert "Asha Rao, Practice Manager" in page and "a free-mail address (a private mailbox)" in page
+        assert "Dev Mehta, Head of Compliance" in page and "the export marked the address unverified" in page
+        assert "Tom Ito, Operations Lead" in page and "no address: none was imported" in page
+        assert "imported from clinics.csv" in page
+        why = page.split('id="unreachable-why"')[1].split("</section>")[0]
+        assert "@carepoint-clinics.example" not in why and "gmail.com" not in why  # no address shown
+        pack = store.artifacts.latest(carepoint, "context_pack")
+        assert pack is not None and pack.content
+        note = json.loads(pack.content)["finding"]["connection_note"]
+        assert "context pack</a> is ready for a manual linkedin touch" in page
+        assert 'id="context-pack"' in page and escape(note) in page
+
+        elsewhere = client.get(f"/prospects/{nowhere}").text
+        assert 'id="unreachable-why"' not in elsewhere
+        assert (
+            '<span class="why">refused: private_address</span> <span class="url">http://10.0.0.7/metadata</span>'
+            in elsewhere
+        )
+        assert 'href="http://10.0.0.7' not in elsewhere  # a refused URL is shown, never a link to follow
+        assert "refused (robots) before any byte" in elsewhere
+        assert '<span class="why">not fetched: fetch.enabled is off</span>' in elsewhere
+
+
+def test_an_unreachable_prospect_with_no_contact_and_no_pack_yet_says_so(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
+    listing = tmp_path / "accounts.csv"
+    listing.write_text("Website,Company\nclearwave-imaging.example,Clearwave Imaging\n")
+    apply_plan(
+        services.store, read_plan(listing, []), services.hypotheses[HYPOTHESIS], {}, actor="operator:test"
+    )
+    pid = prospect_id("clearwave-imaging.example")
+    fetch_sources(services, pid)
+    augment(services, pid)
+    assert draft_first_touch(services, pid).state == State.UNREACHABLE.value
+    with TestClient(create_app(load_settings(), services=services)) as client:
+        _logged_in(client)
+        page = client.get(f"/prospects/{pid}").text
+    why = page.split('id="unreachable-why"')[1].split("</section>")[0]
+    assert "Contacts considered: none; no person was imported or found" in why
+    assert "context pack for a manual channel is not built yet" in why
+    assert f"/assets/context_pack?view=partitions&amp;partition={pid}" in why
+    assert 'id="context-pack"' not in page

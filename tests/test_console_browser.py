@@ -88,6 +88,22 @@ def test_the_operator_logs_in_and_sees_the_board(console: tuple[str, Services], 
     page.click("form[action='/'] button[type=submit]")
     expect(page.locator("tbody tr")).to_have_count(counts["not_a_fit"])
     assert "@" not in page.url  # filters only, never personal data in URLs
+    # Where the inputs went: every prospect that left before a touch, under its reason, linked to its state
+    page.goto(f"{base}/")
+    panel = page.locator("#inputs-panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("h2")).to_have_text("Where inputs went (last 7 days)")
+    left = counts["not_a_fit"]
+    reasons = panel.locator("#inputs-left a[href='/?state=not_a_fit']")
+    expect(reasons.first).to_be_visible()  # the demo's companies outside the segment, with the reason
+    shown = sum(
+        int(text.rsplit(" ", 1)[1])
+        for text in panel.locator("#inputs-left .inputs-reason[data-state=not_a_fit]").all_inner_texts()
+    )
+    assert shown == left  # every one that left before a touch is counted under a reason
+    reasons.first.click()
+    expect(page).to_have_url(re.compile(r"/\?state=not_a_fit$"))
+    expect(page.locator("tbody tr")).to_have_count(left)
 
 
 def test_approve_an_edited_draft_and_see_the_send_scheduled(

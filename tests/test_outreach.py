@@ -331,6 +331,7 @@ def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approv
     not_now = next(p for p, b in report.behaviours.items() if b == "not-now")
     revisit = next(e for e in store.journal.entries(not_now) if e.payload.get("event") == "not_now_reply")
     assert revisit.payload["revisit_on"] == "2027-07-01"  # "circle back in Q3", said in November 2026
+    assert revisit.payload["revisit_when"] == ["hiring"]  # "once we have hired": a hiring signal reopens it
     ooo = next(p for p, b in report.behaviours.items() if b == "ooo")
     paused = next(e for e in store.journal.entries(ooo) if e.payload.get("event") == "out_of_office")
     (touch,) = store.ledger.touches(ooo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -194,3 +195,27 @@ def test_the_sample_corpus_is_the_one_it_was_built_to_be() -> None:
     from tests.corpus import BUILT
 
     assert expected() == BUILT
+
+
+def test_a_signal_counts_only_with_the_date_of_the_fetched_source_it_cites(services: Services) -> None:
+    from gtm_pipeline.pipeline.research import profile_result, signals_in_window, stored_sources
+
+    run_all(services)
+    pid = prospect_id("medibridge-health.example")
+    (profile,) = services.store.artifacts.of_kind(pid, "profile")
+    result = profile_result(profile)
+    sources = stored_sources(services, pid)
+    as_of = max(d.retrieved_at for d in sources).date()
+    assert signals_in_window(result, as_of, 180, sources) >= 1
+
+    def forged(**change: object) -> object:
+        signals = [s.model_copy(update=change) for s in result.finding.signals]
+        return result.model_copy(update={"finding": result.finding.model_copy(update={"signals": signals})})
+
+    undated = next(d for d in sources if d.published_on is None)
+    # a model that dates an undated page "today", or moves a real page's date, qualifies nothing
+    assert signals_in_window(forged(source_id=undated.source_id, date=as_of), as_of, 180, sources) == 0  # type: ignore[arg-type]
+    assert signals_in_window(forged(source_id="web/elsewhere.example/"), as_of, 180, sources) == 0  # type: ignore[arg-type]
+    moved = [s.model_copy(update={"date": s.date + dt.timedelta(days=1)}) for s in result.finding.signals]
+    later = result.model_copy(update={"finding": result.finding.model_copy(update={"signals": moved})})
+    assert signals_in_window(later, as_of, 180, sources) == 0

@@ -180,6 +180,11 @@ def test_init_copies_the_starter_skills_and_hypotheses_and_refuses_to_overwrite(
         init_workspace(root)
 
 
+# Composition roots that set the process's environment for the in-process Dagster runs they start,
+# and put back exactly what was there (they read it only to restore it).
+ENVIRONMENT_WRITERS = {"sample_web.py": "gtm demo routes the sample domains to the web twin"}
+
+
 def test_no_module_reads_configuration_behind_the_settings() -> None:
     """The settings are the only reader of configuration: no other module reads the environment.
 
@@ -187,6 +192,8 @@ def test_no_module_reads_configuration_behind_the_settings() -> None:
     readers = []
     for path in sorted((REPO / "gtm_pipeline").rglob("*.py")):
         if "config" in path.relative_to(REPO / "gtm_pipeline").parts[:1]:
+            continue
+        if path.relative_to(REPO / "gtm_pipeline").as_posix() in ENVIRONMENT_WRITERS:
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):

@@ -178,3 +178,105 @@ def _enter_pipeline(prospect_ids: list[str], *, run: bool, quiet: bool) -> None:
         typer.echo(f"researched {outcome.partitions} prospects in {len(outcome.run_ids)} Dagster run(s)")
     if not outcome.success:
         raise CommandError(f"failed Dagster runs: {', '.join(outcome.failed)} (see `gtm ui`)", code=1)
+
+
+@app.command()
+def discover(
+    hypothesis: Annotated[
+        str | None, typer.Option("--hypothesis", help="Which hypothesis to discover for.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what discovery finds; add nothing, call no skill, pay nothing."),
+    ] = False,
+    allow_spend: Annotated[
+        bool, typer.Option("--allow-spend", help="With --dry-run: also ask the paid sources (recorded).")
+    ] = False,
+    run: Annotated[
+        bool, typer.Option("--run", help="Then research and qualify the new prospects right away.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Ask the hypothesis' sources, check every hit (quote in the fetched page, a date inside the
+    lookback, not excluded, the company's own site) and show the candidates with their signals and
+    scores, and every hit rejected with its reason. Without --dry-run, new companies are registered
+    (a company seen before never is: its new signals are journaled, and a not-now prospect waiting
+    for that kind of signal is reopened)."""
+    from gtm_pipeline.cli.common import open_services
+    from gtm_pipeline.pipeline.discover import discover as run_discovery
+    from gtm_pipeline.pipeline.signal_search import gather
+
+    with open_services() as services:
+        chosen = _hypothesis(dict(services.hypotheses), hypothesis)
+        current = services.hypotheses[chosen]
+        try:
+            if dry_run:
+                gathered = gather(services, current, dry_run=True, allow_spend=allow_spend)
+                registered: list[str] = []
+                report = None
+            else:
+                report = run_discovery(services, current)
+                assert report.gathered is not None
+                gathered, registered = report.gathered, report.registered
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+    shown = {
+        **gathered.summary(),
+        "dry_run": dry_run,
+        "candidates": [
+            {
+                "domain": c.domain,
+                "name": c.name,
+                "score": c.score,
+                "sources": c.sources,
+                "signals": [
+                    s.as_dict() for s in sorted(c.signals, key=lambda s: (s.date, s.url), reverse=True)
+                ],
+            }
+            for c in sorted(gathered.candidates.values(), key=lambda c: (-c.score, c.domain))
+        ],
+        "rejections": [r.as_dict() for r in gathered.rejections],
+        "registered": registered,
+        "report": report.metadata() if report else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_discovery(shown)
+    if registered:
+        _enter_pipeline(registered, run=run, quiet=as_json)
+
+
+def _print_discovery(shown: dict[str, Any]) -> None:
+    calls = ", ".join(f"{k} {v}" for k, v in shown["calls"].items()) or "none"
+    cached = ", ".join(f"{k} {v}" for k, v in shown["cache_hits"].items()) or "none"
+    typer.echo(
+        f"{shown['hypothesis']} as of {shown['as_of']}: {shown['hits']} hits; calls: {calls}; "
+        f"from cache: {cached}; spend ${shown['spend_usd']:.4f}"
+    )
+    for failure in shown["failures"]:
+        typer.echo(f"  source failed: {failure['source']} ({failure['reason']}) for {failure['query']!r}")
+    for skipped in shown["skipped"]:
+        typer.echo(f"  not asked: {skipped['source']} for {skipped['query']!r}: {skipped['reason']}")
+    typer.echo(f"{len(shown['candidates'])} candidates:")
+    for c in shown["candidates"]:
+        typer.echo(f"  {c['score']:>6.3f}  {c['domain']}  ({', '.join(c['sources'])})")
+        for s in c["signals"]:
+            typer.echo(
+                f"          {s['kind']:<20} {s['date']}  +{s['contribution']:.3f}  {s['url']}\n"
+                f"          \u201c{s['quote'][:140]}\u201d"
+            )
+    rejected = shown["rejected"]
+    if rejected:
+        typer.echo("rejected hits: " + ", ".join(f"{reason} {n}" for reason, n in rejected.items()))
+        for r in shown["rejections"][:20]:
+            typer.echo(f"  {r['reason']:<20} {r['source']:<8} {r['url']}  {r['detail'][:100]}")
+        if len(shown["rejections"]) > 20:
+            typer.echo(f"  … {len(shown['rejections']) - 20} more (--json lists them all)")
+    if shown["dry_run"]:
+        typer.echo(
+            "dry run: nothing was added"
+            + ("" if not shown["spend_usd"] else " (the paid calls are recorded)")
+        )
+    elif shown["registered"]:
+        typer.echo(f"registered {len(shown['registered'])} new prospect(s)")

@@ -1,13 +1,17 @@
 """What the CLI shows an operator: the counts ``gtm demo`` prints, what ``gtm status`` lists as
-waiting, and the spend ``gtm costs`` breaks down (ids and counts only)."""
+waiting, and the spend ``gtm costs`` breaks down (ids and counts only).
+
+Where the inputs went (``inputs_status``: imports, pages refused, prospects that left before a touch)
+is re-exported from :mod:`gtm_pipeline.pipeline.inputs_report`: the console's board shows the same
+figures, and the console may not import the CLI."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from gtm_pipeline.domain.states import DISQUALIFIED, State
+from gtm_pipeline.pipeline.inputs_report import inputs_status as inputs_status
 from gtm_pipeline.store import Store
 
 QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
@@ -78,51 +82,6 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
             }
             for e in store.escalations.open()
         ],
-    }
-
-
-def inputs_status(store: Store, days: int = 7) -> dict[str, Any]:
-    """Where the last ``days`` of inputs went: lists imported, pages refused and why, and why
-    prospects left the funnel before any touch (nothing dropped without a reason on show)."""
-    since = store.now() - dt.timedelta(days=days)
-    refused: dict[str, int] = {}
-    for entry in store.journal.of_kind("fetch_refused", since):
-        reason = str(entry.payload.get("reason"))
-        refused[reason] = refused.get(reason, 0) + 1
-    left: dict[str, int] = {}
-    for payload in store.prospects.entry_payloads_in_states(["not_a_fit", "unreachable"], since):
-        event = payload.get("event")
-        if event == "no_reachable_contact":
-            why = "no reachable person (waits for a manual channel)"
-        elif event == "disqualified":
-            rationale = str(payload.get("rationale", ""))
-            if payload.get("rule") == "no_sources":
-                why = "the site let nothing be fetched"
-            elif "signals_in_window=0/" in rationale:
-                why = "no dated signal in the recency window"
-            else:
-                why = "not a fit (profile)"
-        else:
-            continue
-        left[why] = left.get(why, 0) + 1
-    return {
-        "days": days,
-        "imports": [
-            {
-                "file": i["file_name"],
-                "at": i["imported_at"].isoformat(),
-                "hypothesis": i["hypothesis_slug"],
-                "rows": i["summary"].get("rows"),
-                "imported": i["summary"].get("imported"),
-                "merged": i["summary"].get("merged"),
-                "skipped": len(i["summary"].get("skipped", [])),
-            }
-            for i in store.imports.recent(5)
-            if i["imported_at"] >= since
-        ],
-        "fetch_refused": dict(sorted(refused.items())),
-        "fetch_off": len(store.journal.of_kind("fetch_skipped", since)),
-        "left_the_funnel": dict(sorted(left.items())),
     }
 
 

@@ -298,6 +298,56 @@ class FetchSettings(Section):
         return value
 
 
+class DiscoverySettings(Section):
+    """Where discovery asks for behavioural signals: search APIs, news, filings, job boards."""
+
+    exa_url: str = setting("https://api.exa.ai", "GTM_EXA_URL", doc="Exa's API (a twin's URL in tests).")
+    tavily_url: str = setting(
+        "https://api.tavily.com", "GTM_TAVILY_URL", doc="Tavily's API (a twin's URL in tests)."
+    )
+    gdelt_url: str = setting(
+        "https://api.gdeltproject.org", "GTM_GDELT_URL", doc="The GDELT DOC 2.0 API (news, keyless)."
+    )
+    hn_url: str = setting(
+        "https://hn.algolia.com", "GTM_HN_URL", doc="Hacker News search by Algolia (keyless)."
+    )
+    edgar_url: str = setting(
+        "https://efts.sec.gov",
+        "GTM_EDGAR_URL",
+        doc="SEC EDGAR full-text search (keyless; 10 requests/s at most).",
+    )
+    daily_cap_usd: float = setting(
+        5.0, "GTM_DISCOVERY_DAILY_CAP_USD", doc="Spend on paid search APIs per day, at most (list prices)."
+    )
+    cache_hours: int = setting(
+        24, "GTM_DISCOVERY_CACHE_HOURS", doc="Hours a source's answer to the same query is reused."
+    )
+    timeout_s: float = setting(
+        20.0, "GTM_DISCOVERY_TIMEOUT_S", doc="Seconds before one call to a discovery source times out."
+    )
+
+    @field_validator("exa_url", "tavily_url", "gdelt_url", "hn_url", "edgar_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("an http(s) base URL")
+        return value.rstrip("/")
+
+    @field_validator("daily_cap_usd", "cache_hours")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _positive_timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
+
+
 class Secrets(Section):
     """Keys and passwords: from the environment or the secrets file only, never from gtm.toml."""
 
@@ -318,6 +368,10 @@ class Secrets(Section):
     unsubscribe_secret: SecretStr | None = setting(
         None, "GTM_UNSUBSCRIBE_SECRET", doc="Signs unsubscribe links. Default: generated under home/secrets."
     )
+    exa_api_key: SecretStr | None = setting(None, "EXA_API_KEY", doc="Enables Exa search in discovery.")
+    tavily_api_key: SecretStr | None = setting(
+        None, "TAVILY_API_KEY", doc="Enables Tavily search in discovery."
+    )
 
 
 class SettingsModel(Section):
@@ -330,6 +384,7 @@ class SettingsModel(Section):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
 

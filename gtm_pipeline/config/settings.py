@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gtm_pipeline.config.model import (
     ConsoleSettings,
+    DiscoverySettings,
     FetchSettings,
     PrivacySettings,
     ProviderSettings,
@@ -93,6 +94,10 @@ class Settings:
     @property
     def fetch(self) -> FetchSettings:
         return self.model.fetch
+
+    @property
+    def discovery(self) -> DiscoverySettings:
+        return self.model.discovery
 
     @property
     def secrets(self) -> Secrets:

@@ -13,14 +13,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from gtm_pipeline.domain.contracts import (
+    ContextPackFinding,
     DraftFinding,
     ProfileFinding,
     SkillResult,
     result_model,
 )
-from gtm_pipeline.domain.states import State
+from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.pipeline.inputs_report import LEFT_IN_STATE, inputs_status
 from gtm_pipeline.store import ArtifactRecord, Store
 from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.contacts import ContactRecord
 
 PAGE_SIZE = 50
 STAGES = (
@@ -102,6 +105,20 @@ def board(
     )
 
 
+def inputs(store: Store, days: int = 7) -> dict[str, Any]:
+    """Where the last ``days`` of inputs went, as ``gtm status`` shows it (counts, reasons and the
+    operator's own file names only), each reason a prospect left for with the state it is in now."""
+    shown = inputs_status(store, days)
+    shown["left"] = [
+        {"why": why, "count": n, "state": state.value if (state := LEFT_IN_STATE.get(why)) else None}
+        for why, n in shown["left_the_funnel"].items()
+    ]
+    shown["empty"] = not (
+        shown["imports"] or shown["fetch_refused"] or shown["fetch_off"] or shown["left_the_funnel"]
+    )
+    return shown
+
+
 def _sources(store: Store, prospect_id: str) -> dict[str, ArtifactRecord]:
     return {a.source_id or a.id: a for a in store.artifacts.of_kind(prospect_id, "raw_source")}
 
@@ -179,16 +196,59 @@ def timeline(store: Store, prospect_id: str) -> dict[str, Any] | None:
     sources = _sources(store, prospect_id)
     profile = _parsed(store.artifacts.latest(prospect_id, "profile"), ProfileFinding)
     ledger = store.ledger
+    journal = list(reversed(store.journal.entries(prospect_id)))
+    pack = store.artifacts.latest(prospect_id, "context_pack")
     return {
         "prospect": prospect,
-        "journal": list(reversed(store.journal.entries(prospect_id))),
+        "journal": journal,
         "sources": list(sources.values()),
         "profile": profile,
         "profile_evidence": _evidence(profile, sources),
         "drafts": store.artifacts.of_kind(prospect_id, "draft"),
         "touches": ledger.touches(prospect_id),
         "events": ledger.events(prospect_id),
+        "context_pack": _parsed(pack, ContextPackFinding),
+        "unreachable": _unreachable(store, prospect_id, journal)
+        if prospect.state is State.UNREACHABLE
+        else None,
     }
+
+
+# Why a contact the pipeline holds is not the addressee of a first touch (its flags, no PII).
+CONTACT_FLAGS = {
+    "role": "a role address (read by whoever is on duty), never the addressee",
+    "free_mail": "a free-mail address (a private mailbox), never written to about business",
+    "unverified": "the export marked the address unverified",
+    "undeliverable": "the address's domain takes no mail",
+}
+
+
+def _unreachable(store: Store, prospect_id: str, journal: list[Any]) -> dict[str, Any] | None:
+    """Why a prospect in ``unreachable`` has nobody to write to: the verdict's journal entry and each
+    contact considered with why it is not usable (None when it is unreachable for another reason)."""
+    verdict = next((e for e in journal if e.payload.get("event") == Event.NO_REACHABLE_CONTACT.value), None)
+    if verdict is None:
+        return None
+    return {
+        "entry": verdict,
+        "contacts": [
+            {"contact": c, "why_not": contact_unusable_because(store, c)}
+            for c in store.contacts.of(prospect_id)
+        ],
+    }
+
+
+def contact_unusable_because(store: Store, contact: ContactRecord) -> str:
+    """Why ``contact`` is not a first touch's addressee, in words (its flags, a missing address, an
+    erasure or a suppression)."""
+    if contact.tombstoned:
+        return "erased"
+    if contact.email is None:
+        return "no address: none was imported or published for this person"
+    reasons = [CONTACT_FLAGS.get(flag, flag) for flag in contact.flags]
+    if contact.email_hash and store.privacy.suppression_reason(contact.email_hash) is not None:
+        reasons.append("the address is suppressed")
+    return "; ".join(reasons) or "usable now (found after the verdict): reopen the prospect to write to them"
 
 
 def rights(store: Store) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ class History:
     touches: list[dt.datetime] = field(default_factory=list)
     revisit_on: dt.date | None = None
     revisit_signal: str | None = None
+    revisit_when: list[str] = field(default_factory=list)  # kinds of signal that reopen a not-now
     paused_until: dt.datetime | None = None
     last_activity: dt.datetime | None = None
     erased: bool = False
@@ -97,6 +98,7 @@ def fold(entries: Iterable[EntryLike]) -> History:
         elif event is Event.NOT_NOW_REPLY:
             history.revisit_on = _date(payload.get("revisit_on"))
             history.revisit_signal = payload.get("signal")
+            history.revisit_when = [str(k) for k in payload.get("revisit_when") or []]
         elif event is Event.OUT_OF_OFFICE:
             resume = _date(payload.get("resume_on"))
             history.paused_until = dt.datetime.combine(resume, dt.time(), tzinfo=dt.UTC) if resume else None

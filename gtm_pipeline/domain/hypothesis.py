@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gtm_pipeline.domain.signals import SIGNAL_KINDS, SignalKind
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -47,6 +50,55 @@ class Disqualifier(_Model):
     min_headcount: int | None = Field(default=None, ge=1)
 
 
+class JobBoard(_Model):
+    """A company's public job board: its ATS, the board's token, and the company's own domain."""
+
+    ats: Literal["greenhouse", "lever", "ashby"]
+    token: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._-]+$")
+    domain: str = Field(min_length=3, max_length=253)
+
+
+def _default_weights() -> dict[SignalKind, float]:
+    return dict.fromkeys(SIGNAL_KINDS, 1.0)
+
+
+class DiscoverySection(_Model):
+    """How to look: the queries each kind of source is asked, the signal kinds that count and their
+    weights, the window, and what never counts. Empty query lists: that kind of source is not asked
+    (the sample corpus, offline, needs none)."""
+
+    search_queries: list[str] = Field(default_factory=list, max_length=50)
+    news_queries: list[str] = Field(default_factory=list, max_length=50)
+    filings_queries: list[str] = Field(default_factory=list, max_length=50)
+    job_keywords: list[str] = Field(default_factory=list, max_length=50)
+    job_boards: list[JobBoard] = Field(default_factory=list, max_length=500)
+    feeds: list[str] = Field(default_factory=list, max_length=200)
+    weights: dict[SignalKind, float] = Field(default_factory=_default_weights)
+    kind_keywords: dict[SignalKind, list[str]] = Field(default_factory=dict)
+    lookback_days: int | None = Field(default=None, ge=1, le=730)  # default: the hypothesis' recency_days
+    min_score: float = Field(default=0.0, ge=0)
+    max_results_per_query: int = Field(default=25, ge=1, le=100)
+    exclude_domains: list[str] = Field(default_factory=list)  # companies never discovered
+    exclude_sources: list[str] = Field(default_factory=list)  # hosts whose pages never count
+    sources: list[str] | None = None  # only these sources (by name); default: every one configured
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_in_range(cls, value: dict[SignalKind, float]) -> dict[SignalKind, float]:
+        for kind, weight in value.items():
+            if not 0 <= weight <= 10:
+                raise ValueError(f"{kind}: a weight is between 0 and 10")
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds_are_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"{url!r}: a feed is an http(s) URL")
+        return value
+
+
 class Hypothesis(_Model):
     """A parsed ``hypotheses/<slug>.md`` file."""
 
@@ -61,7 +113,13 @@ class Hypothesis(_Model):
     disqualifiers: list[Disqualifier] = Field(default_factory=list)
     personas: list[str] = Field(default_factory=list)
     value_proposition: str = Field(min_length=10)
+    discovery: DiscoverySection = Field(default_factory=DiscoverySection)
     body: str = ""
+
+    @property
+    def lookback_days(self) -> int:
+        """How far back a discovery signal may be dated: the discovery section's, else recency_days."""
+        return self.discovery.lookback_days or self.recency_days
 
     @field_validator("slug")
     @classmethod

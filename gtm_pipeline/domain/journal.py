@@ -45,7 +45,16 @@ def entry_hash(
 # What a tombstone keeps of each kind of entry: decision metadata, never free text or
 # anything a person could be recognised by. Everything else in the payload is removed.
 _KEPT_KEYS: dict[str, tuple[str, ...]] = {
-    "transition": ("event", "from_state", "to_state", "allowed", "reason", "revisit_on", "resume_on"),
+    "transition": (
+        "event",
+        "from_state",
+        "to_state",
+        "allowed",
+        "reason",
+        "revisit_on",
+        "resume_on",
+        "revisit_when",
+    ),
     "transition_rejected": ("event", "from_state", "to_state", "allowed", "reason"),
     "discovered": (
         "hypothesis",
@@ -53,6 +62,8 @@ _KEPT_KEYS: dict[str, tuple[str, ...]] = {
         "signal_type",
         "signal_date",
         "signal_source_id",
+        "score",
+        "sources",
         "to_state",
         # where an imported prospect came from: the list and its line, not the row's content
         "origin",
@@ -61,6 +72,8 @@ _KEPT_KEYS: dict[str, tuple[str, ...]] = {
         "line",
     ),
     "skill_result": ("input_hash",),
+    # a signal seen on a known prospect: its kind, date and weight stay; the quote and URL go
+    "signal_observed": ("kind", "date", "source", "weight", "recency", "contribution"),
     "dead_letter": ("input_hash", "attempts", "reason_kind", "dead_letter_id", "provider"),
 }
 _KEPT_PRODUCER_KEYS = (

@@ -113,6 +113,7 @@ class Event(StrEnum):
     NO_REPLY_TIMEOUT = "no_reply_timeout"
     UNRESPONSIVE_TIMEOUT = "unresponsive_timeout"
     REVISIT_DUE = "revisit_due"
+    SIGNAL_REOPENED = "signal_reopened"  # a not-now prospect's awaited kind of signal was observed
 
 
 STOP_EVENTS: frozenset[Event] = frozenset(
@@ -174,6 +175,7 @@ TABLE: dict[tuple[State, Event], State] = {
     (State.AWAITING_REPLY, Event.NO_REPLY_TIMEOUT): State.FOLLOW_UP_DUE,
     **_edges({State.AWAITING_REPLY, State.FOLLOW_UP_DUE}, Event.UNRESPONSIVE_TIMEOUT, State.UNRESPONSIVE),
     (State.NOT_NOW, Event.REVISIT_DUE): State.RESEARCHING,
+    (State.NOT_NOW, Event.SIGNAL_REOPENED): State.RESEARCHING,
     # compliance: from every state, including do_not_contact itself (a repeated request is a no-op)
     **{(state, event): State.DO_NOT_CONTACT for state in State for event in STOP_EVENTS},
 }

@@ -16,6 +16,7 @@ from typing import Any
 
 from gtm_pipeline.domain.contracts import ReplyClassificationFinding
 from gtm_pipeline.domain.ids import content_hash
+from gtm_pipeline.domain.signals import kinds_named
 from gtm_pipeline.domain.sources import SourceDoc
 from gtm_pipeline.outreach.dates import revisit_date
 from gtm_pipeline.outreach.machine_mail import classify_machine
@@ -43,6 +44,7 @@ class Classification:
     erasure_requested: bool = False
     confidence: float | None = None
     signal: str | None = None
+    revisit_when: tuple[str, ...] = ()  # kinds of signal the reply says it waits for ("after our Series B")
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -136,6 +138,9 @@ def classify(
         decided_by,
         finding.category not in ("bounce", "out_of_office"),
         revisit_on=revisit,
+        revisit_when=tuple(k for k in kinds_named(source.text) if k != "public_statement")
+        if finding.category == "not_now"
+        else (),
         referral_to=finding.referral_to
         or (_first_address(source.text) if finding.category == "referral" else None),
         confidence=outcome.result.confidence,

@@ -302,6 +302,7 @@ def _received(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     if result.category == "not_now":
         details["revisit_on"] = result.revisit_on.isoformat() if result.revisit_on else None
         details["signal"] = result.signal
+        details["revisit_when"] = list(result.revisit_when)
     if result.referral_to:
         details["referral_to"] = result.referral_to
     to = proc.apply(

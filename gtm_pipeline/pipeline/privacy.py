@@ -191,6 +191,9 @@ def _erase(
             details={"erasure_entry": entry},
         )
     report.compacted = store.compact()
+    if prospect_ids:
+        # Discovery's cached answers quote public pages, which can name the person.
+        report.counts["source_answers"] = store.source_answers.clear()
     if pages is not None and prospect_ids:
         forgotten = pages.forget_everything()
         report.counts["cached_pages"] = forgotten.pages

@@ -142,10 +142,19 @@ def profile_result(artifact: ArtifactRecord) -> SkillResult[ProfileFinding]:
     return result_model(ProfileFinding).model_validate_json(artifact.content)
 
 
-def signals_in_window(result: SkillResult[ProfileFinding], as_of: dt.date, days: int) -> int:
-    """How many of the profile's signals are dated within ``days`` before ``as_of``: checked here in
-    code, so a model that cites a two-year-old press release cannot qualify a company on it."""
-    return sum(1 for s in result.finding.signals if 0 <= (as_of - s.date).days <= days)
+def signals_in_window(
+    result: SkillResult[ProfileFinding], as_of: dt.date, days: int, sources: list[SourceDoc]
+) -> int:
+    """How many of the profile's signals are dated within ``days`` before ``as_of``, by the date of
+    the source they cite: checked here in code, so a model that cites a two-year-old press release,
+    or dates an undated careers page "today", cannot qualify a company on it. A signal counts only
+    when its source was fetched for this prospect, is dated, and the signal carries that date."""
+    dated = {d.source_id: d.published_on for d in sources if d.published_on is not None}
+    return sum(
+        1
+        for s in result.finding.signals
+        if dated.get(s.source_id) == s.date and 0 <= (as_of - s.date).days <= days
+    )
 
 
 def is_qualified(
@@ -158,7 +167,8 @@ def is_qualified(
         finding.fit == "fit"
         and finding.fit_score >= hypothesis.qualify_threshold
         and not finding.disqualifiers_hit
-        and signals_in_window(result, as_of, hypothesis.recency_days) > 0
+        and signals_in_window(result, as_of, hypothesis.recency_days, stored_sources(services, prospect.id))
+        > 0
     )
 
 
@@ -320,7 +330,7 @@ def _route(
     hypothesis = services.hypotheses[current.hypothesis_slug]
     as_of = _as_of(services, stored_sources(services, prospect_id))
     qualified = is_qualified(services, current, result, as_of)
-    fresh = signals_in_window(result, as_of, hypothesis.recency_days)
+    fresh = signals_in_window(result, as_of, hypothesis.recency_days, stored_sources(services, prospect_id))
     decision = services.store.prospects.apply_event(
         prospect_id,
         Event.QUALIFIED if qualified else Event.DISQUALIFIED,

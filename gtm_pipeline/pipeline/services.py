@@ -19,6 +19,8 @@ from gtm_pipeline.providers.routing import ProviderRouter
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.sources.corpus import SampleCorpus
+from gtm_pipeline.sources.discovery.base import DiscoverySource
+from gtm_pipeline.sources.discovery.corpus_source import CORPUS_SOURCE, CorpusSource
 from gtm_pipeline.sources.fetcher import Fetcher
 from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.sources.web import build_fetcher, page_cache
@@ -73,6 +75,19 @@ class Services:
         if not self.settings.fetch.enabled:
             return None
         return build_fetcher(self.settings, self.store)
+
+    @cached_property
+    def discovery_sources(self) -> dict[str, DiscoverySource]:
+        """Where discovery asks, by name: the sample corpus (offline), the keyless public sources,
+        and the paid search APIs whose keys are set. Dagster runs pass their resources' sources."""
+        from gtm_pipeline.sources.discovery.feeds import FeedSource
+        from gtm_pipeline.sources.discovery.registry import build_sources
+
+        sources: dict[str, DiscoverySource] = {CORPUS_SOURCE: CorpusSource(self.corpus)}
+        sources.update(build_sources(self.settings, clock=self.clock))
+        if self.web is not None:  # feeds are pages: read only when fetching is on
+            sources["feeds"] = FeedSource(self.web)
+        return sources
 
     @property
     def pages(self) -> PageCache:

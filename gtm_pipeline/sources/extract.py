@@ -41,6 +41,7 @@ class PageContent:
     links: tuple[Link, ...] = ()
     feeds: tuple[str, ...] = ()
     organization: str | None = None
+    about_urls: tuple[str, ...] = ()  # JSON-LD ``about`` / ``mentions`` organizations' own sites
 
 
 def page_content(fetched: Fetched, *, today: dt.date) -> PageContent:
@@ -75,6 +76,7 @@ def page_content(fetched: Fetched, *, today: dt.date) -> PageContent:
         links=links,
         feeds=feeds,
         organization=_organization(structured),
+        about_urls=_about_urls(structured),
     )
 
 
@@ -131,6 +133,19 @@ def _organization(structured: list[dict[str, object]]) -> str | None:
             if isinstance(name, str) and name.strip():
                 return name.strip()
     return None
+
+
+def _about_urls(structured: list[dict[str, object]]) -> tuple[str, ...]:
+    """The sites of the organizations an article says it is about (``about`` / ``mentions``): how a
+    third party's news page names the company it reports on."""
+    found: list[str] = []
+    for item in structured:
+        for key in ("about", "mentions"):
+            value = item.get(key)
+            for thing in value if isinstance(value, list) else [value]:
+                if isinstance(thing, dict) and isinstance(thing.get("url"), str):
+                    found.append(str(thing["url"]))
+    return tuple(dict.fromkeys(found))
 
 
 def _links(tree: lxml.html.HtmlElement, base: str) -> tuple[tuple[Link, ...], tuple[str, ...]]:

@@ -62,7 +62,8 @@ def kind_of(url: str, text: str = "") -> str | None:
     return None
 
 
-def _source_id(url: str) -> str:
+def source_id_of(url: str) -> str:
+    """A fetched page's stable source id: ``web/<host><path>`` (scheme, query and fragment dropped)."""
     parts = urlsplit(url)
     return f"web/{parts.hostname}{parts.path.rstrip('/') or '/'}"[:190]
 
@@ -116,7 +117,7 @@ def _get(
             {"url": url, "refused": "no_text", "detail": "no readable text", "at_url": page.final_url}
         )
         return page, content
-    source_id = _source_id(page.final_url)
+    source_id = source_id_of(page.final_url)
     if any(d.source_id == source_id for d in visit.documents):
         return page, content
     visit.documents.append(
@@ -182,7 +183,7 @@ def _feed(fetcher: Fetcher, visit: SiteVisit, url: str, domain: str, today: dt.d
             continue
         summary = " ".join(str(entry.get("summary") or "").split())
         text = f"{entry.get('title', '')}. {summary}".strip()
-        source_id = _source_id(link)
+        source_id = source_id_of(link)
         if any(d.source_id == source_id for d in visit.documents):
             continue  # the page itself was fetched: it carries more than the feed's summary
         visit.documents.append(
@@ -232,7 +233,7 @@ def _jobs(fetcher: Fetcher, visit: SiteVisit, board: str, api: str, board_url: s
         for d, title, place in sorted(dated, reverse=True)
     ]
     text = f"Open roles on the {board.title()} job board: " + "; ".join(lines) + "."
-    source_id = _source_id(board_url)
+    source_id = source_id_of(board_url)
     visit.documents.append(
         SourceDoc(
             source_id=source_id,

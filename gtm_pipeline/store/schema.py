@@ -248,3 +248,16 @@ imports = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("summary", sa.JSON, nullable=False),
 )
+
+source_answers = sa.Table(
+    "source_answers",
+    metadata,
+    # A discovery source's answer to one query, reused inside the cache window instead of paying
+    # again. Hits quote public pages, which can name people: an erasure empties the table.
+    sa.Column("id", sa.String(64), primary_key=True),  # hash of source, query kind, text and window
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("query_kind", sa.String(16), nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Column("hits", sa.JSON, nullable=False),
+)

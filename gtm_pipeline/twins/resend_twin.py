@@ -54,7 +54,10 @@ BEHAVIOURS = (
 REPLIES = {
     "interested": "Thanks for reaching out - this is timely for us. Happy to set up a call next week.",
     "question": "How would this work with our existing audit tooling?",
-    "not-now": "Not a priority right now, we are mid-migration. Circle back in Q3.",
+    "not-now": (
+        "Not a priority right now, we are mid-migration. "
+        "Circle back in Q3, once we have hired a compliance lead."
+    ),
     "not-a-fit": "We built this in-house already, so it is not a fit for us.",
     "unsubscribe": "Please remove me from your list. Do not contact me again.",
     "referral": "I am not the right person. You should talk to our compliance lead, kim@{domain}.",

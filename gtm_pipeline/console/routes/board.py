@@ -33,7 +33,14 @@ def board_page(
         min_age_days=int(age) if age and age.isdigit() else None,
         page=int(page_no) if page_no and page_no.isdigit() else 1,
     )
-    return page(request, "board.html", session, board=data, groups=sorted(services.catalog.groups))
+    return page(
+        request,
+        "board.html",
+        session,
+        board=data,
+        groups=sorted(services.catalog.groups),
+        inputs=queries.inputs(services.store),
+    )
 
 
 @router.get("/prospects/{prospect_id}", response_class=HTMLResponse)

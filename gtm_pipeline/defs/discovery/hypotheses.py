@@ -83,12 +83,10 @@ def build_hypothesis_assets(hypothesis: Hypothesis) -> list[dg.AssetsDefinition]
                 "skill": discover_skill.name,
                 "skill_version": discover_skill.version,
                 "group": discover_skill.group.spec.name,
-                "candidates": report.candidates,
-                "registered": len(report.registered),
-                "already_known": len(report.already_known),
-                "duplicates": len(report.duplicates),
-                "rejected": len(report.rejected),
-                "dead_lettered": len(report.dead_lettered),
+                **{
+                    key: dg.MetadataValue.json(value) if isinstance(value, dict) else value
+                    for key, value in report.metadata().items()
+                },
                 "new_partitions": new_partitions,
                 "registered_ids": dg.MetadataValue.json(report.registered),
                 "journal_ids": dg.MetadataValue.json(report.journal_ids),
