@@ -28,4 +28,7 @@ fi
 if [ "${GTM_BENCH_FETCH:-200}" != "0" ]; then
   python bench/fetch.py --sites "${GTM_BENCH_FETCH:-200}" --pages 5 --latency 0.05
 fi
+if [ "${GTM_BENCH_DISCOVERY:-1000}" != "0" ]; then
+  python bench/discovery.py --companies 300 --hits "${GTM_BENCH_DISCOVERY:-1000}"
+fi
 echo "== pytest"; pytest -q "$@"

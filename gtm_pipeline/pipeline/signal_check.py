@@ -10,7 +10,7 @@ a hit counts only once the page it names has been read (:mod:`gtm_pipeline.sourc
 4. it is attributed to a company's own site: the source says so (a job board configured for the
    company, the sample corpus), or the page says which organization it is about (JSON-LD
    ``about`` / ``mentions``), or the page is on the company's own site (not a publisher's, and not
-   from a source that reports on others: news index, Hacker News, filings);
+   from a source that reports on others: a news index, filings);
 5. its kind is one the hypothesis counts (a weight above zero).
 
 The order is fixed so the same hit gives the same answer on every replay.
@@ -51,7 +51,7 @@ PUBLISHERS = frozenset(
         "www.globenewswire.com",
     }
 )
-THIRD_PARTY_SOURCES = frozenset({"gdelt", "hn", "edgar"})  # their pages report on others
+THIRD_PARTY_SOURCES = frozenset({"gdelt", "edgar"})  # their pages report on others
 
 
 @dataclass(frozen=True)
