@@ -419,3 +419,23 @@ def test_a_dns_timeout_is_shown_not_passed_as_deliverable(services: Services) ->
     notes = [n.reason for n in plan.warnings]
     assert any("unknown: DNS gave no answer" in n for n in notes)
     assert all("undeliverable" not in c.flags for co in plan.companies.values() for c in co.contacts)
+
+
+def test_a_free_mail_platform_or_ip_website_is_no_company(services: Services, tmp_path: Path) -> None:
+    listing = tmp_path / "bad.csv"
+    listing.write_text(
+        "Company,Website,Email\n"
+        "Gee,gmail.com,\n"
+        "Acme,https://www.linkedin.com/company/acme,\n"
+        "Beta,https://linkedin.com/company/beta,\n"
+        "Local,127.0.0.1,\n"
+        "Rowan,https://www.linkedin.com/company/rowan,kai@rowan-health.example\n"
+    )
+    plan = read_plan(listing, [])
+    reasons = {note.line: note.reason for note in plan.skipped}
+    assert sorted(reasons) == [2, 3, 4, 5]
+    assert (
+        "free-mail provider" in reasons[2] and "shared platform" in reasons[3] and "IP address" in reasons[5]
+    )
+    assert list(plan.companies) == ["rowan-health.example"]  # the work email's domain stands in
+    assert any("took the email's domain" in note.reason for note in plan.warnings)

@@ -120,6 +120,28 @@ def _opted_out(values: dict[str, str]) -> bool:
     return values.get("opted_out", "").strip().lower() in OPT_OUT_WORDS
 
 
+# Hosts that are nobody's company site: a profile or page there names a company, it is not one.
+SHARED_HOSTS = frozenset(
+    {
+        "linkedin.com", "facebook.com", "twitter.com", "x.com", "instagram.com", "youtube.com",
+        "github.com", "crunchbase.com", "wellfound.com", "angel.co", "medium.com", "google.com",
+        "sites.google.com", "notion.site", "wixsite.com", "linktr.ee",
+    }
+)  # fmt: skip
+
+
+def not_a_company_site(domain: str) -> str | None:
+    """Why ``domain`` cannot stand for one company (a free-mail provider, a shared platform, a bare IP
+    address), or None: two companies' LinkedIn pages must never merge into one prospect."""
+    if is_free_mail(domain):
+        return f"{domain} is a free-mail provider, not a company's site"
+    if domain in SHARED_HOSTS or any(domain.endswith("." + host) for host in SHARED_HOSTS):
+        return f"{domain} is a shared platform, not a company's site"
+    if domain.replace(".", "").isdigit() or ":" in domain:
+        return f"{domain} is an IP address, not a company's site"
+    return None
+
+
 def _plan_row(
     plan: ImportPlan, emails: dict[str, str], line: int, cells: list[str], values: dict[str, str]
 ) -> None:
@@ -134,7 +156,11 @@ def _plan_row(
     domain = None
     if values.get("domain"):
         try:
-            domain = normalize_domain(values["domain"])
+            given = normalize_domain(values["domain"])
+            why = not_a_company_site(given)
+            if why is not None:
+                raise InvalidIdentityError(why)
+            domain = given
         except InvalidIdentityError as exc:
             if email is None or is_free_mail(email):
                 plan.skipped.append(Note(line, f"invalid domain {values['domain']!r}: {exc}"))
