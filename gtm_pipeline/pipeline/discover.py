@@ -28,6 +28,7 @@ from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.signals import Candidate, Signal
 from gtm_pipeline.domain.states import PRE_SEND, Event, State
 from gtm_pipeline.pipeline.conflicts import CONFLICT_ACTOR, account_conflict, person_conflict
+from gtm_pipeline.pipeline.research import keep_source
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.signal_search import SKILL, Gathered, gather
 from gtm_pipeline.sources.corpus import Contact
@@ -217,21 +218,8 @@ def _keep_pages(
         doc = docs.get(source_id)
         if doc is None:
             continue
-        services.store.artifacts.add(
-            prospect_id=pid,
-            kind="raw_source",
-            content=doc.text,
-            source_id=doc.source_id,
-            url=doc.url,
-            source_kind=doc.kind,
-            published_on=doc.published_on,
-            meta={
-                **gathered.provenance.get(source_id, {}),
-                "title": doc.title,
-                "retrieved_at": doc.retrieved_at.isoformat(),
-                "found_by": "discovery",
-            },
-            run_id=run_id,
+        keep_source(
+            services, pid, doc, gathered.provenance.get(source_id, {}), run_id=run_id, found_by="discovery"
         )
 
 

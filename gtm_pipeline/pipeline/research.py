@@ -67,23 +67,33 @@ def fetch_sources(services: Services, prospect_id: str, *, run_id: str | None = 
         docs, provenance = _from_the_web(services, prospect, run_id)
     new = 0
     for doc in docs:
-        _id, created = services.store.artifacts.add(
-            prospect_id=prospect_id,
-            kind="raw_source",
-            content=doc.text,
-            source_id=doc.source_id,
-            url=doc.url,
-            source_kind=doc.kind,
-            published_on=doc.published_on,
-            meta={
-                **provenance.get(doc.source_id, {}),
-                "title": doc.title,
-                "retrieved_at": doc.retrieved_at.isoformat(),
-            },
-            run_id=run_id,
-        )
-        new += int(created)
+        new += int(keep_source(services, prospect_id, doc, provenance.get(doc.source_id, {}), run_id=run_id))
     return FetchReport(prospect_id, [d.source_id for d in docs], [d.content_hash for d in docs], new)
+
+
+def keep_source(
+    services: Services,
+    prospect_id: str,
+    doc: SourceDoc,
+    provenance: dict[str, object],
+    *,
+    run_id: str | None,
+    **extra: object,
+) -> bool:
+    """Store one fetched document as a raw source of the prospect, with where it came from
+    (idempotent by content); True when it was new."""
+    _id, created = services.store.artifacts.add(
+        prospect_id=prospect_id,
+        kind="raw_source",
+        content=doc.text,
+        source_id=doc.source_id,
+        url=doc.url,
+        source_kind=doc.kind,
+        published_on=doc.published_on,
+        meta={**provenance, "title": doc.title, "retrieved_at": doc.retrieved_at.isoformat(), **extra},
+        run_id=run_id,
+    )
+    return bool(created)
 
 
 def _from_the_web(
