@@ -9,15 +9,20 @@ from collections.abc import Iterator
 from email.utils import format_datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from gtm_pipeline.config import load_settings
+from gtm_pipeline.config import STARTER, load_settings
+from gtm_pipeline.defs.discovery.hypotheses import build_hypothesis_assets
+from gtm_pipeline.defs.resources import DiscoveryResource, DiscoverySourceResource, gtm_resource
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.hypothesis import Hypothesis, JobBoard
 from gtm_pipeline.domain.sources import normalize_for_match
 from gtm_pipeline.pipeline.discover import discover
+from gtm_pipeline.pipeline.hypotheses import load_hypotheses
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.signal_search import gather
+from gtm_pipeline.sources.discovery.registry import SOURCE_NAMES, endpoints_from_settings
 from gtm_pipeline.twins.discovery import Article, DiscoveryTwin, World
 from gtm_pipeline.twins.web import WebTwin
 from tests.conftest import HYPOTHESIS, TEST_START
@@ -108,9 +113,16 @@ def live(gtm_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Serv
         monkeypatch.setenv("GTM_FETCH_PAUSE_S", "0")
         monkeypatch.setenv("GTM_FETCH_ALLOW", f"{apis.address},{web.address}")
         monkeypatch.setenv("GTM_FETCH_CONNECT_TO", ",".join([*apis.connect_to(), *web.connect_to()]))
-        services = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+        services = _services()
         yield services, apis
         services.close()
+
+
+def _services() -> Services:
+    """Services on the settings as the environment has them, every source unthrottled (twins)."""
+    settings = load_settings()
+    unthrottled = endpoints_from_settings(settings, rates=dict.fromkeys(SOURCE_NAMES, 0.0))
+    return Services.from_settings(settings, clock=ManualClock(TEST_START), discovery_endpoints=unthrottled)
 
 
 def _hypothesis(services: Services, **update: object) -> Hypothesis:
@@ -192,7 +204,7 @@ def test_with_no_key_it_runs_on_the_keyless_sources_and_a_dry_run_pays_nothing(
     services, apis = live
     monkeypatch.delenv("EXA_API_KEY")
     monkeypatch.delenv("TAVILY_API_KEY")
-    keyless = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+    keyless = _services()
     try:
         gathered = gather(keyless, _hypothesis(keyless))
         assert set(gathered.calls) == {"gdelt", "hn", "edgar", "ats", "feeds"}
@@ -204,3 +216,49 @@ def test_with_no_key_it_runs_on_the_keyless_sources_and_a_dry_run_pays_nothing(
     assert {s["source"] for s in dry.skipped} == {"exa", "tavily"}
     assert all("--allow-spend" in s["reason"] for s in dry.skipped)
     assert apis.calls["exa"] == 0 and apis.calls["tavily"] == 0
+
+
+DISCOVERY_SECTION = """discovery:
+  search_queries: [compliance]
+  news_queries: [compliance]
+  filings_queries: [compliance]
+  job_boards: [{ats: greenhouse, token: acmehealth, domain: acme-health.example}]
+  job_keywords: [compliance]
+"""
+
+
+def test_the_dagster_discovery_asset_asks_the_sources_its_resources_configure_keys_through_envvar(
+    live: tuple[Services, DiscoveryTwin], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dagster run asks exactly the sources of its ``discovery`` resource: their addresses and
+    rates as configured there (rate 0 here: a twin needs no spacing), the paid ones' keys read
+    from the environment at run time through ``EnvVar``, never written into the run's record."""
+    _, apis = live
+    folder = tmp_path / "hypotheses"
+    folder.mkdir()
+    starter = (STARTER / "hypotheses" / f"{HYPOTHESIS}.md").read_text(encoding="utf-8")
+    (folder / f"{HYPOTHESIS}.md").write_text(
+        starter.replace("value_proposition:", DISCOVERY_SECTION + "value_proposition:", 1), encoding="utf-8"
+    )
+    monkeypatch.setenv("GTM_HYPOTHESES_DIR", str(folder))
+    monkeypatch.setenv("EXA_API_KEY", "exa-secret-at-run-time")
+    settings = load_settings()
+    configured = gtm_resource(settings).discovery
+    fast = {
+        name: DiscoverySourceResource(
+            base_url=getattr(configured, name).base_url,
+            rate_per_s=0.0,
+            api_key=dg.EnvVar("EXA_API_KEY") if name == "exa" else None,  # Tavily: left without a key
+        )
+        for name in SOURCE_NAMES
+    }
+    resource = gtm_resource(settings).model_copy(update={"discovery": DiscoveryResource(**fast)})
+    assets = build_hypothesis_assets(load_hypotheses(folder)[HYPOTHESIS])
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(assets, instance=instance, resources={"gtm": resource})
+        assert result.success
+        (materialized,) = [m for m in result.asset_materializations_for_node(assets[1].op.name) if m.metadata]
+        log = repr(instance.all_logs(result.run_id)) + repr(instance.get_run_by_id(result.run_id))
+    assert apis.calls["exa"] > 0 and apis.calls["tavily"] == 0 and apis.calls["gdelt"] > 0
+    assert "exa-secret-at-run-time" not in log
+    assert materialized.metadata["registered"].value >= 1  # type: ignore[attr-defined]

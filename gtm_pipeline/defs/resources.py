@@ -4,6 +4,9 @@
   config and its key through ``EnvVar``, so the Dagster UI shows what every run used and never
   the key. No key: the family stays out of every chain (``api_key`` is unset).
 * ``resend``: sending and the receiving API, key through ``EnvVar``.
+* ``discovery``: where discovery asks for signals, one nested resource per source (Exa, Tavily,
+  GDELT, Hacker News, EDGAR, the job boards), each with its address and its client-side rate, and
+  the paid ones their key through ``EnvVar``. A paid source without a key stays out of the run.
 * ``gtm``: the pipeline's own services (store, skills, corpus), built once per run process from
   the workspace and the two LLM resources it depends on. It never holds a key itself.
 """
@@ -20,6 +23,12 @@ from gtm_pipeline.config.model import BulkProvider, PolishProvider
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.providers.registry import Connection, build_router
+from gtm_pipeline.sources.discovery.registry import (
+    KEYED,
+    SOURCE_NAMES,
+    SourceEndpoint,
+    endpoints_from_settings,
+)
 
 _SECRET: dict[str, Any] = {"dagster__is_secret": True}  # the UI masks it
 
@@ -76,6 +85,32 @@ class ResendResource(dg.ConfigurableResource):
         return ResendClient.connect(self.api_key, self.api_url)
 
 
+class DiscoverySourceResource(dg.ConfigurableResource):
+    """One discovery source: its API's address, requests per second at most, and its key if paid."""
+
+    base_url: str | None = Field(default=None, description="None: the job boards' own addresses.")
+    rate_per_s: float = Field(description="Client-side requests per second at most (0: none).")
+    api_key: str | None = Field(default=None, json_schema_extra=_SECRET)
+
+    def endpoint(self, name: str) -> SourceEndpoint:
+        return SourceEndpoint(name, self.base_url, self.rate_per_s, self.api_key)
+
+
+class DiscoveryResource(dg.ConfigurableResource):
+    """Where discovery asks for behavioural signals, one source per field."""
+
+    exa: DiscoverySourceResource
+    tavily: DiscoverySourceResource
+    gdelt: DiscoverySourceResource
+    hn: DiscoverySourceResource
+    edgar: DiscoverySourceResource
+    ats: DiscoverySourceResource
+
+    def endpoints(self) -> dict[str, SourceEndpoint]:
+        """Every source's endpoint; a paid one without its key is left out when sources are built."""
+        return {name: getattr(self, name).endpoint(name) for name in SOURCE_NAMES}
+
+
 class GtmResource(dg.ConfigurableResource):
     """The pipeline's services for assets, sensors and schedules."""
 
@@ -83,6 +118,7 @@ class GtmResource(dg.ConfigurableResource):
     offline: bool = Field(default=True, description="The offline provider closes every chain.")
     bulk_llm: BulkLLMResource
     polish_llm: PolishLLMResource
+    discovery: DiscoveryResource
 
     _services: Services | None = PrivateAttr(default=None)
 
@@ -92,7 +128,11 @@ class GtmResource(dg.ConfigurableResource):
             router = build_router(
                 self.bulk_llm.connection(), self.polish_llm.connection(), offline=self.offline
             )
-            self._services = Services.from_settings(load_settings(self.workspace), router=router)
+            self._services = Services.from_settings(
+                load_settings(self.workspace),
+                router=router,
+                discovery_endpoints=self.discovery.endpoints(),
+            )
         return self._services
 
     def teardown_after_execution(self, context: Any) -> None:
@@ -129,6 +169,22 @@ def llm_resources(settings: Settings) -> tuple[BulkLLMResource, PolishLLMResourc
     return bulk_llm, polish_llm
 
 
+def discovery_resource(settings: Settings) -> DiscoveryResource:
+    """Every discovery source as configured; the paid ones' keys as ``EnvVar`` references (the
+    endpoints' own keys are dropped: the run reads them from the environment, the UI never sees
+    them). A paid source without a key still appears, keyless, so the UI shows it is off."""
+    settings.export_secrets()
+    fields = {
+        name: DiscoverySourceResource(
+            base_url=endpoint.base_url,
+            rate_per_s=endpoint.rate_per_s,
+            api_key=_key(settings, KEYED[name]) if name in KEYED else None,
+        )
+        for name, endpoint in endpoints_from_settings(settings).items()
+    }
+    return DiscoveryResource(**fields)
+
+
 def gtm_resource(settings: Settings | None = None, cls: type[GtmResource] = GtmResource) -> GtmResource:
     """The pipeline resource for ``settings`` (default: this process's), e.g. for a test's run."""
     settings = settings or load_settings()
@@ -138,6 +194,7 @@ def gtm_resource(settings: Settings | None = None, cls: type[GtmResource] = GtmR
         offline=settings.providers.offline,
         bulk_llm=bulk_llm,
         polish_llm=polish_llm,
+        discovery=discovery_resource(settings),
     )
 
 
@@ -154,5 +211,6 @@ def resources_for(settings: Settings) -> dict[str, Any]:
         "gtm": gtm,
         "bulk_llm": gtm.bulk_llm,
         "polish_llm": gtm.polish_llm,
+        "discovery": gtm.discovery,
         "resend": resend_resource(settings),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from gtm_pipeline.config import Settings
 from gtm_pipeline.domain.clock import Clock, SystemClock
@@ -25,6 +26,9 @@ from gtm_pipeline.sources.fetcher import Fetcher
 from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.sources.web import build_fetcher, page_cache
 from gtm_pipeline.store import Store
+
+if TYPE_CHECKING:
+    from gtm_pipeline.sources.discovery.registry import SourceEndpoint
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Services:
     sender: Sender
     accounts: Mapping[str, Account] = field(default_factory=dict)
     prices: PriceTable = field(default_factory=lambda: PriceTable({}))
+    discovery_endpoints: Mapping[str, SourceEndpoint] | None = None
 
     @property
     def clock(self) -> Clock:
@@ -79,12 +84,13 @@ class Services:
     @cached_property
     def discovery_sources(self) -> dict[str, DiscoverySource]:
         """Where discovery asks, by name: the sample corpus (offline), the keyless public sources,
-        and the paid search APIs whose keys are set. Dagster runs pass their resources' sources."""
+        and the paid search APIs whose keys are set. A Dagster run passes its discovery resources'
+        endpoints (``discovery_endpoints``); the CLI and the console use the settings'."""
         from gtm_pipeline.sources.discovery.feeds import FeedSource
         from gtm_pipeline.sources.discovery.registry import build_sources
 
         sources: dict[str, DiscoverySource] = {CORPUS_SOURCE: CorpusSource(self.corpus)}
-        sources.update(build_sources(self.settings, clock=self.clock))
+        sources.update(build_sources(self.settings, endpoints=self.discovery_endpoints, clock=self.clock))
         if self.web is not None:  # feeds are pages: read only when fetching is on
             sources["feeds"] = FeedSource(self.web)
         return sources
@@ -110,6 +116,7 @@ class Services:
         clock: Clock | None = None,
         router: ProviderRouter | None = None,
         store: Store | None = None,
+        discovery_endpoints: Mapping[str, SourceEndpoint] | None = None,
     ) -> Services:
         """Everything the settings describe; ``router`` comes from Dagster's provider resources when
         a run builds the services, else from the settings' keys."""
@@ -124,6 +131,7 @@ class Services:
             prices=PriceTable.load(paths.prices),
             router=router or router_from_settings(settings),
             sender=Sender.from_settings(settings),
+            discovery_endpoints=discovery_endpoints,
         )
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from gtm_pipeline.config import Settings
 from gtm_pipeline.domain.clock import Clock
@@ -53,54 +54,107 @@ def missing_keys(settings: Settings) -> dict[str, str]:
     return {name: "no_key" for name, secret in KEYED.items() if not settings.secret(secret)}
 
 
+@dataclass(frozen=True)
+class SourceEndpoint:
+    """Where one source is asked, how fast, and with which key (never printed: see ``__repr__``).
+
+    The settings make one per source (:func:`endpoints_from_settings`); a Dagster run makes them from
+    its discovery resources instead, whose keys come through ``EnvVar`` (``defs/resources.py``).
+    ``base_url`` is None for the job boards, which are reached at each board's own public address.
+    """
+
+    name: str
+    base_url: str | None
+    rate_per_s: float
+    api_key: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SourceEndpoint({self.name!r}, {self.base_url!r}, rate_per_s={self.rate_per_s})"
+
+
+def endpoints_from_settings(
+    settings: Settings, rates: Mapping[str, float] | None = None
+) -> dict[str, SourceEndpoint]:
+    """Every source's endpoint as the settings describe it; ``rates`` overrides requests per second
+    per source (0: unlimited, for a test against a twin). A paid source without a key has
+    ``api_key`` None, and :func:`build_sources` leaves it out."""
+    config = settings.model.discovery
+    rate = {**RATES, **(rates or {})}
+    urls: dict[str, str | None] = {
+        EXA: config.exa_url,
+        TAVILY: config.tavily_url,
+        GDELT: config.gdelt_url,
+        HN: config.hn_url,
+        EDGAR: config.edgar_url,
+        ATS: None,
+    }
+    return {
+        name: SourceEndpoint(
+            name, urls[name], rate[name], settings.secret(KEYED[name]) if name in KEYED else None
+        )
+        for name in SOURCE_NAMES
+    }
+
+
 def build_sources(
     settings: Settings,
     *,
+    endpoints: Mapping[str, SourceEndpoint] | None = None,
     clock: Clock | None = None,
     rates: Mapping[str, float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, DiscoverySource]:
-    """Every usable source by name. ``rates`` overrides requests per second per source (0: none);
-    ``clock`` lets a ``Retry-After`` given as an HTTP date be honoured."""
-    config = settings.model.discovery
-    rate = {**RATES, **(rates or {})}
+    """Every usable source by name, from ``endpoints`` (default: the settings'). ``rates``
+    overrides the settings' rates when no endpoints are given; ``clock`` lets a ``Retry-After``
+    given as an HTTP date be honoured. The fetch policy, timeout and User-Agent always come from the
+    settings: they protect the machine and tell an API's operator who is asking."""
+    chosen = endpoints if endpoints is not None else endpoints_from_settings(settings, rates)
+    timeout_s = settings.model.discovery.timeout_s
     policy = AddressPolicy.from_settings(settings.fetch.allow, settings.fetch.connect_to)
 
-    def http(name: str) -> JsonClient:
+    def http(endpoint: SourceEndpoint) -> JsonClient:
         return JsonClient(
-            name,
+            endpoint.name,
             policy=policy,
-            user_agent=source_user_agent(settings, name),
-            timeout_s=config.timeout_s,
-            rate_per_s=rate[name],
+            user_agent=source_user_agent(settings, endpoint.name),
+            timeout_s=timeout_s,
+            rate_per_s=endpoint.rate_per_s,
             clock=clock,
             sleep=sleep,
         )
 
+    def url(endpoint: SourceEndpoint) -> str:
+        if not endpoint.base_url:
+            raise ValueError(f"discovery source {endpoint.name!r} needs a base URL")
+        return endpoint.base_url
+
     sources: dict[str, DiscoverySource] = {}
-    exa_key = settings.secret(KEYED[EXA])
-    if exa_key:
-        sources[EXA] = ExaSource(
-            exa_key,
-            base_url=config.exa_url,
-            user_agent=source_user_agent(settings, EXA),
-            timeout_s=config.timeout_s,
-            rate_per_s=rate[EXA],
-            sleep=sleep,
-        )
-    tavily_key = settings.secret(KEYED[TAVILY])
-    if tavily_key:
-        sources[TAVILY] = TavilySource(
-            tavily_key,
-            base_url=config.tavily_url,
-            user_agent=source_user_agent(settings, TAVILY),
-            timeout_s=config.timeout_s,
-            rate_per_s=rate[TAVILY],
-            clock=clock,
-            sleep=sleep,
-        )
-    sources[GDELT] = GdeltSource(http(GDELT), config.gdelt_url)
-    sources[HN] = HackerNewsSource(http(HN), config.hn_url)
-    sources[EDGAR] = EdgarSource(http(EDGAR), config.edgar_url)
-    sources[ATS] = AtsSource(http(ATS))
+    for name, endpoint in chosen.items():
+        if name == EXA and endpoint.api_key:
+            sources[EXA] = ExaSource(
+                endpoint.api_key,
+                base_url=url(endpoint),
+                user_agent=source_user_agent(settings, EXA),
+                timeout_s=timeout_s,
+                rate_per_s=endpoint.rate_per_s,
+                sleep=sleep,
+            )
+        elif name == TAVILY and endpoint.api_key:
+            sources[TAVILY] = TavilySource(
+                endpoint.api_key,
+                base_url=url(endpoint),
+                user_agent=source_user_agent(settings, TAVILY),
+                timeout_s=timeout_s,
+                rate_per_s=endpoint.rate_per_s,
+                clock=clock,
+                sleep=sleep,
+            )
+        elif name == GDELT:
+            sources[GDELT] = GdeltSource(http(endpoint), url(endpoint))
+        elif name == HN:
+            sources[HN] = HackerNewsSource(http(endpoint), url(endpoint))
+        elif name == EDGAR:
+            sources[EDGAR] = EdgarSource(http(endpoint), url(endpoint))
+        elif name == ATS:
+            sources[ATS] = AtsSource(http(endpoint))
     return sources
