@@ -338,3 +338,5 @@ def test_an_unreachable_prospect_with_no_contact_and_no_pack_yet_says_so(
     assert "context pack for a manual channel is not built yet" in why
     assert f"/assets/context_pack?view=partitions&amp;partition={pid}" in why
     assert 'id="context-pack"' not in page
+    here = page.split('class="why-here"')[1].split("</section>")[0]
+    assert "Imported from accounts.csv" in here and "score" not in here  # not scored by discovery

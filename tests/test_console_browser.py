@@ -276,3 +276,30 @@ def test_the_skills_page_reads_the_folders_as_they_are_now(
     page.locator("#skill-context-pack form[action$='/demote'] button").click()
     expect(page.locator("#skill-result .flash.ok")).to_contain_text("context-pack demoted to writing-copilot")
     assert (skills / "writing-copilot" / "context-pack" / "SKILL.md").is_file()
+
+
+def test_a_review_card_shows_the_score_and_each_signals_part_of_it(
+    console: tuple[str, Services], browser: Browser
+) -> None:
+    """The reviewer sees why the company is in the queue: discovery's score, and per signal its kind,
+    date, weight times recency and the quote with its source, strongest first."""
+    base, services = console
+    page = _logged_in(browser, base)
+    page.goto(f"{base}/reviews")
+    cards = page.locator("section.card")
+    assert cards.count() > 0
+    for index in range(cards.count()):
+        card = cards.nth(index)
+        pid = str(card.get_attribute("data-prospect"))
+        (found,) = [e for e in services.store.journal.entries(pid) if e.kind == "discovered"]
+        signals = sorted(found.payload["signals"], key=lambda s: -s["contribution"])
+        expect(card.locator(".why-here .score")).to_have_text(f"score {found.payload['score']:.2f}")
+        rows = card.locator(".why-here tr.signal")
+        expect(rows).to_have_count(len(signals))
+        for row, signal in zip(rows.all(), signals, strict=True):
+            assert row.get_attribute("data-kind") == signal["kind"]
+            text = row.inner_text()
+            assert signal["date"] in text
+            part = f"{signal['contribution']:.2f} = {signal['weight']:.2f} \u00d7 {signal['recency']:.2f}"
+            assert part in text
+            assert row.locator("a").get_attribute("href") == signal["url"]

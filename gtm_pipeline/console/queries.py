@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gtm_pipeline.console.why_here import why_here
 from gtm_pipeline.domain.contracts import (
     ContextPackFinding,
     DraftFinding,
@@ -171,6 +172,7 @@ def review_items(store: Store, limit: int = 50) -> list[dict[str, Any]]:
                 "profile": profile,
                 "draft_evidence": _evidence(draft, sources),
                 "profile_evidence": _evidence(profile, sources),
+                "why": why_here(store, pid),
                 "meta": artifact.meta if artifact else {},
             }
         )
@@ -204,6 +206,7 @@ def timeline(store: Store, prospect_id: str) -> dict[str, Any] | None:
         "sources": list(sources.values()),
         "profile": profile,
         "profile_evidence": _evidence(profile, sources),
+        "why": why_here(store, prospect_id, list(reversed(journal))),
         "drafts": store.artifacts.of_kind(prospect_id, "draft"),
         "touches": ledger.touches(prospect_id),
         "events": ledger.events(prospect_id),
