@@ -271,6 +271,20 @@ def test_the_board_shows_where_inputs_went_and_an_unreachable_prospect_says_why(
                 actor=FETCH_ACTOR,
                 payload={"url": url, "reason": reason, "detail": f"refused ({reason}) before any byte"},
             )
+        for kind, payload in [
+            (
+                "signal_rejected",
+                {"reason": "quote_not_in_source", "url": "https://a.example/x", "source": "exa"},
+            ),
+            (
+                "signal_rejected",
+                {"reason": "quote_not_in_source", "url": "https://b.example/y", "source": "hn"},
+            ),
+            ("source_failed", {"reason": "http_503", "source": "gdelt", "query": "compliance"}),
+        ]:
+            store.journal.append(
+                subject=f"hypothesis:{HYPOTHESIS}", kind=kind, actor="discovery", payload=payload
+            )
         board = client.get("/").text
         panel = _panel(board)
         assert "Nothing imported" not in panel
@@ -279,6 +293,9 @@ def test_the_board_shows_where_inputs_went_and_an_unreachable_prospect_says_why(
         assert '<span class="inputs-reason" data-reason="private_address">private_address 1</span>' in panel
         assert '<span class="inputs-reason" data-reason="robots">robots 2</span>' in panel
         assert "too_large" not in panel  # older than the window
+        found = panel.split(f'data-hypothesis="{HYPOTHESIS}"')[1].split("</li>")[0]
+        assert 'data-reason="quote_not_in_source">quote not in source 2</span>' in found
+        assert '<span class="inputs-failure">gdelt: http_503 1</span>' in found
         assert "fetching is switched off (fetch.enabled): 1" in panel  # nowhere-clinic was not fetched
         assert '<a href="/?state=unreachable">no reachable person (waits for a manual channel)</a> 1' in panel
         assert '<a href="/?state=not_a_fit">not a fit (profile)</a> 1' in panel

@@ -5,6 +5,7 @@ the web twin; candidates merged by domain whose every signal has a dated quote f
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from email.utils import format_datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from gtm_pipeline.cli.run import _print_inputs
 from gtm_pipeline.config import STARTER, load_settings
 from gtm_pipeline.defs.discovery.hypotheses import build_hypothesis_assets
 from gtm_pipeline.defs.resources import DiscoveryResource, DiscoverySourceResource, gtm_resource
@@ -20,6 +22,7 @@ from gtm_pipeline.domain.hypothesis import Hypothesis, JobBoard
 from gtm_pipeline.domain.sources import normalize_for_match
 from gtm_pipeline.pipeline.discover import discover
 from gtm_pipeline.pipeline.hypotheses import load_hypotheses
+from gtm_pipeline.pipeline.inputs_report import inputs_status
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.signal_search import gather
 from gtm_pipeline.sources.discovery.registry import SOURCE_NAMES, endpoints_from_settings
@@ -175,7 +178,7 @@ def test_with_keys_every_source_is_asked_and_every_signal_kept_is_dated_and_foun
 
 
 def test_discovery_registers_the_candidates_with_their_score_and_signals_and_a_source_failure_is_recorded(
-    live: tuple[Services, DiscoveryTwin],
+    live: tuple[Services, DiscoveryTwin], capsys: pytest.CaptureFixture[str]
 ) -> None:
     services, apis = live
     apis.inject("gdelt", "503", times=5)
@@ -196,6 +199,16 @@ def test_discovery_registers_the_candidates_with_their_score_and_signals_and_a_s
     assert {s["source_id"] for s in found.payload["signals"]} <= kept  # each quote's page is kept
     again = discover(services, _hypothesis(services))
     assert again.registered == [] and pid in again.already_known  # a company seen before is never re-added
+
+    shown = inputs_status(services.store)["discovery"][HYPOTHESIS]  # what gtm status and the board show
+    assert shown["failed"] == {"gdelt: http_503": 1}
+    distinct = {(r.url, r.reason) for r in report.gathered.rejections}  # one page, many sources: once
+    assert shown["rejected"] == dict(sorted(Counter(reason for _, reason in distinct).items()))
+    assert shown["rejected"]["quote_not_in_source"] >= 1
+    _print_inputs(inputs_status(services.store))
+    printed = capsys.readouterr().out
+    assert f"Discovery for {HYPOTHESIS}, source calls failed in 7 days: gdelt: http_503 1" in printed
+    assert "quote_not_in_source" in printed
 
 
 def test_with_no_key_it_runs_on_the_keyless_sources_and_a_dry_run_pays_nothing(

@@ -190,6 +190,14 @@ def _print_inputs(inputs: dict[str, Any]) -> None:
         typer.echo(f"Pages not fetched in {days} days: {refused}")
     if inputs["fetch_off"]:
         typer.echo(f"Companies not fetched because fetch.enabled is off: {inputs['fetch_off']}")
+    for slug, outcome in inputs["discovery"].items():
+        for label, counts in (
+            ("pages rejected", outcome["rejected"]),
+            ("source calls failed", outcome["failed"]),
+        ):
+            if counts:
+                listed = ", ".join(f"{k} {v}" for k, v in counts.items())
+                typer.echo(f"Discovery for {slug}, {label} in {days} days: {listed}")
     for why, count in inputs["left_the_funnel"].items():
         typer.echo(f"Left before any touch ({days} days): {count} {why}")
 

@@ -115,7 +115,11 @@ def inputs(store: Store, days: int = 7) -> dict[str, Any]:
         for why, n in shown["left_the_funnel"].items()
     ]
     shown["empty"] = not (
-        shown["imports"] or shown["fetch_refused"] or shown["fetch_off"] or shown["left_the_funnel"]
+        shown["imports"]
+        or shown["fetch_refused"]
+        or shown["fetch_off"]
+        or shown["left_the_funnel"]
+        or shown["discovery"]
     )
     return shown
 

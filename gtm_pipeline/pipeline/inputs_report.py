@@ -1,5 +1,6 @@
-"""Where the inputs went: lists imported, pages not fetched and why, and why prospects left the
-funnel before any touch (counts, reasons and the operator's own file names; no personal data).
+"""Where the inputs went: lists imported, pages not fetched and why, discovery's hits rejected and
+sources that failed (by hypothesis and reason), and why prospects left the funnel before any touch
+(counts, reasons and the operator's own file names; no personal data).
 
 Both ``gtm status`` and the console's board show it, so it lives below both of them: nothing a
 list or the web brought in disappears without a reason on show somewhere the operator looks.
@@ -61,6 +62,7 @@ def inputs_status(store: Store, days: int = 7) -> dict[str, Any]:
         ],
         "fetch_refused": dict(sorted(refused.items())),
         "fetch_off": fetch_off,
+        "discovery": _discovery_outcomes(store, since),
         "left_the_funnel": dict(sorted(left.items())),
     }
 
@@ -99,3 +101,40 @@ def _fetch_outcomes(store: Store, since: dt.datetime) -> tuple[dict[str, int], i
             else:
                 refused[str(why)] = refused.get(str(why), 0) + int(n)
     return refused, fetch_off
+
+
+DISCOVERY_PREFIX = "hypothesis:"  # pipeline/discover.py's discovery_subject
+
+
+def _discovery_outcomes(store: Store, since: dt.datetime) -> dict[str, dict[str, dict[str, int]]]:
+    """Per hypothesis since ``since``: pages discovery rejected (one page found by several sources
+    counts once a day, as the journal keeps it), by reason (``quote_not_in_source``,
+    ``outside_lookback``, ``excluded_source``, ...), and calls to a source that failed, by source
+    and reason (``gdelt: http_503``). One grouped pass over the journal."""
+    j = t.journal
+    reason = j.c.payload["reason"].as_string()
+    source = j.c.payload["source"].as_string()
+    query = (
+        sa.select(j.c.subject, j.c.kind, reason, source, sa.func.count())
+        .where(
+            j.c.kind.in_(["signal_rejected", "source_failed"]),
+            j.c.subject.startswith(DISCOVERY_PREFIX),
+            j.c.created_at >= since,
+        )
+        .group_by(j.c.subject, j.c.kind, reason, source)
+    )
+    shown: dict[str, dict[str, dict[str, int]]] = {}
+    with store.reading() as c:
+        for subject, kind, why, where, n in c.execute(query):
+            outcome = shown.setdefault(
+                str(subject).removeprefix(DISCOVERY_PREFIX), {"rejected": {}, "failed": {}}
+            )
+            if kind == "signal_rejected":
+                outcome["rejected"][str(why)] = outcome["rejected"].get(str(why), 0) + int(n)
+            else:
+                label = f"{where}: {why}"
+                outcome["failed"][label] = outcome["failed"].get(label, 0) + int(n)
+    return {
+        slug: {key: dict(sorted(counts.items())) for key, counts in outcome.items()}
+        for slug, outcome in sorted(shown.items())
+    }
