@@ -77,7 +77,8 @@ ARTICLES = [
     Article(
         "https://www.sec.gov/Archives/edgar/data/1234567/000123456726000042/d42d8k.htm",
         "Acme Health 8-K",
-        "Acme Health, 8-K, Item 5.02, Item 9.01\n\nAcme Health appointed a chief compliance officer.",
+        "Acme Health, 8-K, Item 5.02, Item 9.01\n\nAcme Health appointed a chief compliance officer."
+        "\n\nCounsel: Baker & Lake LLP (bakerlake.example). About Acme Health: www.acme-health.example.",
         _day(12),
         channel="filing",
         form="8-K",
@@ -155,6 +156,8 @@ def test_with_keys_every_source_is_asked_and_every_signal_kept_is_dated_and_foun
     assert set(gathered.candidates) == {"acme-health.example", "birch-clinics.example"}
     acme = gathered.candidates["acme-health.example"]
     assert {s.kind for s in acme.signals} >= {"regulatory_event", "leadership_change", "hiring"}
+    (filed,) = [s for s in acme.signals if s.source == "edgar"]  # EDGAR names no site: the filing does
+    assert (filed.kind, filed.url) == ("leadership_change", ARTICLES[4].url)
     assert len(acme.sources) >= 3  # merged across sources by domain, every signal kept
     for candidate in gathered.candidates.values():
         for signal in candidate.signals:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gtm_pipeline.config import STARTER
+from gtm_pipeline.domain.filer_site import site_named_in
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.domain.signals import Hit, Rejection, Signal, classify, kinds_named, recency
 from gtm_pipeline.domain.sources import SourceDoc
@@ -184,3 +185,28 @@ def test_a_broken_discovery_section_stops_loading_naming_the_file_and_the_field(
     broken.write_text(text.replace("recency_days: 180", "recency_days: 180\ndiscovery:\n  feeds: [ftp://x]"))
     with pytest.raises(HypothesisFileError, match=r"discovery\.feeds"):
         load_hypothesis(broken)
+
+
+# ---------------------------------------------------------------- a filing names its filer's site
+
+
+@pytest.mark.parametrize(
+    ("text", "filer", "site"),
+    [
+        ("About Acme Health: www.acmehealth.com.", "ACME HEALTH INC", "acmehealth.com"),
+        ("Investors: ir@acme-health.example", "Acme Health, Inc.", "acme-health.example"),
+        (
+            "See https://acme.example/news and www.acmehealth.example",
+            "Acme Health Corp",
+            "acmehealth.example",
+        ),
+        ("Counsel: bakerlake.example; auditor: kpmg.example; sec.gov", "Acme Health Inc", None),
+        ("Exhibit d42d8k.htm filed at sec.gov", "Acme Health Inc", None),
+        ("www.ab.example", "AB Holdings Ltd", None),  # too short to prove anything
+        ("The Birch Group (birch.example)", "The Birch Group plc", "birch.example"),
+    ],
+)
+def test_a_filing_names_its_filers_site_only_when_the_domain_spells_the_name(
+    text: str, filer: str, site: str | None
+) -> None:
+    assert site_named_in(text, filer) == site

@@ -9,8 +9,9 @@ a hit counts only once the page it names has been read (:mod:`gtm_pipeline.sourc
    lookback window and not in the future;
 4. it is attributed to a company's own site: the source says so (a job board configured for the
    company, the sample corpus), or the page says which organization it is about (JSON-LD
-   ``about`` / ``mentions``), or the page is on the company's own site (not a publisher's, and not
-   from a source that reports on others: a news index, filings);
+   ``about`` / ``mentions``), or a filing names a site that spells its filer's name
+   (:mod:`gtm_pipeline.domain.filer_site`), or the page is on the company's own site (not a
+   publisher's, and not from a source that reports on others: a news index, filings);
 5. its kind is one the hypothesis counts (a weight above zero).
 
 The order is fixed so the same hit gives the same answer on every replay.
@@ -22,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gtm_pipeline.domain.filer_site import site_named_in
 from gtm_pipeline.domain.hypothesis import Hypothesis
 from gtm_pipeline.domain.ids import normalize_domain
 from gtm_pipeline.domain.signals import Hit, Rejection, Signal, SignalKind, classify, recency
@@ -52,6 +54,7 @@ PUBLISHERS = frozenset(
     }
 )
 THIRD_PARTY_SOURCES = frozenset({"gdelt", "edgar"})  # their pages report on others
+FILING_SOURCES = frozenset({"edgar"})  # they name the filer, so a site in the text can be matched
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ def attribute(hit: Hit, page: ReadPage) -> str | None:
         about = host_of(url)
         if about and about != host and about not in PUBLISHERS:
             return normalize_domain(about)
+    if hit.source in FILING_SOURCES and hit.company_name:
+        named = site_named_in(page.doc.text, hit.company_name)
+        if named is not None and named not in PUBLISHERS:
+            return named
     if hit.source not in THIRD_PARTY_SOURCES and host and host not in PUBLISHERS:
         return normalize_domain(host)
     return None
@@ -130,7 +137,8 @@ def check(hit: Hit, page: ReadPage | Unread, rules: CheckRules) -> Signal | Reje
             domain,
         )
     if domain is None:
-        return rejected("unattributed", f"no company's own site is named for a {hit.source} hit")
+        why = "the filing names no site that spells its filer's name" if hit.source in FILING_SOURCES else ""
+        return rejected("unattributed", why or f"no company's own site is named for a {hit.source} hit")
     kind = classify(hit.quote, hit.title, hint=hit.kind_hint, extra=rules.kind_keywords)
     weight = rules.weights.get(kind, 0.0)
     if weight <= 0:

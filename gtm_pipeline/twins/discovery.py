@@ -199,9 +199,11 @@ class World:
 
 
 def render_page(article: Article) -> bytes:
-    """An article page: title, paragraphs, and (when dated) JSON-LD ``datePublished``."""
+    """An article page: title, paragraphs, and (when dated) JSON-LD ``datePublished``. A filing is
+    plain HTML, as EDGAR serves it: no JSON-LD, so neither its date nor its filer's site is on the
+    page as data (EDGAR's own filing date and the site its text names are what count)."""
     head = f"<title>{html.escape(article.title)}</title>"
-    if article.page_dated and article.published is not None:
+    if article.page_dated and article.published is not None and article.channel != "filing":
         data = {
             "@context": "https://schema.org",
             "@type": "NewsArticle",
