@@ -278,3 +278,28 @@ def test_the_dagster_discovery_asset_asks_the_sources_its_resources_configure_ke
     assert apis.calls["exa"] > 0 and apis.calls["tavily"] == 0 and apis.calls["gdelt"] > 0
     assert "exa-secret-at-run-time" not in log
     assert materialized.metadata["registered"].value >= 1  # type: ignore[attr-defined]
+
+
+def test_paid_search_stops_at_the_daily_cap_and_says_so_and_the_next_day_it_may_spend_again(
+    live: tuple[Services, DiscoveryTwin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """discovery.daily_cap_usd bounds what paid search spends in a day, across passes; a query it
+    would push over the cap is not asked, and the skip names the cap and what was spent."""
+    _, apis = live
+    monkeypatch.setenv("GTM_DISCOVERY_DAILY_CAP_USD", "0.04")  # Exa $0.022 and Tavily $0.008 a query
+    capped = _services()
+    try:
+        hypothesis = _hypothesis(capped, search_queries=["compliance", "audit", "soc 2"], news_queries=[])
+        gathered = gather(capped, hypothesis)
+        spent = capped.store.spend.on(TEST_START.date(), providers=["exa", "tavily"])
+        assert 0 < spent <= 0.04 and gathered.spend_usd == pytest.approx(spent)
+        refused = [s for s in gathered.skipped if s["source"] in ("exa", "tavily")]
+        assert refused and all("discovery.daily_cap_usd $0.04" in s["reason"] for s in refused)
+        asked = apis.calls["exa"] + apis.calls["tavily"]
+        assert asked + len(refused) == 6  # three queries to each paid source: asked or refused
+        assert capped.store.spend.on(TEST_START.date(), providers=["gdelt"]) == 0.0  # keyless is free
+        capped.clock.set(TEST_START + dt.timedelta(days=1))  # type: ignore[attr-defined]
+        later = gather(capped, _hypothesis(capped, search_queries=["hipaa"], news_queries=[]))
+        assert later.spend_usd > 0 and not [s for s in later.skipped if s["source"] in ("exa", "tavily")]
+    finally:
+        capped.close()

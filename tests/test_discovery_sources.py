@@ -344,12 +344,16 @@ def test_a_host_that_does_not_answer_or_is_not_allowed_is_unreachable(
         environ={
             **twin.env(),
             "GTM_GDELT_URL": "http://127.0.0.1:9",
+            "GTM_EXA_URL": "http://127.0.0.1:9",
+            "GTM_TAVILY_URL": "http://127.0.0.1:9",
             "GTM_FETCH_ALLOW": f"{twin.address},127.0.0.1:9",
         },
     )
-    with pytest.raises(SourceFailed) as refused:
-        build_sources(closed)["gdelt"].search(_query("acme", kind="news"))
-    assert refused.value.reason == "unreachable"
+    sources = build_sources(closed, rates=dict.fromkeys(SOURCE_NAMES, 0.0))
+    for name, kind in (("gdelt", "news"), ("exa", "search"), ("tavily", "search")):
+        with pytest.raises(SourceFailed) as refused:  # nobody listens: at once, not retried
+            sources[name].search(_query("acme", kind=kind))
+        assert (refused.value.source, refused.value.reason) == (name, "unreachable")
     not_allowed = load_settings(cwd=tmp_path, environ={**twin.env(), "GTM_FETCH_ALLOW": ""})
     with pytest.raises(SourceFailed) as guarded:  # loopback is private: the SSRF guard says no
         build_sources(not_allowed)["hn"].search(_query("compliance"))

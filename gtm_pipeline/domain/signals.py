@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 SignalKind = Literal[
     "hiring",
@@ -25,15 +25,7 @@ SignalKind = Literal[
     "public_statement",
     "technology_adoption",
 ]
-SIGNAL_KINDS: tuple[SignalKind, ...] = (
-    "hiring",
-    "leadership_change",
-    "funding",
-    "regulatory_event",
-    "product_launch",
-    "public_statement",
-    "technology_adoption",
-)
+SIGNAL_KINDS: tuple[SignalKind, ...] = get_args(SignalKind)  # one list: the type's
 QueryKind = Literal["search", "news", "filings", "jobs", "feed"]
 
 # Why a hit did not become a signal: stable values (journaled, counted in reports and the benchmark).

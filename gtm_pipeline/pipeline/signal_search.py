@@ -278,11 +278,8 @@ def _spend_refusal(
     if cap is not None and spent + cost > cap:
         return f"group {group.name} would pass its daily cap of ${cap:g} (spent ${spent:.4f} today)"
     search_cap = services.settings.discovery.daily_cap_usd
-    searched = sum(
-        float(row["cost_usd"])
-        for row in services.store.spend.rows()
-        if row["day"] == today and str(row["model"]).endswith("-search")
-    )
+    paid = [name for name, source in services.discovery_sources.items() if source.paid]
+    searched = services.store.spend.on(today, providers=paid)
     if searched + cost > search_cap:
         return f"paid search would pass discovery.daily_cap_usd ${search_cap:g} (spent ${searched:.4f} today)"
     return None

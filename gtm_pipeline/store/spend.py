@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -46,10 +47,15 @@ class Spend:
                     .values({name: getattr(t.spend.c, name) + value for name, value in values.items()})
                 )
 
-    def on(self, day: dt.date, group: str) -> float:
-        query = sa.select(sa.func.coalesce(sa.func.sum(t.spend.c.cost_usd), 0.0)).where(
-            t.spend.c.day == day, t.spend.c.group_name == group
-        )
+    def on(
+        self, day: dt.date, group: str | None = None, *, providers: Collection[str] | None = None
+    ) -> float:
+        """Dollars spent on ``day``: by one skill group, and/or on some providers (paid search)."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(t.spend.c.cost_usd), 0.0)).where(t.spend.c.day == day)
+        if group is not None:
+            query = query.where(t.spend.c.group_name == group)
+        if providers is not None:
+            query = query.where(t.spend.c.provider.in_(list(providers)))
         with self.store.reading() as c:
             return float(c.execute(query).scalar_one())
 

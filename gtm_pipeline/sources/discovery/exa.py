@@ -23,20 +23,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from exa_py import Exa
 from exa_py.errors import ExaTimeoutError
 
 from gtm_pipeline.domain.signals import Hit, Query, QueryKind
-from gtm_pipeline.sources.discovery.base import SourceFailed
 from gtm_pipeline.sources.discovery.http import (
     RateLimit,
-    TransientFailure,
     failure_for_status,
     iso_date,
     malformed,
     with_retries,
 )
+from gtm_pipeline.sources.discovery.sdk_errors import transport_errors
 
 EXA = "exa"
 EXA_URL = "https://api.exa.ai"
@@ -109,21 +107,16 @@ class ExaSource:
     def _once(self, query: Query) -> Any:
         self.rate.wait()
         try:
-            return self.client.search(
-                query.text,
-                num_results=max(1, min(query.limit, MAX_RESULTS)),
-                type="auto",
-                category="news" if query.kind == "news" else None,
-                start_published_date=f"{query.since.isoformat()}T00:00:00.000Z",
-                end_published_date=f"{query.until.isoformat()}T23:59:59.999Z",
-                contents={"highlights": True, "text": {"max_characters": 1000}},
-            )
-        except ExaTimeoutError as exc:
-            raise TransientFailure(self.name, "timeout", f"over {self.timeout_s:g}s") from exc
-        except requests.exceptions.Timeout as exc:
-            raise TransientFailure(self.name, "timeout", f"over {self.timeout_s:g}s") from exc
-        except requests.exceptions.RequestException as exc:
-            raise SourceFailed(self.name, "unreachable", f"{type(exc).__name__}: {exc}") from exc
+            with transport_errors(self.name, self.timeout_s, (ExaTimeoutError,)):
+                return self.client.search(
+                    query.text,
+                    num_results=max(1, min(query.limit, MAX_RESULTS)),
+                    type="auto",
+                    category="news" if query.kind == "news" else None,
+                    start_published_date=f"{query.since.isoformat()}T00:00:00.000Z",
+                    end_published_date=f"{query.until.isoformat()}T23:59:59.999Z",
+                    contents={"highlights": True, "text": {"max_characters": 1000}},
+                )
         except ValueError as exc:  # the SDK's error for an HTTP status, or a body that is not JSON
             found = _STATUS.search(str(exc))
             if found and str(exc).startswith("Request failed"):

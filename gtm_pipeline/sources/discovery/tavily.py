@@ -38,7 +38,6 @@ from gtm_pipeline.domain.signals import Hit, Query, QueryKind
 from gtm_pipeline.sources.discovery.base import SourceFailed
 from gtm_pipeline.sources.discovery.http import (
     RateLimit,
-    TransientFailure,
     failure_for_status,
     iso_date,
     malformed,
@@ -46,6 +45,7 @@ from gtm_pipeline.sources.discovery.http import (
     retry_after,
     with_retries,
 )
+from gtm_pipeline.sources.discovery.sdk_errors import transport_errors
 
 TAVILY = "tavily"
 TAVILY_URL = "https://api.tavily.com"
@@ -130,6 +130,12 @@ class TavilySource:
     def _once(self, query: Query) -> Any:
         self.rate.wait()
         self._last.status, self._last.retry_after = None, None
+        with transport_errors(self.name, self.timeout_s, (TavilyTimeout,)):
+            return self._answer(query)
+
+    def _answer(self, query: Query) -> Any:
+        """The SDK's answer, or the failure its own errors stand for (the transport's are
+        :func:`transport_errors`'; ``HTTPError`` and ``JSONDecodeError`` are read here first)."""
         try:
             return self.client.search(
                 query.text,
@@ -140,10 +146,6 @@ class TavilySource:
                 max_results=max(1, min(query.limit, MAX_RESULTS)),
                 timeout=self.timeout_s,
             )
-        except TavilyTimeout as exc:
-            raise TransientFailure(self.name, "timeout", f"over {self.timeout_s:g}s") from exc
-        except requests.exceptions.Timeout as exc:
-            raise TransientFailure(self.name, "timeout", f"over {self.timeout_s:g}s") from exc
         except UsageLimitExceededError as exc:
             raise self._failure(429, str(exc)) from exc
         except (ForbiddenError, InvalidAPIKeyError, BadRequestError) as exc:
@@ -153,8 +155,6 @@ class TavilySource:
             raise self._failure(status, str(exc)) from exc
         except requests.exceptions.JSONDecodeError as exc:  # a 200 whose body is not JSON
             raise malformed(self.name, str(exc)[:200]) from exc
-        except requests.exceptions.RequestException as exc:
-            raise SourceFailed(self.name, "unreachable", f"{type(exc).__name__}: {exc}") from exc
         except ValueError as exc:
             raise malformed(self.name, str(exc)[:200]) from exc
         except TypeError as exc:  # the SDK's `raise response.raise_for_status()` on an odd status
