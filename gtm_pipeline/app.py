@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gtm_pipeline.config import Settings
 from gtm_pipeline.console import routes as console_routes
+from gtm_pipeline.console.headers import SecurityHeaders
 from gtm_pipeline.console.security import ConsoleAuth
 from gtm_pipeline.outreach.ingest import Fetch
 from gtm_pipeline.outreach.receiver import create_receiver
@@ -56,5 +57,8 @@ def create_app(settings: Settings, *, services: Services | None = None, console:
     if console:
         static = Path(__file__).parent / "console" / "static"
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
-        console_routes.mount(app, services, ConsoleAuth.from_settings(settings))
+        console_routes.mount(
+            app, services, ConsoleAuth.from_settings(settings, services.store.console_sessions)
+        )
+        app.add_middleware(SecurityHeaders)
     return app

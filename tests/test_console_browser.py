@@ -285,9 +285,15 @@ def test_a_review_card_shows_the_score_and_each_signals_part_of_it(
     date, weight times recency and the quote with its source, strongest first."""
     base, services = console
     page = _logged_in(browser, base)
+    blocked: list[str] = []  # the page runs under a strict CSP: anything it blocks is a bug
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{base}/reviews")
     cards = page.locator("section.card")
     assert cards.count() > 0
+    card = cards.first  # typing in a draft marks it edited (console.js, not an inline handler)
+    assert card.locator(".edited-flag").input_value() == "0"
+    card.locator("textarea[name=body]").press_sequentially(" ")
+    assert card.locator(".edited-flag").input_value() == "1"
     for index in range(cards.count()):
         card = cards.nth(index)
         pid = str(card.get_attribute("data-prospect"))
@@ -303,3 +309,4 @@ def test_a_review_card_shows_the_score_and_each_signals_part_of_it(
             part = f"{signal['contribution']:.2f} = {signal['weight']:.2f} \u00d7 {signal['recency']:.2f}"
             assert part in text
             assert row.locator("a").get_attribute("href") == signal["url"]
+    assert blocked == []

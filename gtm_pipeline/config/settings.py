@@ -150,10 +150,15 @@ class Settings:
             return configured.encode()
         path = self.paths.home / "secrets" / f"{purpose}.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # nobody else lists it
+            if path.parent.stat().st_mode & 0o077:
+                path.parent.chmod(0o700)
             staging = path.with_name(f".{path.name}.{os.getpid()}.{_random.token_hex(4)}")
-            staging.write_text(_random.token_hex(32))
-            staging.chmod(0o600)
+            descriptor = os.open(
+                staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600
+            )  # never readable by others
+            with os.fdopen(descriptor, "w") as staged:
+                staged.write(_random.token_hex(32))
             try:
                 os.link(staging, path)  # fails if another process got there first: theirs wins
             except FileExistsError:

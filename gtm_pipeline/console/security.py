@@ -1,51 +1,60 @@
-"""Login, the signed session cookie and CSRF protection of the console.
+"""Login, the session and CSRF protection of the console.
 
-The operator's password is the ``GTM_OPERATOR_PASSWORD`` secret (no password: no login,
-the console refuses). A session is a cookie signed with a key kept under GTM_HOME
-(``itsdangerous``; HttpOnly, SameSite=Strict, 12 hours); it carries the operator's name
-and a random CSRF token that every POST must echo (form field or ``X-CSRF-Token``).
+The operator's password is the ``GTM_OPERATOR_PASSWORD`` secret (no password: no login, the console
+refuses). A session is a random id, held in the store (:class:`~gtm_pipeline.store.console_sessions.
+ConsoleSessions`) and carried in a cookie signed with a key kept under GTM_HOME (``itsdangerous``;
+HttpOnly, SameSite=Strict, 12 hours) with a random CSRF token that every POST must echo (form field
+or ``X-CSRF-Token``). Because the session lives in the store, logging out ends it for every console
+process at once, and "log out everywhere" ends them all; a copied cookie is worth nothing after.
+
+Wrong passwords are counted per client (its address, hashed) in the store: after a run of them,
+logins pause for that client only, so nobody can lock the operator out from another address.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from gtm_pipeline.config import Settings
+from gtm_pipeline.store.console_sessions import ConsoleSessions
 
 COOKIE = "gtm_session"
 MAX_AGE_S = 12 * 3600
-MAX_FAILURES = 5  # wrong passwords within FAILURE_WINDOW_S before logins pause
-FAILURE_WINDOW_S = 300.0
+MAX_FAILURES = 5  # wrong passwords from one client within FAILURE_WINDOW before its logins pause
+FAILURE_WINDOW = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Session:
     operator: str
     csrf: str
+    session_id: str = ""
 
 
 class ConsoleAuth:
-    """Checks the password, issues and reads sessions, checks CSRF tokens."""
+    """Checks the password per client, starts, reads and ends sessions, checks CSRF tokens."""
 
-    def __init__(self, key: bytes, password: str | None, operator: str = "operator") -> None:
+    def __init__(
+        self, key: bytes, password: str | None, sessions: ConsoleSessions, operator: str = "operator"
+    ) -> None:
         self._digest = hashlib.sha256(password.encode()).digest() if password else None
         self.operator = operator
+        self.sessions = sessions
         self._signer = URLSafeTimedSerializer(key, salt="gtm-console-session")
-        self._failures: deque[float] = deque(maxlen=MAX_FAILURES)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ConsoleAuth:
+    def from_settings(cls, settings: Settings, sessions: ConsoleSessions) -> ConsoleAuth:
         """The session key (configured, or generated once under home), password and operator name."""
         return cls(
             settings.signing_key("console"),
             settings.secret("operator_password"),
+            sessions,
             settings.console.operator or "operator",
         )
 
@@ -53,41 +62,55 @@ class ConsoleAuth:
     def enabled(self) -> bool:
         return self._digest is not None
 
-    def locked_for(self, now: float | None = None) -> float:
-        """Seconds until a login may be tried again (0 when open).
+    def locked_for(self, client: str) -> float:
+        """Seconds until ``client`` may try a password again (0 when open).
 
-        The console binds to loopback by default, but behind a tunnel or proxy a password
-        is all that stands in front of it: after a run of wrong passwords, attempts pause.
-        """
-        now = time.monotonic() if now is None else now
-        if len(self._failures) < MAX_FAILURES:
+        The console binds to loopback by default, but behind a tunnel or proxy a password is all
+        that stands in front of it: after a run of wrong passwords from one client, its attempts
+        pause; other clients are not affected."""
+        now = self.sessions.store.now()
+        failures = self.sessions.failures_since(client, now - FAILURE_WINDOW)
+        if len(failures) < MAX_FAILURES:
             return 0.0
-        return max(0.0, self._failures[0] + FAILURE_WINDOW_S - now)
+        oldest_that_counts = failures[-MAX_FAILURES]
+        return max(0.0, (oldest_that_counts + FAILURE_WINDOW - now).total_seconds())
 
-    def check_password(self, candidate: str, now: float | None = None) -> bool:
+    def check_password(self, candidate: str, client: str) -> bool:
         if self._digest is None:
             return False
         ok = hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self._digest)
         if ok:
-            self._failures.clear()
+            self.sessions.clear_failures(client)
         else:
-            self._failures.append(time.monotonic() if now is None else now)
+            self.sessions.failed_login(client)
         return ok
 
     def issue(self) -> str:
-        return self._signer.dumps({"op": self.operator, "csrf": secrets.token_urlsafe(24)})
+        """Start a session and return its signed cookie value."""
+        session_id = secrets.token_urlsafe(32)
+        self.sessions.start(session_id, self.operator)
+        return self._signer.dumps({"op": self.operator, "csrf": secrets.token_urlsafe(24), "sid": session_id})
 
     def read(self, cookie: str | None) -> Session | None:
+        """The session a cookie stands for, or None: forged, expired, or ended by a logout."""
         if not cookie:
             return None
         try:
             data = self._signer.loads(cookie, max_age=MAX_AGE_S)
         except (BadSignature, SignatureExpired):
             return None
-        if not isinstance(data, dict) or "op" not in data or "csrf" not in data:
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("op", "csrf", "sid")):
             return None
-        return Session(operator=str(data["op"]), csrf=str(data["csrf"]))
+        if not self.sessions.live(data["sid"], dt.timedelta(seconds=MAX_AGE_S)):
+            return None
+        return Session(operator=data["op"], csrf=data["csrf"], session_id=data["sid"])
+
+    def end(self, session: Session) -> None:
+        self.sessions.end(session.session_id)
+
+    def end_everywhere(self) -> int:
+        return self.sessions.end_all()
 
     @staticmethod
     def csrf_ok(session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(session.csrf, str(token))
+        return bool(token) and hmac.compare_digest(session.csrf.encode(), str(token).encode())

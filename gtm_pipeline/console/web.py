@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -27,6 +28,19 @@ from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 FLASH_COOKIE = "gtm_flash"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # "since the beginning" for journal reads
+MAX_ROW_ID = 2**63 - 1  # what SQLite and Postgres can hold: a bigger number is a 422, not a 500
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
+
+
+def bounded(value: str | None, name: str, low: int, high: int) -> int | None:
+    """A whole-number filter from a query string: None when blank (an empty form field), else a
+    number within ``[low, high]``; anything else is the client's mistake (400), never a 500."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(high)) or not low <= int(text) <= high:
+        raise HTTPException(400, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
 
 
 def web_url(value: object) -> str:

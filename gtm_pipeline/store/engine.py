@@ -12,6 +12,7 @@ and several Dagster run processes writing at once:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -47,13 +48,24 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
             _configure_sqlite(engine, read_only=True)
             return engine
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(database))
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
     if read_only:
         return sa.create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True})
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def private_file(path: Path) -> None:
+    """Create the store's file (and its folder) readable by its owner only: it holds prospects'
+    names, addresses and replies. SQLite gives its ``-wal`` and ``-shm`` files the database file's
+    mode, so they follow. An existing store left readable by others is tightened, not refused."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _ensure_wal(cursor: Any) -> None:

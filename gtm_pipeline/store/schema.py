@@ -261,3 +261,26 @@ source_answers = sa.Table(
     sa.Column("cost_usd", sa.Float, nullable=False),
     sa.Column("hits", sa.JSON, nullable=False),
 )
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    # One login to the console. The cookie carries the id (signed); a session counts only while its
+    # row is here and not ended, so logging out (one, or everywhere) ends it for every process.
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the random session id
+    sa.Column("operator", sa.String(80), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("ended_why", sa.String(40)),  # logout, logout_everywhere
+)
+
+console_login_failures = sa.Table(
+    "console_login_failures",
+    metadata,
+    # A wrong password, by client (a hash of its address): logins pause for that client only, so
+    # someone guessing from one address cannot lock the operator out from another.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_console_login_failures_client", "client", "failed_at"),
+)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.artifacts import Artifacts
+from gtm_pipeline.store.console_sessions import ConsoleSessions
 from gtm_pipeline.store.contacts import Contacts
 from gtm_pipeline.store.dead_letters import DeadLetters
 from gtm_pipeline.store.engine import (
@@ -72,6 +73,7 @@ class Store:
         self.contacts = Contacts(self)
         self.imports = Imports(self)
         self.source_answers = SourceAnswers(self)
+        self.console_sessions = ConsoleSessions(self)
 
     def now(self) -> dt.datetime:
         """The injected clock's time: every timestamp the store writes or compares comes from here."""

@@ -9,9 +9,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from gtm_pipeline.console import charts, queries
 from gtm_pipeline.console.security import Session
-from gtm_pipeline.console.web import console, page, viewer
+from gtm_pipeline.console.web import bounded, console, page, viewer
 
 router = APIRouter()
+MAX_AGE_DAYS = 36_500  # a century: any real filter fits, no date arithmetic overflows
+MAX_PAGE = 1_000_000  # 50 million prospects a page of 50 at a time
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -30,8 +32,8 @@ def board_page(
         hypothesis=hypothesis or None,
         state=state or None,
         group=group or None,
-        min_age_days=int(age) if age and age.isdigit() else None,
-        page=int(page_no) if page_no and page_no.isdigit() else 1,
+        min_age_days=bounded(age, "age", 0, MAX_AGE_DAYS),
+        page=bounded(page_no, "page_no", 1, MAX_PAGE) or 1,
     )
     return page(
         request,

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from gtm_pipeline.console import queries
 from gtm_pipeline.console.actions import discard_dead_letter, retry_dead_letter
 from gtm_pipeline.console.security import Session
-from gtm_pipeline.console.web import Posted, console, done, page, poster, viewer
+from gtm_pipeline.console.web import Posted, RowId, console, done, page, poster, viewer
 
 router = APIRouter()
 
@@ -24,7 +24,7 @@ def dead_letters_page(request: Request, session: Annotated[Session, Depends(view
 
 @router.post("/dead-letters/{dead_id}/{action}")
 async def dead_letter_action(
-    request: Request, posted: Annotated[Posted, Depends(poster)], dead_id: int, action: str
+    request: Request, posted: Annotated[Posted, Depends(poster)], dead_id: RowId, action: str
 ) -> Response:
     services = console(request).services
     try:
@@ -49,7 +49,7 @@ def escalations_page(request: Request, session: Annotated[Session, Depends(viewe
 
 @router.post("/escalations/{escalation_id}/ack")
 async def acknowledge(
-    request: Request, posted: Annotated[Posted, Depends(poster)], escalation_id: int
+    request: Request, posted: Annotated[Posted, Depends(poster)], escalation_id: RowId
 ) -> Response:
     ok = console(request).services.store.escalations.acknowledge(
         escalation_id, actor=posted.actor, note=str(posted.form.get("note", ""))

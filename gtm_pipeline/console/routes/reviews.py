@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from gtm_pipeline.console import queries
 from gtm_pipeline.console.actions import ActionError, approve, reject
 from gtm_pipeline.console.security import Session
-from gtm_pipeline.console.web import Posted, console, done, page, poster, viewer
+from gtm_pipeline.console.web import Posted, RowId, console, done, page, poster, viewer
 
 router = APIRouter()
 
@@ -22,7 +22,7 @@ def reviews_page(request: Request, session: Annotated[Session, Depends(viewer)])
 
 @router.post("/reviews/{review_id}/approve")
 async def approve_review(
-    request: Request, posted: Annotated[Posted, Depends(poster)], review_id: int
+    request: Request, posted: Annotated[Posted, Depends(poster)], review_id: RowId
 ) -> Response:
     form = posted.form
     edited = form.get("edited") == "1"
@@ -45,7 +45,7 @@ async def approve_review(
 
 @router.post("/reviews/{review_id}/reject")
 async def reject_review(
-    request: Request, posted: Annotated[Posted, Depends(poster)], review_id: int
+    request: Request, posted: Annotated[Posted, Depends(poster)], review_id: RowId
 ) -> Response:
     reason = str(posted.form.get("reason", ""))
     try:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from gtm_pipeline.console import queries
 from gtm_pipeline.console.actions import ActionError, record_rights_request
 from gtm_pipeline.console.security import Session
-from gtm_pipeline.console.web import Posted, console, done, page, poster, viewer
+from gtm_pipeline.console.web import Posted, RowId, console, done, page, poster, viewer
 from gtm_pipeline.pipeline.privacy import RIGHTS_KINDS, UnknownSubjectError, fulfil_access, fulfil_erasure
 
 router = APIRouter()
@@ -44,7 +44,7 @@ async def record_rights(request: Request, posted: Annotated[Posted, Depends(post
 
 @router.post("/rights/{request_id}/{action}")
 async def rights_action(
-    request: Request, posted: Annotated[Posted, Depends(poster)], request_id: int, action: str
+    request: Request, posted: Annotated[Posted, Depends(poster)], request_id: RowId, action: str
 ) -> Response:
     services = console(request).services
     actor, now = posted.actor, services.clock.now()

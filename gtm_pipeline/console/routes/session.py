@@ -1,14 +1,22 @@
-"""Login and logout."""
+"""Login, logout, and logout everywhere."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gtm_pipeline.console.security import COOKIE, MAX_AGE_S
-from gtm_pipeline.console.web import TEMPLATES, console, poster
+from gtm_pipeline.console.web import TEMPLATES, Posted, console, poster
 
 router = APIRouter()
+
+
+def client_of(request: Request) -> str:
+    """Who is trying a password: the connecting address (a forwarded-for header is anyone's to
+    write, so it is not believed; behind a proxy every client shares the proxy's throttle)."""
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -21,8 +29,8 @@ def login_page(request: Request) -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, password: str = Form("")) -> Response:
     current = console(request)
-    auth = current.auth
-    wait = auth.locked_for()
+    auth, client = current.auth, client_of(request)
+    wait = auth.locked_for(client)
     if wait > 0:
         message = f"Too many wrong passwords; try again in {int(wait) + 1} s."
         return TEMPLATES.TemplateResponse(
@@ -32,7 +40,7 @@ def login(request: Request, password: str = Form("")) -> Response:
             status_code=429,
             headers={"retry-after": str(int(wait) + 1)},
         )
-    if not auth.check_password(password):
+    if not auth.check_password(password, client):
         return TEMPLATES.TemplateResponse(
             request, "login.html", {"enabled": auth.enabled, "error": "Wrong password."}, status_code=401
         )
@@ -48,8 +56,21 @@ def login(request: Request, password: str = Form("")) -> Response:
     return response
 
 
-@router.post("/logout", dependencies=[Depends(poster)])
-async def logout() -> Response:
+def _logged_out() -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
+
+
+@router.post("/logout")
+async def logout(request: Request, posted: Annotated[Posted, Depends(poster)]) -> Response:
+    """End this session in the store: the cookie, even if copied, no longer opens anything."""
+    console(request).auth.end(posted.session)
+    return _logged_out()
+
+
+@router.post("/logout/everywhere")
+async def logout_everywhere(request: Request, posted: Annotated[Posted, Depends(poster)]) -> Response:
+    """End every open session of the console (a lost laptop, a shared screen), this one included."""
+    console(request).auth.end_everywhere()
+    return _logged_out()

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from gtm_pipeline.console import graduation
 from gtm_pipeline.console.security import Session
-from gtm_pipeline.console.web import EPOCH, Posted, console, done, page, poster, viewer
+from gtm_pipeline.console.web import EPOCH, Console, Posted, console, done, page, poster, viewer
+from gtm_pipeline.skills.catalog import SkillFileError
 
 router = APIRouter()
 
@@ -18,7 +19,14 @@ router = APIRouter()
 def skills_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
     current = console(request)
     store = current.services.store
-    catalog = current.fresh_catalog()
+    moves = [*store.journal.of_kind("skill_promoted", EPOCH), *store.journal.of_kind("skill_demoted", EPOCH)]
+    moves.sort(key=lambda e: e.created_at)
+    try:
+        catalog = current.fresh_catalog()
+    except SkillFileError as exc:  # someone is editing a SKILL.md: say which file and what, not a 500
+        response = page(request, "skills.html", session, rows=[], moves=moves, broken=_broken(exc, current))
+        response.status_code = 503
+        return response
     stats = {(s.skill, s.version, s.group): s for s in graduation.skill_stats(store)}
     rows = []
     for skill in sorted(catalog.skills.values(), key=lambda s: s.name):
@@ -31,8 +39,7 @@ def skills_page(request: Request, session: Annotated[Session, Depends(viewer)]) 
                 "demote_to": skill.group.spec.demote_to,
             }
         )
-    moves = [*store.journal.of_kind("skill_promoted", EPOCH), *store.journal.of_kind("skill_demoted", EPOCH)]
-    return page(request, "skills.html", session, rows=rows, moves=sorted(moves, key=lambda e: e.created_at))
+    return page(request, "skills.html", session, rows=rows, moves=moves, broken=None)
 
 
 @router.post("/skills/{name}/{direction}")
@@ -55,7 +62,20 @@ async def move_skill(
         services.catalog = graduation.move_skill(
             services.store, current.fresh_catalog(), name, direction=direction, actor=posted.actor
         )
+    except SkillFileError as exc:
+        return done(request, "/skills", f"{name} not {direction}d: {_broken(exc, current)}", ok=False)
     except (graduation.GraduationError, KeyError) as exc:
         return done(request, "/skills", f"{name} not {direction}d: {exc}", ok=False)
     group = services.catalog.skill(name).group.spec
     return done(request, "/skills", f"{name} {direction}d to {group.name} ({group.mode})")
+
+
+def _broken(exc: SkillFileError, current: Console) -> str:
+    """What is wrong on disk, with the file named relative to the skills folder."""
+    root = current.services.catalog.root
+    try:
+        where = str(exc.path.relative_to(root))
+    except ValueError:
+        where = exc.path.name
+    message = str(exc).split(": ", 2)[-1]
+    return f"the skills on disk cannot be read: {where}: {exc.field}: {message}"
