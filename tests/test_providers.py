@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gtm_pipeline.config import load_settings
+from gtm_pipeline.defs.steps import FALLBACK_TAG
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.pipeline.research import augment, fetch_sources
@@ -165,8 +166,17 @@ def test_keys_never_reach_prompts_logs_metadata_exceptions_or_dagster(
     with dg.DagsterInstance.local_temp(str(dagster_dir)) as instance:
         outcome = run_graph(instance, log_level="DEBUG")
         assert outcome.success
+        # every profile came from polish standing in for bulk: the run says so, it is not silent
+        event = instance.get_latest_materialization_event(dg.AssetKey("profile"))
+        assert event is not None and event.asset_materialization is not None
+        run_meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+        ranged = instance.get_run_by_id(event.run_id)
+        assert ranged is not None and int(ranged.tags[FALLBACK_TAG]) == run_meta["run_fallbacks"] > 0
+        assert run_meta["run_providers"] == f"polish={run_meta['run_fallbacks']}"
     services = Services.from_settings(load_settings())
     try:
+        (told,) = [e for e in services.store.escalations.open() if e.kind == "provider_fallback"][:1]
+        assert "group research: results from polish instead of bulk" in told.detail
         outcomes = [
             a["outcome"]
             for s in services.store.journal.subjects()

@@ -196,6 +196,12 @@ class ProviderSettings(Section):
         "GTM_OFFLINE",
         doc="End every chain with the offline, extractive provider (false: a live model or a wait).",
     )
+    offline_fallback: bool = setting(
+        False,
+        "GTM_OFFLINE_FALLBACK",
+        doc="Let the offline provider stand in when a live one is configured but failing (off: the call "
+        "waits for a later run and the operator is told, never a silent downgrade).",
+    )
     workers: int = setting(8, "GTM_WORKERS", doc="Prospects in flight per Dagster run.")
     bulk: BulkProvider = Field(default_factory=BulkProvider)
     polish: PolishProvider = Field(default_factory=PolishProvider)

@@ -116,6 +116,9 @@ class GtmResource(dg.ConfigurableResource):
 
     workspace: str | None = Field(default=None, description="The workspace folder (none: demo defaults).")
     offline: bool = Field(default=True, description="The offline provider closes every chain.")
+    offline_fallback: bool = Field(
+        default=False, description="The offline provider may stand in for a failing live one."
+    )
     bulk_llm: BulkLLMResource
     polish_llm: PolishLLMResource
     discovery: DiscoveryResource
@@ -126,7 +129,10 @@ class GtmResource(dg.ConfigurableResource):
     def services(self) -> Services:
         if self._services is None:
             router = build_router(
-                self.bulk_llm.connection(), self.polish_llm.connection(), offline=self.offline
+                self.bulk_llm.connection(),
+                self.polish_llm.connection(),
+                offline=self.offline,
+                offline_fallback=self.offline_fallback,
             )
             self._services = Services.from_settings(
                 load_settings(self.workspace),
@@ -192,6 +198,7 @@ def gtm_resource(settings: Settings | None = None, cls: type[GtmResource] = GtmR
     return cls(
         workspace=str(settings.workspace) if settings.workspace else None,
         offline=settings.providers.offline,
+        offline_fallback=settings.providers.offline_fallback,
         bulk_llm=bulk_llm,
         polish_llm=polish_llm,
         discovery=discovery_resource(settings),

@@ -121,15 +121,19 @@ class Services:
         """Everything the settings describe; ``router`` comes from Dagster's provider resources when
         a run builds the services, else from the settings' keys."""
         paths = settings.paths
+        store = store or Store.open(paths.database_url, clock=clock or SystemClock())
+        router = router or router_from_settings(settings)
+        if not store.read_only:
+            router.share_limits(store.rate_buckets)  # one rate per provider across every process
         return cls(
             settings=settings,
-            store=store or Store.open(paths.database_url, clock=clock or SystemClock()),
+            store=store,
             catalog=load_catalog(paths.skills),
             corpus=SampleCorpus(paths.corpus),
             hypotheses=load_hypotheses(paths.hypotheses),
             accounts=load_accounts(paths.accounts),
             prices=PriceTable.load(paths.prices),
-            router=router or router_from_settings(settings),
+            router=router,
             sender=Sender.from_settings(settings),
             discovery_endpoints=discovery_endpoints,
         )

@@ -63,6 +63,7 @@ class StepReport:
                     "tokens_estimated": producer.usage.estimated,
                     "cost_usd": producer.cost_usd,
                     "confidence": outcome.result.confidence,
+                    "fallback": outcome.fallback,
                 }
             )
         if outcome.route:

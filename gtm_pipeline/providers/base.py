@@ -37,8 +37,8 @@ class ProviderError(RuntimeError):
     """A provider call that failed. The message never carries a key, a prompt or a response body.
 
     ``kind`` is one of: rate_limit, overloaded, server_error, timeout, connection, auth,
-    bad_request, bad_output. Routing fails over on every kind; ``retry_after`` is the
-    server's hint for a rate limit.
+    bad_request, bad_output. Routing waits on ``rate_limit`` and fails over on every other kind;
+    ``retry_after`` is the server's hint for a rate limit.
     """
 
     def __init__(

@@ -3,8 +3,9 @@
 This module and the provider classes are the only product code that handles an API key: the
 key arrives either from the settings' secrets (the CLI, the console) or from a Dagster provider
 resource (``EnvVar``), and goes straight into the SDK client. A family is configured when its
-key is set; the offline provider closes every chain unless ``providers.offline`` is false
-(production groups that must never fall back to extractive output).
+key is set. The offline provider answers a chain only where no live family is configured (the
+demo, a machine with no keys) and never stands in for a failing live one unless
+``providers.offline_fallback`` is on; ``providers.offline`` false removes it entirely.
 """
 
 from __future__ import annotations
@@ -54,8 +55,12 @@ def _polish(connection: Connection) -> Provider:
     return AnthropicProvider("polish", config, api_key=connection.api_key)
 
 
-def build_router(*connections: Connection | None, offline: bool = True) -> ProviderRouter:
-    """The router over the families that have a key, with their client-side rate limits."""
+def build_router(
+    *connections: Connection | None, offline: bool = True, offline_fallback: bool = False
+) -> ProviderRouter:
+    """The router over the families that have a key, with their client-side rate limits. The
+    offline provider closes a chain only where no live family is configured, unless
+    ``offline_fallback`` lets it stand in for a failing one."""
     providers: dict[str, Provider] = {}
     rates: dict[str, float] = {}
     for connection in connections:
@@ -66,7 +71,7 @@ def build_router(*connections: Connection | None, offline: bool = True) -> Provi
             rates[connection.family] = connection.settings.rps
     if offline:
         providers["offline"] = OfflineProvider()
-    return ProviderRouter(providers, rate_limits=rates)
+    return ProviderRouter(providers, rate_limits=rates, offline_fallback=offline_fallback)
 
 
 def connections_from_settings(settings: Settings) -> tuple[Connection | None, Connection | None]:
@@ -79,4 +84,8 @@ def connections_from_settings(settings: Settings) -> tuple[Connection | None, Co
 
 
 def router_from_settings(settings: Settings) -> ProviderRouter:
-    return build_router(*connections_from_settings(settings), offline=settings.providers.offline)
+    return build_router(
+        *connections_from_settings(settings),
+        offline=settings.providers.offline,
+        offline_fallback=settings.providers.offline_fallback,
+    )

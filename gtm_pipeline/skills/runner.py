@@ -53,6 +53,7 @@ class SkillOutcome:
     route: list[dict[str, Any]] = field(default_factory=list)
     waiting: str | None = None
     reused: bool = False
+    fallback: bool = False  # produced by another provider than the one its group prefers
 
     @property
     def ok(self) -> bool:
@@ -151,6 +152,7 @@ class SkillRunner:
                 continue
             route += [a.as_dict() for a in trail]
             self._escalate_open_circuits(route, today)
+            fallback = self._fallback(group.name, group.providers, trail[-1].provider, today)
             cost = self.prices.cost(reply.model, reply.usage)
             self.store.spend.record(
                 day=today,
@@ -167,11 +169,18 @@ class SkillRunner:
                     subject=subject,
                     kind="skill_result",
                     actor=skill.actor,
-                    payload={"input_hash": digest, "result": result.model_dump(mode="json"), "route": route},
+                    payload={
+                        "input_hash": digest,
+                        "result": result.model_dump(mode="json"),
+                        "route": route,
+                        "fallback": fallback,
+                    },
                     dedupe_key=f"skill:{skill.code_version}:{subject}:{digest}:{content_hash(reply.text)[:16]}",
                     run_id=run_id,
                 )
-                return SkillOutcome(skill, digest, attempt, result, entry, reply=reply, route=route)
+                return SkillOutcome(
+                    skill, digest, attempt, result, entry, reply=reply, route=route, fallback=fallback
+                )
         assert failure is not None
         attempts = skill.spec.max_attempts
         dead_letter_id, _created = self.store.dead_letters.record(
@@ -242,6 +251,20 @@ class SkillRunner:
                     subject=str(attempt.get("provider")),
                     detail=f"provider {attempt.get('provider')} failing: its circuit opened, calls fail over",
                 )
+
+    def _fallback(self, group: str, chain: list[str], provider: str, day: dt.date) -> bool:
+        """Whether ``provider`` stood in for the group's preferred one; if so the operator is told
+        (once a day per group and provider): a result from a fallback is never silent."""
+        preferred = self.router.preferred(chain)
+        if preferred is None or provider == preferred:
+            return False
+        self.store.escalations.raise_(
+            "provider_fallback",
+            f"fallback:{group}:{provider}:{day.isoformat()}",
+            subject=group,
+            detail=f"group {group}: results from {provider} instead of {preferred} (failing or busy)",
+        )
+        return True
 
     def _wait_for_budget(
         self, skill: Skill, subject: str, digest: str, day: dt.date, run_id: str | None

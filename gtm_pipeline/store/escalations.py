@@ -24,6 +24,7 @@ KINDS = (
     "dead_letter",
     "domain_halt",
     "circuit_open",
+    "provider_fallback",  # results came from another provider than the group prefers
     "spend_cap",
     "touch_failed",
     "touch_uncertain",

@@ -284,3 +284,12 @@ console_login_failures = sa.Table(
     sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_console_login_failures_client", "client", "failed_at"),
 )
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    # A provider's client-side rate, shared by every process (runs, sensors, the CLI): ``tat`` is
+    # the bucket's theoretical arrival time (GCRA), in seconds of the machine's wall clock.
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("tat", sa.Float, nullable=False),
+)

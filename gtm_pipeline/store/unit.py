@@ -49,6 +49,7 @@ from gtm_pipeline.store.journal import Journal
 from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.store.privacy import Privacy
 from gtm_pipeline.store.prospects import Prospects
+from gtm_pipeline.store.rate_buckets import RateBuckets
 from gtm_pipeline.store.reviews import Reviews
 from gtm_pipeline.store.source_answers import SourceAnswers
 from gtm_pipeline.store.spend import Spend
@@ -74,6 +75,7 @@ class Store:
         self.imports = Imports(self)
         self.source_answers = SourceAnswers(self)
         self.console_sessions = ConsoleSessions(self)
+        self.rate_buckets = RateBuckets(self)
 
     def now(self) -> dt.datetime:
         """The injected clock's time: every timestamp the store writes or compares comes from here."""
