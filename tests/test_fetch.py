@@ -173,10 +173,13 @@ def test_the_twin_itself_is_private_unless_allowed(twin: WebTwin, tmp_path: Path
     assert twin.hits() == []  # not even robots.txt was asked for
 
 
-def test_a_lying_charset_is_detected_not_garbled(fetcher: Fetcher) -> None:
+def test_a_lying_charset_falls_back_to_windows_1252_not_a_garbled_guess(fetcher: Fetcher) -> None:
+    # windows-1252 bytes behind "charset=utf-8": a detector alone reads them as cp1257 ("hōpitaux, déją")
     page = fetcher.get("https://tricky.example/legacy")
-    assert "Café société" in page.text
-    assert "detected" in page.charset
+    assert "Café société — prix spéciaux pour les hôpitaux, déjà livrés à Genève et à Zürich." in page.text
+    assert page.charset == "cp1252"
+    assert page.charset_source == "windows-1252 fallback (header said utf-8, which does not decode)"
+    assert page.provenance()["charset_source"] == page.charset_source
 
 
 def test_rebinding_is_refused_on_the_socket() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gtm_pipeline.domain.ids import (
@@ -64,3 +66,41 @@ def test_email_normalization_folds_case_and_subaddress() -> None:
 def test_bad_emails_are_refused(bad: str) -> None:
     with pytest.raises(InvalidIdentityError):
         normalize_email(bad)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "ascii"),
+    [
+        ("straße.de", "xn--strae-oqa.de"),  # IDNA2003 (Python's codec) gave strasse.de: another domain
+        ("https://www.STRASSE.de/", "strasse.de"),
+        ("Bücher.example", "xn--bcher-kva.example"),
+        ("BÜCHER.EXAMPLE.", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("bücher。example", "xn--bcher-kva.example"),  # an ideographic full stop separates labels too
+        ("ana@straße.de", "xn--strae-oqa.de"),
+    ],
+)
+def test_internationalized_domains_use_idna2008_with_uts46_mapping(spelling: str, ascii: str) -> None:
+    assert normalize_domain(spelling) == ascii
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("bü-.example", "Label must not start or end with a hyphen"),
+        ("xn--zz.example", "Invalid A-label"),
+        ("a\u200db-ü.example", "Joiner U+200D not allowed"),
+        ("ü" * 70 + ".example", "Label too long"),
+        ("http://[bad", "Invalid IPv6 URL"),
+    ],
+)
+def test_an_invalid_internationalized_name_is_refused_with_its_reason(bad: str, why: str) -> None:
+    with pytest.raises(InvalidIdentityError, match=re.escape(why)):
+        normalize_domain(bad)
+
+
+def test_the_unicode_and_punycode_spellings_of_an_address_are_one_person() -> None:
+    assert normalize_email("Jonas@Straße.de") == "jonas@xn--strae-oqa.de"
+    assert email_hash("jonas@straße.de") == email_hash("jonas@xn--strae-oqa.de")
+    assert email_hash("jonas@straße.de") != email_hash("jonas@strasse.de")
+    assert prospect_id("straße.de") == prospect_id("xn--strae-oqa.de") != prospect_id("strasse.de")

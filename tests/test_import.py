@@ -439,3 +439,47 @@ def test_a_free_mail_platform_or_ip_website_is_no_company(services: Services, tm
     )
     assert list(plan.companies) == ["rowan-health.example"]  # the work email's domain stands in
     assert any("took the email's domain" in note.reason for note in plan.warnings)
+
+
+def test_internationalised_domains_and_addresses_are_one_identity_in_punycode(
+    services: Services, tmp_path: Path
+) -> None:
+    listing = tmp_path / "idn.csv"
+    listing.write_text(
+        "domain,company,name,email,title\n"
+        "https://www.straße-kliniken.example/,Straße Kliniken,Jonas Weiß,Jonas@Straße-Kliniken.example,CISO\n"
+        "xn--strae-kliniken-3fb.example,Straße,Jonas Weiß,jonas@xn--strae-kliniken-3fb.example,CISO\n"
+        ",Bücher Haus,Lena Roth,lena@bücher.example,COO\n"
+        "bü-.example,Broken Label,,,\n"
+        ",Broken Punycode,Ana Lima,ana@xn--zz.example,CFO\n"
+        "xn--zz.example,Rescued,Kai Berg,kai@bücher.example,CTO\n",
+        encoding="utf-8",
+    )
+    report = do_import(services, listing)
+    # ß is kept (IDNA2008): strasse-kliniken.example would be somebody else's domain
+    klinik = services.store.prospects.get(prospect_id("xn--strae-kliniken-3fb.example"))
+    assert klinik is not None and klinik.contact_email == "jonas@xn--strae-kliniken-3fb.example"
+    assert services.store.prospects.get(prospect_id("strasse-kliniken.example")) is None
+    assert [c.email for c in services.store.contacts.of(klinik.id)] == [
+        "jonas@xn--strae-kliniken-3fb.example"
+    ]
+    assert report.merged == [3, 7]  # the same company and person spelt in punycode; Bücher again
+    buecher = services.store.prospects.get(prospect_id("bücher.example"))
+    assert buecher is not None and buecher.contact_email == "lena@xn--bcher-kva.example"
+    skipped = {n.line: n.reason for n in report.skipped}
+    assert sorted(skipped) == [5, 6]
+    assert skipped[5] == (
+        "invalid domain 'bü-.example': not a valid internationalized domain name "
+        "(Label must not start or end with a hyphen): 'bü-.example'"
+    )
+    assert skipped[6] == "company 'Broken Punycode' has no domain, website or work email in this row"
+    warnings = {n.line: n.reason for n in report.warnings}
+    assert "the email is not an address" in warnings[6] and "IDNA" in warnings[6]
+    assert warnings[7].startswith(
+        "invalid domain 'xn--zz.example' (not a valid internationalized domain name"
+    )
+    assert warnings[7].endswith("took the email's domain")
+    assert {c.email for c in services.store.contacts.of(buecher.id)} == {
+        "lena@xn--bcher-kva.example",
+        "kai@xn--bcher-kva.example",
+    }

@@ -18,13 +18,14 @@ def fetch(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Fetch one URL as the pipeline would (robots, politeness, limits, SSRF guard) and print what
-    would be stored, or the refusal and its reason. Stores nothing: no document, no HTTP cache."""
+    would be stored, or the refusal and its reason. Leaves nothing on disk: no document, no HTTP
+    cache, no lock file (it waits its turn on a host the pipeline is crawling, but makes no file)."""
     from gtm_pipeline.sources.extract import page_content
     from gtm_pipeline.sources.fetcher import FetchRefused
     from gtm_pipeline.sources.web import build_fetcher
 
     now = clock().now()
-    with build_fetcher(settings(), clock(), cache=False) as fetcher:
+    with build_fetcher(settings(), clock(), cache=False, create_lock_files=False) as fetcher:
         try:
             page = fetcher.get(url)
         except FetchRefused as refused:
@@ -48,7 +49,8 @@ def fetch(
         [
             f"{page.status} {page.final_url}"
             + (f" (after {len(page.redirects)} redirect(s))" if page.redirects else ""),
-            f"robots: {page.robots}; {page.content_type} {page.charset}; sha256 {page.content_hash[:16]}",
+            f"robots: {page.robots}; {page.content_type}; sha256 {page.content_hash[:16]}",
+            f"charset: {page.charset} ({page.charset_source})",
             f"title: {content.title or '-'}",
             f"published: {record['published_on'] or 'unknown'} ({content.date_source})",
             f"text: {len(content.text)} characters; {len(content.links)} links; "

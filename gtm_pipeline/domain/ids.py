@@ -12,6 +12,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+import idna
+
 PROSPECT_PREFIX = "p_"
 _ID_HEX_CHARS = 20  # 80 bits: collision odds are negligible at millions of prospects
 _PROSPECT_ID_RE = re.compile(rf"^{PROSPECT_PREFIX}[0-9a-f]{{{_ID_HEX_CHARS}}}$")
@@ -27,25 +29,43 @@ def normalize_domain(raw: str) -> str:
 
     ``https://WWW.Acme-Health.example/about/`` and ``acme-health.example.`` are the same
     company: scheme, ``www.``, port, path, case and a trailing dot are dropped, and
-    internationalized names are IDNA-encoded so that two spellings of one name collide.
+    internationalized names are put in their ASCII (punycode) form so that two spellings of one
+    name collide (see :func:`_ascii_host`). Raises :class:`InvalidIdentityError`, saying why,
+    for anything that is not a domain name.
     """
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
         raise InvalidIdentityError("empty domain")
     if "@" in text and "://" not in text:
         text = text.rsplit("@", 1)[1]
-    parts = urlsplit(text if "://" in text else f"//{text}")
-    host = (parts.hostname or "").rstrip(".").lower()
+    try:
+        host = (urlsplit(text if "://" in text else f"//{text}").hostname or "").rstrip(".").lower()
+    except ValueError as exc:  # "[bad": urlsplit's own error, not an identity error callers catch
+        raise InvalidIdentityError(f"not a domain name ({exc}): {raw!r}") from None
     if host.startswith("www."):
         host = host[4:]
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise InvalidIdentityError(f"domain cannot be IDNA-encoded: {raw!r}") from exc
+    host = _ascii_host(host, raw)
     labels = host.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL_RE.match(label) for label in labels):
         raise InvalidIdentityError(f"not a domain name: {raw!r}")
     return host
+
+
+def _ascii_host(host: str, raw: str) -> str:
+    """``host`` in ASCII: IDNA2008 with the UTS #46 mapping, as browsers and registries use it.
+
+    Python's built-in ``idna`` codec is IDNA2003, which maps ``straße.de`` to ``strasse.de``:
+    another domain, with another owner, so a prospect or a suppression would land on the wrong
+    company. The ``idna`` package keeps ``ß`` (``xn--strae-oqa.de``) and checks every label
+    (hyphens, joiners, right-to-left rules, an ``xn--`` label that is not valid punycode). A
+    plain ASCII name has nothing to map and is left to the label check that follows.
+    """
+    if host.isascii() and not any(label.startswith("xn--") for label in host.split(".")):
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError as exc:  # idna.IDNAError and its kinds (bad code point, bidi, A-label)
+        raise InvalidIdentityError(f"not a valid internationalized domain name ({exc}): {raw!r}") from None
 
 
 def normalize_email(raw: str) -> str:

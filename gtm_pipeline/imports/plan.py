@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
 from gtm_pipeline.domain.ids import InvalidIdentityError, normalize_domain
 from gtm_pipeline.domain.mailboxes import domain_of, is_free_mail, mailbox_flags
@@ -165,14 +165,20 @@ def _plan_row(
             if email is None or is_free_mail(email):
                 plan.skipped.append(Note(line, f"invalid domain {values['domain']!r}: {exc}"))
                 return
-            plan.warnings.append(Note(line, f"invalid domain {values['domain']!r}; took the email's domain"))
+            plan.warnings.append(
+                Note(line, f"invalid domain {values['domain']!r} ({exc}); took the email's domain")
+            )
     if domain is None and email is not None:
         if is_free_mail(email):
             plan.skipped.append(
                 Note(line, f"free-mail address ({domain_of(email)}) and no company domain or website")
             )
             return
-        domain = normalize_domain(domain_of(email))
+        try:
+            domain = normalize_domain(domain_of(email))
+        except InvalidIdentityError as exc:  # the address passed, its domain cannot name a company
+            plan.skipped.append(Note(line, f"the email's domain cannot name a company: {exc}"))
+            return
     if domain is None:
         named = f"company {values['company']!r} has " if values.get("company") else ""
         plan.skipped.append(Note(line, f"{named}no domain, website or work email in this row"))
@@ -223,7 +229,17 @@ def _email(values: dict[str, str]) -> tuple[str | None, str | None, list[str]]:
     except EmailNotValidError as exc:
         # The value itself is not repeated: this note is stored, and erasure could not reach it.
         return None, f"the email is not an address ({exc}); the contact is kept without it", []
-    return checked.normalized.lower(), None, flags
+    return _ascii_domain_address(checked), None, flags
+
+
+def _ascii_domain_address(checked: ValidatedEmail) -> str:
+    """The address with its domain in ASCII (punycode), lower-cased: the form mail is sent to and
+    matched on, so ``ana@bücher.example`` and ``ana@xn--bcher-kva.example`` are one person.
+
+    ``ascii_email`` is None when the local part itself is not ASCII (it then needs SMTPUTF8, and has
+    no ASCII spelling); its domain still has one, so the address is built as the validator builds
+    ``ascii_email``, from the (quoted where needed) local part and the ASCII domain."""
+    return (checked.ascii_email or f"{checked.local_part}@{checked.ascii_domain}").lower()
 
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -234,9 +250,16 @@ _PLAIN = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
 def plain_address(raw: str) -> bool:
     """A plain ASCII address every validator accepts as it is (dot-atom local part of at most 64
     characters, LDH labels, an alphabetic top-level domain): most rows of most exports. Anything
-    else goes through ``email_validator``; ``tests/test_import.py`` checks the two agree."""
+    else goes through ``email_validator``; ``tests/test_import.py`` checks the two agree. A punycode
+    label (``xn--``) is not plain: only the validator can tell a real one from a broken one."""
     local, _, domain = raw.partition("@")
-    return len(raw) <= 254 and len(local) <= 64 and _PLAIN.match(raw) is not None and ".." not in domain
+    return (
+        len(raw) <= 254
+        and len(local) <= 64
+        and _PLAIN.match(raw) is not None
+        and ".." not in domain
+        and "xn--" not in domain.lower()
+    )
 
 
 def _contact(

@@ -30,6 +30,7 @@ import charset_normalizer
 import hishel
 import httpx
 from hishel.httpx import CacheTransport
+from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from gtm_pipeline.domain.clock import Clock
 from gtm_pipeline.domain.ids import content_hash
@@ -112,7 +113,7 @@ class Fetched:
     status: int
     retrieved_at: dt.datetime
     content_type: str
-    charset: str
+    charset: str  # the codec the text was read with
     text: str
     content_hash: str
     robots: str
@@ -120,6 +121,7 @@ class Fetched:
     revalidated: bool = False
     redirects: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    charset_source: str = ""  # what decided the charset: the header, a <meta>, a fallback, a guess
 
     def provenance(self) -> dict[str, object]:
         return {
@@ -129,6 +131,7 @@ class Fetched:
             "retrieved_at": self.retrieved_at.isoformat(),
             "content_type": self.content_type,
             "charset": self.charset,
+            "charset_source": self.charset_source,
             "content_hash": self.content_hash,
             "robots": self.robots,
             "from_cache": self.from_cache,
@@ -153,10 +156,14 @@ class Fetcher:
         *,
         state_dir: Path,
         cache: bool = True,
+        create_lock_files: bool = True,
         max_connections: int = 32,
     ) -> None:
+        """``cache=False``: no HTTP cache. ``create_lock_files=False``: no per-host lock file is made
+        under ``state_dir`` (existing ones are still honoured; see :mod:`.politeness`). With both,
+        the fetcher leaves nothing on disk, as a one-shot command promises."""
         self.config, self.policy, self.clock = config, policy, clock
-        self.slots = HostSlots(state_dir / "hosts")
+        self.slots = HostSlots(state_dir / "hosts", create=create_lock_files)
         self.rate = GlobalRate(config.global_rate)
         self.robots = RobotsCache(config.robots_ttl)
         self._robots_lock = threading.Lock()
@@ -184,6 +191,7 @@ class Fetcher:
         if self._uncached is not self._client:
             self._uncached.close()
         self._client.close()
+        self.slots.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -221,16 +229,17 @@ class Fetcher:
         if status >= 400 or status < 200:
             raise FetchRefused(url, f"http_{status}", headers.get("content-type", ""), current)
         content_type, header_charset = _content_type(headers)
-        text, charset = _decode(body, header_charset)
+        decoded = _decode(body, header_charset)
         return Fetched(
             url=url,
             final_url=current,
             status=status,
             retrieved_at=self.clock.now(),
             content_type=content_type,
-            charset=charset,
-            text=text,
-            content_hash=content_hash(text),
+            charset=decoded.charset,
+            charset_source=decoded.source,
+            text=decoded.text,
+            content_hash=content_hash(decoded.text),
             robots=robots.decision(current, self.config.agent_token),
             from_cache=bool(cached.get("from_cache")),
             revalidated=bool(cached.get("revalidated")),
@@ -402,17 +411,106 @@ def _content_type(headers: dict[str, str]) -> tuple[str, str | None]:
     return media.lower(), charset
 
 
-def _decode(body: bytes, declared: str | None) -> tuple[str, str]:
-    """Text of ``body``: the declared charset when it decodes cleanly, else a detected one."""
-    if declared:
-        try:
-            return body.decode(declared), declared
-        except (LookupError, UnicodeDecodeError):
-            pass  # a wrong or unknown charset label: detect instead of garbling
+UTF_FAMILY = ("utf-8", "utf-16", "utf-32")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A body's text, the codec that produced it and what decided that codec (kept in provenance:
+    a page read with a guessed charset must say it was a guess)."""
+
+    text: str
+    charset: str
+    source: str
+
+
+def _decode(body: bytes, header_label: str | None) -> Decoded:
+    """The text of ``body``, decided in the order that is right most often on the real web.
+
+    1. A byte order mark: it cannot be there by accident.
+    2. The ``Content-Type`` charset, then ``<meta charset>`` / ``http-equiv`` (or an XML
+       declaration), each only when the bytes decode strictly with it: servers and templates lie
+       (a page saved in windows-1252 behind a server that stamps ``charset=utf-8`` on everything).
+       Labels are read as browsers read them (WHATWG): ``latin-1``, ``iso-8859-1`` and ``ascii``
+       mean windows-1252. A declared single-byte charset decodes *any* bytes, so the strict check
+       cannot catch it lying; but legacy text that happens to be valid multi-byte UTF-8 is
+       vanishingly rare, while a UTF-8 page under an old ``iso-8859-1`` header or template is
+       common. So bytes that are valid UTF-8 *and* not plain ASCII are read as UTF-8 even against
+       a declared legacy charset (a browser would show mojibake there; we keep the words).
+    3. Strict UTF-8.
+    4. windows-1252, when the bytes decode with it and charset-normalizer counts it among the
+       plausible codecs: the likeliest legacy charset of the pages this pipeline reads. The
+       detector alone picks neighbours (cp1257 for French, so "hôpitaux" came out wrong), but
+       asking it whether windows-1252 is plausible at all keeps Cyrillic or Greek pages (which
+       windows-1252 also "decodes") out of this step.
+    5. charset-normalizer's best guess; last, UTF-8 with replacement characters.
+    """
+    bom, mark = read_bom(body)
+    if bom is not None and mark is not None:
+        return _bom(body[len(mark) :], bom)
+    overruled: list[str] = []
+    header = resolve_encoding(header_label) if header_label else None
+    if header_label and header is None:
+        overruled.append(f"header said {header_label}, an unknown charset")
+    declarations = (("header", header_label, header), ("meta", None, html_body_declared_encoding(body)))
+    for where, label, codec in declarations:
+        if codec:
+            said = (
+                f"{where} said {label}, read as {codec}"
+                if label and label != codec
+                else f"{where} said {codec}"
+            )
+            decided = _declared(body, codec, where, said, overruled)
+            if decided is not None:
+                return decided
+    return _undeclared(body, f" ({'; '.join(overruled)})" if overruled else "")
+
+
+def _strict(body: bytes, codec: str) -> str | None:
     try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(body).best()
-        if best is not None and best.encoding:
-            return str(best), f"{best.encoding} (detected)"
-        return body.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
+        return body.decode(codec)
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _bom(body: bytes, codec: str) -> Decoded:
+    text = _strict(body, codec)
+    if text is not None:
+        return Decoded(text, codec, "byte order mark")
+    return Decoded(
+        body.decode(codec, errors="replace"), codec, "byte order mark, with replacement characters"
+    )
+
+
+def _declared(body: bytes, codec: str, where: str, said: str, overruled: list[str]) -> Decoded | None:
+    """``body`` read with the charset declared in ``where``, or None (the reason in ``overruled``)."""
+    if where == "meta" and codec.startswith(("utf-16", "utf-32")):
+        codec = "utf-8"  # WHATWG: a document that could spell its <meta> in ASCII is not UTF-16
+    if not codec.startswith(UTF_FAMILY) and not body.isascii():
+        as_utf8 = _strict(body, "utf-8")
+        if as_utf8 is not None:
+            return Decoded(as_utf8, "utf-8", f"valid utf-8 ({said})")
+    text = _strict(body, codec)
+    if text is not None:
+        return Decoded(text, codec, where)
+    overruled.append(f"{said}, which does not decode")
+    return None
+
+
+def _undeclared(body: bytes, note: str) -> Decoded:
+    """No usable declaration: UTF-8, else windows-1252 if plausible, else the detector's guess."""
+    text = _strict(body, "utf-8")
+    if text is not None:
+        return Decoded(text, "utf-8", "valid utf-8" + note)
+    legacy = _strict(body, "cp1252")
+    matches = charset_normalizer.from_bytes(body)
+    if legacy is not None and any("cp1252" in m.could_be_from_charset for m in matches):
+        return Decoded(legacy, "cp1252", "windows-1252 fallback" + note)
+    best = matches.best()
+    if best is not None and best.encoding:
+        return Decoded(str(best), best.encoding, "detected by charset-normalizer" + note)
+    if legacy is not None:
+        return Decoded(legacy, "cp1252", "windows-1252 fallback" + note)
+    return Decoded(
+        body.decode("utf-8", errors="replace"), "utf-8", "utf-8 with replacement characters" + note
+    )

@@ -5,6 +5,12 @@ steps in several): each host has a lock file under the fetch folder, held with `
 whole request, and the file holds the moment (``CLOCK_MONOTONIC``, system-wide on Linux) the last
 request to that host ended. A second process, or a second thread, waits on the lock, then for the
 rest of the pause. The global rate only protects this machine's bandwidth, so it is per process.
+
+A one-shot command (``gtm fetch``) promises to leave nothing behind, so its slots are made with
+``create=False``: a host that already has a lock file (the pipeline has been, or is, crawling it)
+is queued on that file, so the command still waits its turn; any other host gets a lock in a
+private temporary folder, removed by :meth:`HostSlots.close`. The gap, accepted: a pipeline that
+starts on a host at the very moment the command fetches it may overlap it by one request.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -46,22 +54,47 @@ class SlotTimeout(Exception):
 
 
 class HostSlots:
-    """Serialise requests per host across threads and processes, with a pause between two."""
+    """Serialise requests per host across threads and processes, with a pause between two.
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+    ``create=False``: make no file under ``folder`` (see the module's note): join a host's lock
+    file where one exists, else use a private one that :meth:`close` removes."""
 
-    def _path(self, host: str) -> Path:
+    def __init__(self, folder: Path, *, create: bool = True) -> None:
+        self.folder, self.create = folder, create
+        self._private: Path | None = None
+        self._private_lock = threading.Lock()
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        """Remove the private lock folder, if one was made (a no-op for shared slots)."""
+        with self._private_lock:
+            if self._private is not None:
+                shutil.rmtree(self._private, ignore_errors=True)
+                self._private = None
+
+    def _path(self, host: str, folder: Path | None = None) -> Path:
         # Hashed: a host name is a file name nowhere, whatever characters it holds.
-        return self.folder / f"{hashlib.sha256(host.lower().encode()).hexdigest()[:24]}.lock"
+        return (folder or self.folder) / f"{hashlib.sha256(host.lower().encode()).hexdigest()[:24]}.lock"
+
+    def _open(self, host: str) -> int:
+        """A descriptor on ``host``'s lock file: the shared one (made if ``create``), else private."""
+        if self.create:
+            return os.open(self._path(host), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            return os.open(self._path(host), os.O_RDWR)
+        except FileNotFoundError:
+            with self._private_lock:
+                if self._private is None:
+                    self._private = Path(tempfile.mkdtemp(prefix="gtm-host-slots-"))
+                return os.open(self._path(host, self._private), os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextlib.contextmanager
     def slot(self, host: str, pause_s: float, deadline: float | None = None) -> Iterator[float]:
         """Hold ``host``'s slot for one request; yields the seconds waited for it. Raises
         :class:`SlotTimeout` when the slot is not free before ``deadline`` (monotonic)."""
         started = time.monotonic()
-        fd = os.open(self._path(host), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open(host)
         try:
             while True:
                 try:

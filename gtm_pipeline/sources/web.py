@@ -33,7 +33,17 @@ def page_cache(settings: Settings) -> PageCache:
     return PageCache(fetch_state_dir(settings))
 
 
-def build_fetcher(settings: Settings, clock: Clock, *, cache: bool = True) -> Fetcher:
-    """A fetcher whose per-host slots (and HTTP cache, unless ``cache=False``) live under home."""
+def build_fetcher(
+    settings: Settings, clock: Clock, *, cache: bool = True, create_lock_files: bool = True
+) -> Fetcher:
+    """A fetcher whose per-host slots (and HTTP cache, unless ``cache=False``) live under home;
+    ``create_lock_files=False`` joins the slots that exist there but makes no new file."""
     policy = AddressPolicy.from_settings(settings.fetch.allow, settings.fetch.connect_to)
-    return Fetcher(fetch_config(settings), policy, clock, state_dir=fetch_state_dir(settings), cache=cache)
+    return Fetcher(
+        fetch_config(settings),
+        policy,
+        clock,
+        state_dir=fetch_state_dir(settings),
+        cache=cache,
+        create_lock_files=create_lock_files,
+    )
