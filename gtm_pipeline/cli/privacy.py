@@ -18,10 +18,19 @@ app.add_typer(rights_app, name="rights")
 
 @app.command()
 def erase(
-    target: Annotated[str, typer.Argument(help="The person's email address, or a prospect id (p_...).")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The person's email address in any form (KIM@X, mailto:kim@x, '\"Kim Lee\" <kim@x>'), "
+            "or a prospect id (p_...)."
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "data principal request",
 ) -> None:
-    """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request."""
+    """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request.
+
+    By address, the person is followed beyond their prospects: a reply of theirs that matched no
+    touch goes, and where someone else named them (a referral) only their address is removed."""
     from gtm_pipeline.pipeline.privacy import UnknownSubjectError
     from gtm_pipeline.pipeline.privacy import erase as erase_subject
     from gtm_pipeline.sources.web import page_cache
@@ -38,6 +47,8 @@ def erase(
             )
         except UnknownSubjectError as exc:
             raise CommandError(f"{exc} (gtm status lists the prospects)") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     typer.echo(
         f"erased {len(report.prospect_ids)} prospect(s) {report.prospect_ids}; tombstoned {report.counts}; "
         f"identity {report.subject_hash} suppressed; request #{report.request_id} completed"
@@ -51,14 +62,18 @@ def erase(
 
 
 @app.command()
-def export(email: Annotated[str, typer.Argument(help="The person's email address.")]) -> None:
-    """Print everything held about a person as JSON (the data principal's access right)."""
+def export(email: Annotated[str, typer.Argument(help="The person's email address (any form).")]) -> None:
+    """Print everything held about a person as JSON (the data principal's access right): their
+    prospects' records, their own replies, the emails sent to them and where else they were named."""
     from gtm_pipeline.pipeline.privacy import export as export_subject
 
     with open_store() as store:
-        data = export_subject(
-            store, email, now=store.now(), response_days=settings().privacy.rights_response_days
-        )
+        try:
+            data = export_subject(
+                store, email, now=store.now(), response_days=settings().privacy.rights_response_days
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     typer.echo(json.dumps(data, indent=2, default=str))
 
 

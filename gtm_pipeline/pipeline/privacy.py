@@ -8,6 +8,9 @@ holds with no personal data in it, and the journal's hash chain still verifies. 
 identity goes on the permanent suppression list, so the person is never rediscovered or
 contacted again. Copies held outside the store go too: the fetcher's HTTP cache of pages is
 emptied (``pages``), since a cached page can name the person.
+
+An erasure or export by address follows the person beyond their prospects (a reply that matched
+no touch, a referral naming them in someone else's record): see :mod:`.person_search`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gtm_pipeline.domain.ids import email_hash, is_prospect_id
+from gtm_pipeline.domain.person_forms import parse_person
 from gtm_pipeline.domain.states import Event
+from gtm_pipeline.pipeline.person_search import (
+    Subject,
+    erase_person,
+    known_address,
+    person_records,
+    without_others,
+)
 from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.store import Store
 
@@ -49,19 +60,27 @@ def _prospects_of(store: Store, subject: str) -> list[str]:
 
 
 def _resolve(store: Store, target: str) -> tuple[str, list[str]]:
-    """(subject hash, prospect ids) for an email address or a prospect id."""
-    subject = target if is_prospect_id(target) else email_hash(target)
+    """(subject hash, prospect ids) for an email address (in any form, see ``parse_person``) or a
+    prospect id."""
+    subject = target if is_prospect_id(target) else parse_person(target).subject_hash
     return subject, _prospects_of(store, subject)
+
+
+def _subject(store: Store, target: str) -> Subject | None:
+    """Who a person's request is about (None for a prospect id: the account, not a person)."""
+    if is_prospect_id(target):
+        return None
+    if target.startswith("e_") and "@" not in target:  # a recorded request: the hash alone
+        return Subject(target, known_address(store, target))
+    person = parse_person(target)
+    return Subject(person.subject_hash, person.address, (person.name,) if person.name else ())
 
 
 def record_request(store: Store, *, kind: str, email: str, now: dt.datetime, response_days: int) -> int:
     """Record a request received by mail, phone or form, with its due date; keeps only the hash."""
     if kind not in RIGHTS_KINDS:
         raise ValueError(f"kind must be one of {', '.join(RIGHTS_KINDS)}")
-    address = email.strip()
-    if "@" not in address or any(ch.isspace() for ch in address):
-        raise ValueError("an email address is needed to find the person (only its hash is stored)")
-    digest = email_hash(address)
+    digest = parse_person(email).subject_hash
     matches = store.prospects.with_email_hash(digest)
     return store.privacy.record_rights_request(
         kind=kind,
@@ -91,6 +110,7 @@ def erase(
     if rights_request and response_days is None:
         raise ValueError("a rights request needs the published response period")
     subject_hash, prospect_ids = _resolve(store, target)
+    person = _subject(store, target)
     if not prospect_ids and not allow_unknown and is_prospect_id(target):
         raise UnknownSubjectError(f"no prospect {target}")
     request_id = None
@@ -109,7 +129,7 @@ def erase(
         reason=reason,
         now=now,
         request_id=request_id,
-        suppress_subject=not is_prospect_id(target),
+        person=person,
         pages=pages,
     )
 
@@ -143,7 +163,7 @@ def fulfil_erasure(
         reason=reason,
         now=now,
         request_id=request_id,
-        suppress_subject=not is_prospect_id(subject_hash),
+        person=_subject(store, subject_hash),
         pages=pages,
     )
 
@@ -156,12 +176,14 @@ def _erase(
     reason: str,
     now: dt.datetime,
     request_id: int | None,
-    suppress_subject: bool,
+    person: Subject | None,
     pages: PageCache | None,
 ) -> ErasureReport:
+    """``person``: who, when the request is a person's (by address or its hash): they are followed
+    beyond their prospects. None for a prospect id, which erases the account's records only."""
     report = ErasureReport(subject_hash=subject_hash, prospect_ids=prospect_ids, request_id=request_id)
     # Suppress first: even if what follows is interrupted, the person can no longer be contacted.
-    if suppress_subject:
+    if person is not None:
         store.privacy.suppress(subject_hash, kind="email", reason=reason)
         report.counts["contacts"] = store.contacts.tombstone_person(subject_hash, at=now)
     for pid in prospect_ids:
@@ -190,11 +212,17 @@ def _erase(
             now=now,
             details={"erasure_entry": entry},
         )
+    found_elsewhere = False
+    if person is not None:
+        elsewhere = erase_person(store, person, reason=reason, now=now)
+        for key, value in elsewhere.items():
+            report.counts[key] = report.counts.get(key, 0) + value
+        found_elsewhere = any(elsewhere.values())
     report.compacted = store.compact()
     if prospect_ids:
         # Discovery's cached answers quote public pages, which can name the person.
         report.counts["source_answers"] = store.source_answers.clear()
-    if pages is not None and prospect_ids:
+    if pages is not None and (prospect_ids or found_elsewhere):
         forgotten = pages.forget_everything()
         report.counts["cached_pages"] = forgotten.pages
         report.compacted = report.compacted and forgotten.compacted
@@ -215,18 +243,26 @@ def export(store: Store, email: str, *, now: dt.datetime, response_days: int) ->
         received_at=now,
         response_days=response_days,
     )
-    return _export(store, digest, prospect_ids, request_id=request_id, now=now)
+    person = _subject(store, email)
+    assert person is not None
+    return _export(store, person, prospect_ids, request_id=request_id, now=now)
 
 
 def fulfil_access(store: Store, request_id: int, *, now: dt.datetime) -> dict[str, Any]:
     """Answer an access request recorded earlier, from its hash alone (see ``fulfil_erasure``)."""
     digest, prospect_ids = _subject_prospects(store, _open_request(store, request_id, "access"))
-    return _export(store, digest, prospect_ids, request_id=request_id, now=now)
+    return _export(
+        store, Subject(digest, known_address(store, digest)), prospect_ids, request_id=request_id, now=now
+    )
 
 
 def _export(
-    store: Store, digest: str, prospect_ids: list[str], *, request_id: int, now: dt.datetime
+    store: Store, person: Subject, prospect_ids: list[str], *, request_id: int, now: dt.datetime
 ) -> dict[str, Any]:
+    """Everything held about the person, and only about them: their prospects' records, their
+    own replies and the emails sent to them, and where else they were named; every other
+    person's address in it masked (see :func:`.person_search.without_others`)."""
+    digest = person.subject_hash
     held = []
     for pid in prospect_ids:
         prospect = store.prospects.get(pid)
@@ -279,13 +315,17 @@ def _export(
         for c in store.contacts.with_email_hash(digest)
         if not c.tombstoned
     ]
+    own = person_records(store, person, prospect_ids)
     result = {
         "subject_hash": digest,
         "request_id": request_id,
         "generated_at": now.isoformat(),
         "contacts": contacts,
         "suppressed": store.privacy.suppression_reason(digest) is not None,
-        "prospects": held,
+        "prospects": without_others(store, person, held, own["emails_sent"]),
+        "replies": without_others(store, person, own["replies"], own["emails_sent"]),
+        "emails_sent": own["emails_sent"],  # exactly what they received
+        "named_in": own["named_in"],
     }
     store.privacy.complete_rights_request(request_id, outcome=f"exported {len(held)} prospect(s)", at=now)
     return result

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from gtm_pipeline.domain.journal import redact
+from gtm_pipeline.domain.person_forms import PersonMatcher
 from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.person_places import PLACES, Found, find_in, is_own, mail_domains, sent_to
 from gtm_pipeline.store.records import utc
 
 if TYPE_CHECKING:
@@ -170,11 +172,13 @@ class Privacy:
                     )
                 )
             counts["artifacts"] = len(arts)
-            entries = c.execute(
-                sa.select(t.journal.c.id, t.journal.c.kind, t.journal.c.payload).where(
-                    t.journal.c.subject == prospect_id, t.journal.c.tombstoned_at.is_(None)
-                )
+            rows = c.execute(
+                sa.select(
+                    t.journal.c.id, t.journal.c.kind, t.journal.c.payload, t.journal.c.tombstoned_at
+                ).where(t.journal.c.subject == prospect_id)
             ).all()
+            # An entry only redacted where it named someone else (see erase_person) is still whole.
+            entries = [e for e in rows if e.tombstoned_at is None or "tombstone" not in (e.payload or {})]
             for entry in entries:
                 c.execute(
                     t.journal.update()
@@ -192,3 +196,105 @@ class Privacy:
                 t.review_queue.update().where(t.review_queue.c.prospect_id == prospect_id).values(reason=None)
             )
         return counts
+
+    def erase_person(
+        self, matcher: PersonMatcher, likes: list[str], *, reason: str, now: dt.datetime | None = None
+    ) -> dict[str, int]:
+        """Remove one person from every place that holds them, whichever prospect it belongs to.
+
+        Their own rows go whole, as a tombstone does (a reply they sent that matched no touch, an
+        email sent to them); where someone else named them (a referral, a quote) only their
+        address and the names written with it are replaced, and the rest of that record stays.
+        A journal entry so redacted is marked tombstoned, like an erased one: its payload no
+        longer hashes to the recorded digest, which the chain keeps, so the chain still verifies.
+        ``likes``: see :func:`~gtm_pipeline.store.person_places.patterns`. Returns rows per place.
+        """
+        at = now or self.store.now()
+        counts: dict[str, int] = {}
+        with self.store.writing() as c:
+            for place in PLACES:
+                for found in list(find_in(c, place, matcher, likes)):
+                    label = self._erase_found(c, found, matcher, reason=reason, at=at)
+                    counts[label] = counts.get(label, 0) + 1
+        return counts
+
+    def _erase_found(
+        self, c: sa.Connection, found: Found, matcher: PersonMatcher, *, reason: str, at: dt.datetime
+    ) -> str:
+        """Erase the person from one row; returns the report's name for what was done."""
+        place, table = found.place.name, found.place.table
+        update = table.update().where(table.c[found.place.key] == found.key)
+        if place == "source_answers":  # a cache: the answer goes, it is asked again when needed
+            c.execute(table.delete().where(table.c[found.place.key] == found.key))
+            return "source_answers_mentions"
+        if is_own(found, matcher):
+            if place == "inbox":
+                c.execute(
+                    update.values(
+                        payload={"tombstone": {"reason": reason}}, raw_message=None, tombstoned_at=at
+                    )
+                )
+                return "inbox_from_person"
+            if place == "outbox":
+                c.execute(update.values(payload=None, last_error=None, tombstoned_at=at))
+                return "outbox_to_person"
+            c.execute(update.values(name=None, title=None, email=None, source=None, tombstoned_at=at))
+            return "contacts"
+        values = {col: matcher.redact(found.row[col], found.names)[0] for col in found.fields}
+        if place == "journal":
+            values["payload"] = {**values["payload"], "redacted": {"reason": reason}}
+            values["tombstoned_at"] = found.row["tombstoned_at"] or at
+        elif place == "artifacts":
+            values["meta"] = {
+                **dict(values.get("meta") or found.row["meta"] or {}),
+                "redacted": {"reason": reason},
+            }
+        c.execute(update.values(**values))
+        return f"{place}_mentions"
+
+    def find_person(
+        self, matcher: PersonMatcher, likes: list[str], places: tuple[str, ...] | None = None
+    ) -> list[Found]:
+        """Every row (of ``places``, default all) that holds the person: what an access request
+        reports and an erasure removes. Read only."""
+        with self.store.reading() as c:
+            return [
+                found
+                for place in PLACES
+                if places is None or place.name in places
+                for found in find_in(c, place, matcher, likes)
+            ]
+
+    def sent_to(self, subject_hash: str) -> list[dict[str, Any]]:
+        """The emails sent to an address (its outbox rows), whichever prospect they were for."""
+        with self.store.reading() as c:
+            return sent_to(c, subject_hash)
+
+    def mail_domains(self) -> set[str]:
+        """The domains our own mail comes from: an export keeps those addresses, masks the rest."""
+        with self.store.reading() as c:
+            return mail_domains(c)
+
+    def tombstone_quoting(self, source_ids: list[str], *, reason: str, now: dt.datetime | None = None) -> int:
+        """Tombstone the journal entries that cite one of ``source_ids`` (a skill's classification
+        of a reply the person sent, which quotes it without their address), whoever's journal
+        holds them; returns how many. The chain still verifies, as for any tombstone."""
+        at = now or self.store.now()
+        done = 0
+        with self.store.writing() as c:
+            for source_id in source_ids:
+                rows = c.execute(
+                    sa.select(
+                        t.journal.c.id, t.journal.c.kind, t.journal.c.payload, t.journal.c.tombstoned_at
+                    ).where(sa.cast(t.journal.c.payload, sa.Text).like(f"%{source_id}%"))
+                ).all()
+                for row in rows:
+                    if row.tombstoned_at is not None and "tombstone" in (row.payload or {}):
+                        continue
+                    c.execute(
+                        t.journal.update()
+                        .where(t.journal.c.id == row.id)
+                        .values(payload=redact(row.kind, dict(row.payload), reason), tombstoned_at=at)
+                    )
+                    done += 1
+        return done
