@@ -241,7 +241,8 @@ def test_record_and_carry_out_erasure_and_access_requests(
     row = page.locator("tbody tr", has_text="erasure")
     expect(row).to_contain_text(erased.id)  # found by the address's hash, whatever its case
     row.locator("form[action$='/erase'] button").click()
-    expect(page.locator("#flash.ok")).to_contain_text("erased 1 prospect(s)")
+    expect(page.locator("#flash.ok")).to_contain_text("erased 1 prospect(s); ")
+    expect(page.locator("#flash.ok")).to_contain_text("journal entries")  # where it was found, counted
     after = store.prospects.get(erased.id)
     assert after is not None and after.state is State.DO_NOT_CONTACT and not after.contact_email
     assert store.privacy.suppression_reason(erased.id) is not None

@@ -58,7 +58,10 @@ async def rights_action(
                 pages=services.pages,
             )
             return done(
-                request, "/rights", f"request #{request_id}: erased {len(report.prospect_ids)} prospect(s)"
+                request,
+                "/rights",
+                f"request #{request_id}: erased {len(report.prospect_ids)} prospect(s); "
+                + _found(report.counts),
             )
         if action == "export":
             data = fulfil_access(services.store, request_id, now=now)
@@ -79,3 +82,10 @@ async def rights_action(
     except (ActionError, UnknownSubjectError) as exc:
         return done(request, "/rights", str(exc), ok=False)
     return Response("unknown action", status_code=404)
+
+
+def _found(counts: dict[str, int]) -> str:
+    """Where the person was found and removed, in counts (a person only named elsewhere has no
+    prospect of their own, and must not read as 'nothing done')."""
+    shown = {k: v for k, v in sorted(counts.items()) if v}
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) or "nothing else held"
