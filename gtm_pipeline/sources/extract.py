@@ -1,9 +1,12 @@
 """From a fetched page to what the pipeline keeps: main text, title, a publication date, links.
 
 ``trafilatura`` finds the main text (navigation and boilerplate dropped); the date is taken, in
-order of trust, from JSON-LD ``datePublished`` (``extruct``), then ``htmldate``'s reading of the
-page, bounded by the injected clock's today so a page can never be "published" in the future;
-links and feed autodiscovery come from ``lxml``. Fetched text remains untrusted data: nothing
+order of trust, from JSON-LD ``datePublished`` (``extruct``), then the OpenGraph
+``article:published_time`` the page declares, then ``htmldate``'s reading of the page, bounded by
+the injected clock's today so a page can never be "published" in the future. OpenGraph's
+``og:title`` and ``og:description`` stand in when the page gives no title, or no readable text (a
+page rendered by script often carries only those): they are the site's own words about the page.
+Links and feed autodiscovery come from ``lxml``. Fetched text remains untrusted data: nothing
 here interprets it, it is only cut to what a reader would see.
 """
 
@@ -37,11 +40,12 @@ class PageContent:
     title: str
     text: str
     published_on: dt.date | None
-    date_source: str  # "json-ld", "htmldate" or "none"
+    date_source: str  # "json-ld", "opengraph", "htmldate" or "none"
     links: tuple[Link, ...] = ()
     feeds: tuple[str, ...] = ()
     organization: str | None = None
     about_urls: tuple[str, ...] = ()  # JSON-LD ``about`` / ``mentions`` organizations' own sites
+    description: str = ""  # ``og:description`` (else ``<meta name=description>``): the site's summary
 
 
 def page_content(fetched: Fetched, *, today: dt.date) -> PageContent:
@@ -64,9 +68,10 @@ def page_content(fetched: Fetched, *, today: dt.date) -> PageContent:
         title = str(getattr(extracted, "title", "") or "")
         text = str(getattr(extracted, "text", "") or "")
     tree = _tree(html)
-    if not title and tree is not None:
-        title = (tree.findtext(".//title") or "").strip()
-    published, source = _published(structured, html, today)
+    meta = _meta(tree) if tree is not None else {}
+    if not title:
+        title = meta.get("og:title") or (tree.findtext(".//title") or "" if tree is not None else "")
+    published, source = _published(structured, meta, html, today)
     links, feeds = _links(tree, base) if tree is not None else ((), ())
     return PageContent(
         title=title.strip(),
@@ -77,6 +82,7 @@ def page_content(fetched: Fetched, *, today: dt.date) -> PageContent:
         feeds=feeds,
         organization=_organization(structured),
         about_urls=_about_urls(structured),
+        description=" ".join((meta.get("og:description") or meta.get("description") or "").split()),
     )
 
 
@@ -107,13 +113,29 @@ def _types(item: dict[str, object]) -> set[str]:
     return {str(k) for k in kind} if isinstance(kind, list) else {str(kind)}
 
 
-def _published(structured: list[dict[str, object]], html: str, today: dt.date) -> tuple[dt.date | None, str]:
+def _meta(tree: lxml.html.HtmlElement) -> dict[str, str]:
+    """The page's ``<meta property|name=... content=...>`` values (the first of each name)."""
+    found: dict[str, str] = {}
+    for node in tree.iter("meta"):
+        name = (node.get("property") or node.get("name") or "").strip().lower()
+        content = (node.get("content") or "").strip()
+        if name and content:
+            found.setdefault(name, content)
+    return found
+
+
+def _published(
+    structured: list[dict[str, object]], meta: dict[str, str], html: str, today: dt.date
+) -> tuple[dt.date | None, str]:
     for item in structured:
         if _types(item) & {"NewsArticle", "Article", "BlogPosting", "PressRelease", "JobPosting"}:
             raw = item.get("datePublished") or item.get("datePosted")
             parsed = _date(str(raw)) if raw else None
             if parsed is not None and parsed <= today:
                 return parsed, "json-ld"
+    declared = _date(meta.get("article:published_time", ""))
+    if declared is not None and declared <= today:
+        return declared, "opengraph"
     found = htmldate.find_date(html, original_date=True, extensive_search=False, max_date=today.isoformat())
     parsed = _date(found) if found else None
     return (parsed, "htmldate") if parsed is not None else (None, "none")
