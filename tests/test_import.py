@@ -142,7 +142,8 @@ def test_encodings_preamble_and_quoted_newlines(services: Services) -> None:
     plain = do_import(services, "plain.tsv")
     assert plain.merged == [3]  # NORTH-PINE.example/careers is north-pine.example
     assert [n.as_dict() for n in plain.skipped] == [
-        {"line": 5, "reason": "free-mail address (outlook.com) and no company domain or website"}
+        {"line": 5, "reason": "free-mail address (outlook.com) and no company domain or website"},
+        {"line": 6, "reason": "an empty row (every cell blank)"},  # reported, not dropped unseen
     ]
     pine = services.store.contacts.of(prospect_id("pine-valley.example"))
     assert pine[0].title == "Notes with a\nnewline, and a comma"

@@ -109,6 +109,9 @@ def build_plan(
     emails: dict[str, str] = {}  # email -> domain of the company it was first seen at
     for line, cells in rows:
         plan.rows += 1
+        if not any(cell.strip() for cell in cells):
+            plan.skipped.append(Note(line, "an empty row (every cell blank)"))
+            continue
         values = {
             f: cells[i].strip() for i, f in mapping.columns.items() if i < len(cells) and cells[i].strip()
         }

@@ -89,7 +89,9 @@ def detect_shape(path: Path, score: Callable[[list[str]], int]) -> TableShape:
 
 
 def rows(path: Path, shape: TableShape) -> Iterator[tuple[int, list[str]]]:
-    """Every data row after the header, with the physical line it starts on; blank rows skipped."""
+    """Every data row after the header, with the physical line it starts on. An empty line is no
+    row and is passed over; a row of empty cells (``,,,``, as spreadsheets export) is yielded, so
+    the plan reports it as skipped rather than dropping it unseen."""
     with _open(path, shape.encoding) as handle:
         reader = csv.reader(handle, delimiter=shape.delimiter)
         previous_end = 0
@@ -98,6 +100,6 @@ def rows(path: Path, shape: TableShape) -> Iterator[tuple[int, list[str]]]:
             previous_end = reader.line_num
             if start <= shape.header_line:
                 continue
-            if not any(cell.strip() for cell in cells):
+            if not cells:
                 continue
             yield start, cells
