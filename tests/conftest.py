@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,9 @@ __all__ = ["HYPOTHESIS", "REPO", "STARTER", "TEST_START", "sending_on"]
 
 
 @pytest.fixture(autouse=True)
-def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_outside_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """A developer's own workspace or keys never leak into a test: run from a folder of the test's own,
     with none of the project's variables set unless the test sets them."""
     from gtm_pipeline.config.model import SettingsModel, env_names
@@ -35,6 +38,34 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     from gtm_pipeline.defs.location import location_settings
 
     location_settings.cache_clear()
+
+    server = os.environ.get(POSTGRES_SERVER_ENV)  # read before the clean-up above could matter
+    if server:
+        monkeypatch.setenv("GTM_DATABASE_URL", _fresh_postgres_database(server, request))
+
+
+POSTGRES_SERVER_ENV = "GTM_TEST_POSTGRES"  # e.g. postgresql+psycopg://postgres@127.0.0.1:5432
+
+
+def _fresh_postgres_database(server: str, request: pytest.FixtureRequest) -> str:
+    """A new, empty database on the test Postgres server for this test (dropped after it), so the
+    suite runs on Postgres with the same isolation a fresh SQLite file gives."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    name = f"gtm_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(f"{server.rstrip('/')}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    return f"{server.rstrip('/')}/{name}"
 
 
 @pytest.fixture

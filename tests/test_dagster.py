@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.definitions import defs as lazy_defs
@@ -18,6 +19,7 @@ from gtm_pipeline.defs.resources import gtm_resource, resend_resource
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.orchestrate import run_graph
 from gtm_pipeline.sources.corpus import SampleCorpus
+from gtm_pipeline.store.schema import artifacts as artifacts_table
 from tests.conftest import REPO, STARTER, sending_on
 from tests.corpus import expected
 
@@ -139,8 +141,10 @@ def test_the_graph_fails_loudly_when_a_stored_profile_is_tampered_with(gtm_home:
         forged = profile.content.replace(
             "CarePoint Clinics is a primary care", "CarePoint Clinics is a happy customer"
         )
-        with store.engine.begin() as c:
-            c.exec_driver_sql("UPDATE artifacts SET content = ? WHERE id = ?", (forged, profile.id))
+        with store.engine.begin() as c:  # behind the store's back, on either backend
+            c.execute(
+                sa.update(artifacts_table).where(artifacts_table.c.id == profile.id).values(content=forged)
+            )
         keys = instance.get_dynamic_partitions(PROSPECTS)
         result = (
             _defs()

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.domain.contracts import Usage
 from gtm_pipeline.store import schema as t
@@ -24,28 +25,23 @@ class Spend:
     def record(
         self, *, day: dt.date, group: str, provider: str, model: str, usage: Usage, cost_usd: float
     ) -> None:
-        """Add one call's tokens and cost to the day's ledger (atomic increment)."""
+        """Add one call's tokens and cost to the day's ledger: one ``INSERT … ON CONFLICT DO UPDATE``,
+        atomic on both backends (a read-then-insert lets two concurrent calls on Postgres both insert
+        the day's first row, and one of them fail on the key)."""
         key = {"day": day, "group_name": group, "provider": provider, "model": model}
+        values = {
+            "calls": 1,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "cost_usd": cost_usd,
+        }
         with self.store.writing() as c:
-            row = c.execute(
-                sa.select(t.spend).where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
-            ).first()
-            values = {
-                "calls": 1,
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_read_tokens": usage.cache_read_tokens,
-                "cache_write_tokens": usage.cache_write_tokens,
-                "cost_usd": cost_usd,
-            }
-            if row is None:
-                c.execute(t.spend.insert().values(**key, **values))
-            else:
-                c.execute(
-                    t.spend.update()
-                    .where(*(getattr(t.spend.c, k) == v for k, v in key.items()))
-                    .values({name: getattr(t.spend.c, name) + value for name, value in values.items()})
-                )
+            insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+            statement = insert(t.spend).values(**key, **values)
+            added = {name: getattr(t.spend.c, name) + getattr(statement.excluded, name) for name in values}
+            c.execute(statement.on_conflict_do_update(index_elements=list(key), set_=added))
 
     def on(
         self, day: dt.date, group: str | None = None, *, providers: Collection[str] | None = None
