@@ -61,11 +61,11 @@ def test_a_domain_halted_by_its_bounce_rate_is_escalated_until_resumed(services:
             None,
         )
         ledger.open_touch(touch)
-        ledger.set_status(touch.touch_id, "sent")
         with services.store.writing() as c:  # a sent touch, as the send step records it
             from gtm_pipeline.store import schema as t
 
-            c.execute(t.outbox.update().where(t.outbox.c.touch_id == touch.touch_id).values(sent_at=now))
+            sent = t.outbox.update().where(t.outbox.c.touch_id == touch.touch_id)
+            c.execute(sent.values(status="sent", sent_at=now))
         if n == 0:
             ledger.mark_outcome(touch.touch_id, "bounced_at", now)
     reason = check_domain_health(services.store, ledger, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.twins.resend_twin import ResendTwin
 
 EMAIL = {"from": "a@mail.x.example", "to": ["b@y.example"], "subject": "hi", "text": "hello"}
@@ -114,3 +116,54 @@ def test_two_send_passes_at_once_send_one_email_and_fail_nothing(monkeypatch: py
             resend.api_key = saved
         assert errors == [] and len(set(results)) == 1 and len(results) == 2  # the second got the first's id
         assert len(twin.emails) == 1
+
+
+def test_a_key_in_flight_is_refused_as_concurrent_then_replayed_once_the_first_request_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Resend's documented answers, step by step: while the first request with a key is still being
+    handled, the same key (same payload or not) gets 409 ``concurrent_idempotent_requests``; once it
+    is done, the same payload gets the first answer and another payload 409
+    ``invalid_idempotent_request``. One email in all."""
+    with ResendTwin() as twin:
+        accept, entered, release = twin._accept, threading.Event(), threading.Event()
+
+        def held(params: dict[str, Any]) -> dict[str, Any]:
+            entered.set()
+            assert release.wait(10)
+            return accept(params)
+
+        monkeypatch.setattr(twin, "_accept", held)
+        first: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: first.append(_post(twin, EMAIL, key="touch/held")))
+        sender.start()
+        assert entered.wait(10)  # the first request is inside the twin, its email not yet accepted
+        same = _post(twin, EMAIL, key="touch/held")
+        other = _post(twin, {**EMAIL, "subject": "changed"}, key="touch/held")
+        release.set()
+        sender.join(10)
+        assert (same.status_code, same.json()["name"]) == (409, "concurrent_idempotent_requests")
+        assert (other.status_code, other.json()["name"]) == (409, "concurrent_idempotent_requests")
+        (done,) = first
+        assert done.status_code == 200
+        replayed = _post(twin, EMAIL, key="touch/held")
+        assert replayed.status_code == 200 and replayed.json() == done.json()
+        refused = _post(twin, {**EMAIL, "subject": "changed"}, key="touch/held")
+        assert (refused.status_code, refused.json()["name"]) == (409, "invalid_idempotent_request")
+        assert len(twin.emails) == 1
+
+
+def test_a_key_is_kept_24_hours_then_forgotten() -> None:
+    start = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    clock = ManualClock(start)
+    with ResendTwin(clock=clock) as twin:
+        first = _post(twin, EMAIL, key="touch/day").json()["id"]
+        clock.set(start + dt.timedelta(hours=23, minutes=59))
+        assert _post(twin, EMAIL, key="touch/day").json()["id"] == first  # still the first answer
+        clock.set(start + dt.timedelta(hours=24))
+        second = _post(twin, EMAIL, key="touch/day")
+        assert second.status_code == 200 and second.json()["id"] != first  # a new email: Resend forgot
+        assert len(twin.emails) == 2
+        clock.set(start + dt.timedelta(hours=48))
+        other = _post(twin, {**EMAIL, "subject": "changed"}, key="touch/day")
+        assert other.status_code == 200  # an expired key is free for another payload too

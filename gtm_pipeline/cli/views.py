@@ -89,7 +89,9 @@ def sending_status(store: Store, sending_domain: str | None = None) -> dict[str,
     """Whether sending is on, the outbox by status, touches that need a decision, unmatched inbound
     events, domain halts."""
     ledger = store.ledger
-    touches = ledger.touches_with_status("pending", "sent", "refused", "failed", "uncertain", "cancelled")
+    touches = ledger.touches_with_status(
+        "pending", "sending", "sent", "refused", "failed", "uncertain", "cancelled"
+    )
     by_status: dict[str, int] = {}
     for touch in touches:
         by_status[touch.status] = by_status.get(touch.status, 0) + 1

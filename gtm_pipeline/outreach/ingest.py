@@ -2,20 +2,34 @@
 
 ``ingest`` stores a verified provider event once (keyed by ``svix-id``) and applies what compliance
 decides at once - complaint, hard bounce, provider suppression, and a reply that says stop - to the
-suppression list. Since the suppression list is the last gate of every send, nothing can go out to
-that address from that moment, whatever the state of the rest of the pipeline. Turning the stored
-event into a transition happens later, in :mod:`gtm_pipeline.outreach.processing`.
+suppression list, in the transaction that stores the event. Since the suppression list is the last
+gate of every send, nothing can go out to that address from the moment the receiver answers 2xx,
+whatever the state of the rest of the pipeline; and since the two commit together, no answer can
+say "stored" while the suppression is missing. Turning the stored event into a transition happens
+later, in :mod:`gtm_pipeline.outreach.processing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
-from gtm_pipeline.domain.ids import email_hash
+import sqlalchemy as sa
+
+from gtm_pipeline.domain.ids import InvalidIdentityError, email_hash
 from gtm_pipeline.outreach.classify import deterministic
-from gtm_pipeline.outreach.mailparse import parse_mail
+from gtm_pipeline.outreach.mailparse import ParsedMail, parse_mail
+from gtm_pipeline.outreach.webhook_events import (
+    BouncedEvent,
+    EmailData,
+    OutboundEvent,
+    ReceivedData,
+    ReceivedEvent,
+    WebhookEvent,
+    read_event,
+)
 from gtm_pipeline.store import Store
 from gtm_pipeline.store.ledger import OutreachLedger, Touch
 
@@ -38,7 +52,7 @@ def rfc822_from_received(email: dict[str, Any]) -> str:
 
 def _touch_from_address(ledger: OutreachLedger, addresses: list[str]) -> Touch | None:
     for address in addresses:
-        local = address.split("@", 1)[0]
+        local = address.lower().split("@", 1)[0]
         if "+" in local:
             found = ledger.touch(local.split("+", 1)[1])
             if found is not None:
@@ -46,70 +60,122 @@ def _touch_from_address(ledger: OutreachLedger, addresses: list[str]) -> Touch |
     return None
 
 
-def correlate(ledger: OutreachLedger, event: dict[str, Any]) -> Touch | None:
-    """The touch an event is about: tags, the provider's email id, or the reply-to plus-address."""
-    data = event.get("data") or {}
-    tags = data.get("tags") or {}
-    if isinstance(tags, list):
-        tags = {t.get("name"): t.get("value") for t in tags if isinstance(t, dict)}
-    if isinstance(tags, dict) and tags.get("touch_id"):
-        found = ledger.touch(str(tags["touch_id"]))
-        if found is not None:
-            return found
-    if event.get("type") != "email.received" and data.get("email_id"):
-        found = ledger.touch_by_provider_id(str(data["email_id"]))
-        if found is not None:
-            return found
-    if event.get("type") == "email.received":
-        return _touch_from_address(ledger, [str(a).lower() for a in data.get("to") or []])
+def correlate(ledger: OutreachLedger, event: WebhookEvent) -> Touch | None:
+    """The touch an event is about: our tag, the provider's email id, or the reply-to plus-address."""
+    if isinstance(event, ReceivedEvent):
+        return _touch_from_address(ledger, event.data.to)
+    if isinstance(event, OutboundEvent | BouncedEvent):
+        touch_id = event.data.tag("touch_id")
+        found = ledger.touch(touch_id) if touch_id else None
+        if found is None and event.data.email_id:
+            found = ledger.touch_by_provider_id(event.data.email_id)
+        return found
     return None
 
 
 @dataclass(frozen=True)
 class Ingested:
+    """What the receiver answers: the inbox row, whether it is new, and the suppression applied."""
+
     event_id: int
     new: bool
     prospect_id: str | None
     suppressed: str | None = None
 
 
+@dataclass(frozen=True)
+class Compliance:
+    """What an event obliges at once: who goes on the suppression list, and why."""
+
+    reason: str | None = None
+    identities: tuple[str, ...] = ()
+
+
 def suppress_identities(store: Store, reason: str, *identities: str | None) -> None:
     """Put each identity (an email hash or a prospect id) on the permanent suppression list."""
-    for identity in identities:
-        if identity:
-            store.privacy.suppress(
-                identity, kind="prospect" if identity.startswith("p_") else "email", reason=reason
-            )
+    with store.writing() as c:
+        suppress_identities_in(store, c, reason, *identities)
+
+
+def suppress_identities_in(store: Store, c: sa.Connection, reason: str, *identities: str | None) -> None:
+    """:func:`suppress_identities` inside the caller's transaction (with the event that obliges it)."""
+    for identity in dict.fromkeys(i for i in identities if i):
+        store.privacy.suppress_in(
+            c, identity, kind="prospect" if identity.startswith("p_") else "email", reason=reason
+        )
+
+
+def address_hashes(addresses: list[str]) -> list[str]:
+    """The hashes of the addresses an event names (``Name <a@b>`` or bare); what is no address is skipped."""
+    hashes = []
+    for value in addresses:
+        try:
+            hashes.append(email_hash(parseaddr(value)[1]))
+        except (InvalidIdentityError, UnicodeError):  # not an address, or not text a hash can take
+            continue
+    return hashes
+
+
+def _outbound_compliance(event: OutboundEvent | BouncedEvent, touch: Touch | None) -> Compliance:
+    """Complaint, hard bounce, provider suppression: the touch's recipient and prospect, and every
+    address the event names - so an event for an email the ledger does not know (sent before a
+    restore, by hand, by another tool) still suppresses the person it is about."""
+    if isinstance(event, BouncedEvent):
+        reason = "hard_bounce" if event.data.permanent else None
+    else:
+        reason = {"email.complained": "complaint", "email.suppressed": "provider_suppressed"}.get(event.type)
+    if reason is None:
+        return Compliance()
+    named = [touch.to_hash] if touch else []
+    # A bounced address is wrong, not the person: the prospect may still be reached at another one.
+    if touch is not None and reason != "hard_bounce":
+        named.append(touch.prospect_id)
+    return Compliance(reason, tuple(named + address_hashes(event.data.to)))
+
+
+def _reply_compliance(store: Store, mail: ParsedMail, touch: Touch | None) -> Compliance:
+    """A reply that says stop (or complains) suppresses its sender and the touch's recipient; a
+    bounce notice that arrives as a reply suppresses the bounced recipient."""
+    decided = deterministic(mail, (mail.date or store.now()).date())
+    if decided is None:
+        return Compliance()
+    if decided.category in ("unsubscribe", "complaint"):
+        sender = address_hashes([mail.from_address])
+        named = sender + ([touch.to_hash, touch.prospect_id] if touch else [])
+        return Compliance("reply_" + decided.category, tuple(named))
+    if decided.category == "bounce" and decided.hard_bounce:
+        return Compliance("hard_bounce", (touch.to_hash,) if touch else ())
+    return Compliance()
+
+
+def _fetch_raw(fetch: Fetch, email_id: str) -> str | None:
+    try:
+        return rfc822_from_received(fetch(email_id))
+    except Exception:  # the provider is down or answers oddly: the body is fetched again when processed
+        return None
 
 
 def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | None) -> Ingested:
-    """Store one verified event once and apply the compliance it carries, immediately."""
+    """Store one verified event once and apply the compliance it carries, in one transaction.
+
+    Everything slow or fallible that is not a write (correlation reads, fetching a reply's body)
+    happens first; then the inbox row and its suppressions commit together. A fault anywhere leaves
+    neither, the receiver answers 5xx, and the provider's retry of the same key does both. A repeat
+    of a stored key re-applies what the event's own fields oblige (a complaint, a hard bounce;
+    suppression is idempotent), so an event stored before the effects were atomic is repaired by its
+    next delivery; a repeated reply is not fetched again (processing classifies it). Raises
+    ``pydantic.ValidationError`` for an event of the wrong shape, before anything is written.
+    """
+    typed = read_event(event)
     ledger = store.ledger
-    touch = correlate(ledger, event)
-    data = event.get("data") or {}
-    kind = str(event.get("type"))
-    event_id, new = ledger.add_event(
-        event_key=event_key,
-        event_type=kind,
-        payload=event,
-        prospect_id=touch.prospect_id if touch else None,
-        touch_id=touch.touch_id if touch else None,
-        provider_email_id=str(data.get("email_id")) if data.get("email_id") else None,
-    )
-    if not new:
-        return Ingested(event_id, False, touch.prospect_id if touch else None)
-    reason: str | None = None
-    if kind == "email.complained":
-        reason = "complaint"
-    elif kind == "email.bounced" and str((data.get("bounce") or {}).get("type", "")).lower() == "permanent":
-        reason = "hard_bounce"
-    elif kind == "email.suppressed":
-        reason = "provider_suppressed"
-    elif kind == "email.received" and fetch is not None and data.get("email_id"):
-        try:
-            raw = rfc822_from_received(fetch(str(data["email_id"])))
-        except Exception:  # the body is fetched again when the event is processed
-            raw = None
+    touch = correlate(ledger, typed)
+    raw: str | None = None
+    effect = Compliance()
+    if isinstance(typed, OutboundEvent | BouncedEvent):
+        effect = _outbound_compliance(typed, touch)
+    elif isinstance(typed, ReceivedEvent) and fetch is not None and typed.data.email_id:
+        if not ledger.has_event(event_key):  # a repeat: its body and effects were stored with it
+            raw = _fetch_raw(fetch, typed.data.email_id)
         if raw is not None:
             mail = parse_mail(raw)
             # No plus-address on the reply (some clients drop Reply-To): thread by In-Reply-To / References.
@@ -117,34 +183,39 @@ def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | N
                 (found for mid in mail.thread_ids if (found := ledger.touch_by_message_id(mid)) is not None),
                 None,
             )
-            ledger.set_raw_message(
-                event_id, raw, touch.prospect_id if touch else None, touch.touch_id if touch else None
-            )
-            decided = deterministic(mail, (mail.date or store.now()).date())
-            if decided is not None and decided.category in ("unsubscribe", "complaint"):
-                reason = "reply_" + decided.category
-                suppress_identities(
-                    store, reason, email_hash(mail.from_address) if "@" in mail.from_address else None
-                )
-            elif decided is not None and decided.category == "bounce" and decided.hard_bounce:
-                reason = "hard_bounce"
-    if reason is not None and touch is not None:
-        suppress_identities(
-            store, reason, touch.to_hash, touch.prospect_id if reason != "hard_bounce" else None
+            effect = _reply_compliance(store, mail, touch)
+    email_id = typed.data.email_id if isinstance(typed.data, EmailData | ReceivedData) else None
+    with store.writing() as c:
+        event_id, new = ledger.add_event_in(
+            c,
+            event_key=event_key,
+            event_type=typed.type,
+            payload=event,
+            prospect_id=touch.prospect_id if touch else None,
+            touch_id=touch.touch_id if touch else None,
+            provider_email_id=email_id,
+            raw_message=raw,
         )
-    return Ingested(event_id, True, touch.prospect_id if touch else None, reason)
+        if effect.reason is not None:
+            suppress_identities_in(store, c, effect.reason, *effect.identities)
+    suppressed = effect.reason if effect.identities else None
+    return Ingested(event_id, new, touch.prospect_id if touch else None, suppressed)
 
 
 def one_click_unsubscribe(store: Store, touch: Touch, *, via: str) -> Ingested:
-    """RFC 8058 one-click (or the confirmation page): suppress now, journal through the inbox."""
-    suppress_identities(store, "unsubscribe", touch.to_hash, touch.prospect_id)
+    """RFC 8058 one-click (or the confirmation page): suppress now and journal through the inbox, in
+    one transaction, so the person is never unsubscribed without the record that says so (nor the
+    reverse); a second click finds both."""
     event = {"type": "unsubscribe.one_click", "data": {"touch_id": touch.touch_id, "via": via}}
-    event_id, new = store.ledger.add_event(
-        event_key=f"unsubscribe:{touch.touch_id}",
-        event_type="unsubscribe.one_click",
-        payload=event,
-        prospect_id=touch.prospect_id,
-        touch_id=touch.touch_id,
-        provider_email_id=None,
-    )
+    with store.writing() as c:
+        suppress_identities_in(store, c, "unsubscribe", touch.to_hash, touch.prospect_id)
+        event_id, new = store.ledger.add_event_in(
+            c,
+            event_key=f"unsubscribe:{touch.touch_id}",
+            event_type="unsubscribe.one_click",
+            payload=event,
+            prospect_id=touch.prospect_id,
+            touch_id=touch.touch_id,
+            provider_email_id=None,
+        )
     return Ingested(event_id, new, touch.prospect_id, "unsubscribe")

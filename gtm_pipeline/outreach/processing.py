@@ -5,10 +5,15 @@ sensor, or ``gtm inbox process``): each stored event becomes at most one transit
 marked processed exactly once, and what was decided and why is journaled. The event type picks a
 handler from :data:`HANDLERS`; every handler returns an :class:`EventResult`. A bounce or an
 auto-reply is never a reply; an out-of-office pauses the sequence until its return date.
+
+A pass claims each event in the ledger *before* handling it, so two passes at once never both
+apply it; a pass that takes over the claim of one that died looks first for the transition that
+one may already have journaled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,7 +28,7 @@ from gtm_pipeline.outreach.mailparse import parse_mail
 from gtm_pipeline.skills.catalog import SkillCatalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import InboxRow, OutreachLedger, Touch
+from gtm_pipeline.store.ledger import SENDING, InboxRow, OutreachLedger, Touch, claimer
 
 ACTOR = "step:inbound@1"
 
@@ -94,6 +99,7 @@ class StoredEvent:
     state: State | None
     data: dict[str, Any]
     at: dt.datetime
+    resumed: bool = False  # a pass that died held it: its transition may be journaled already
 
 
 @dataclass
@@ -122,21 +128,30 @@ class InboxProcessor:
             if prospect_ids is None
             else [row for pid in prospect_ids for row in self.ledger.pending_events(pid)]
         )
-        outcomes = []
-        for row in sorted(rows, key=lambda r: r.id):
-            row, result = self._handle(row, at)
-            if result.status == "unmatched":
-                self.store.escalations.raise_(
-                    "unmatched_event",
-                    f"inbox:{row.id}",
-                    subject=None,
-                    detail=f"inbox event #{row.id} ({row.event_type}) matched no touch",
-                )
-            if self.ledger.finish_event(row.id, result.status, result.record(), at):
+        outcomes, me = [], claimer()
+        for listed in sorted(rows, key=lambda r: r.id):
+            claim = self.ledger.claim_event(listed.id, me, at=at)
+            if claim is None:
+                continue  # another pass holds it, or finished it since the list was read
+            try:
+                row, result = self._handle(claim.row, at, resumed=claim.resumed)
+                if result.status == "unmatched":
+                    self.store.escalations.raise_(
+                        "unmatched_event",
+                        f"inbox:{row.id}",
+                        subject=None,
+                        detail=f"inbox event #{row.id} ({row.event_type}) matched no touch",
+                    )
+            except BaseException:
+                # This pass is stopping: hand the event back now rather than after the lease.
+                with contextlib.suppress(Exception):
+                    self.ledger.release_event(listed.id, me)
+                raise
+            if self.ledger.finish_event(row.id, result.status, result.record(), at, claimer=me):
                 outcomes.append(EventOutcome(row.id, row.prospect_id, result))
         return outcomes
 
-    def _handle(self, row: InboxRow, at: dt.datetime) -> tuple[InboxRow, EventResult]:
+    def _handle(self, row: InboxRow, at: dt.datetime, *, resumed: bool) -> tuple[InboxRow, EventResult]:
         if row.event_type == "email.received" and row.prospect_id is None:
             row = self._late_correlate(row)
         if row.prospect_id is None:
@@ -147,6 +162,7 @@ class InboxProcessor:
             state=self._state(row),
             data=(row.payload or {}).get("data") or {},
             at=at,
+            resumed=resumed,
         )
         handler = HANDLERS.get(row.event_type, _recorded)
         return row, handler(self, event)
@@ -156,8 +172,13 @@ class InboxProcessor:
     def apply(
         self, event: StoredEvent, transition: Event, why: str, details: dict[str, Any] | None = None
     ) -> str:
-        """Apply ``transition`` to the event's prospect (journaled); returns the new state or the refusal."""
+        """Apply ``transition`` to the event's prospect (journaled); returns the new state or the refusal.
+        Once per event: an event taken over from a pass that died returns what that pass journaled."""
         row = event.row
+        if event.resumed:
+            done = self._journaled(row)
+            if done is not None:
+                return done
         decision = self.store.prospects.apply_event(
             str(row.prospect_id),
             transition,
@@ -168,6 +189,19 @@ class InboxProcessor:
             run_id=self.run_id,
         )
         return decision.to_state.value if decision.allowed else f"rejected:{decision.from_state.value}"
+
+    def _journaled(self, row: InboxRow) -> str | None:
+        """The outcome of this event's transition if one is journaled already (as :meth:`apply`
+        reports it), else None."""
+        for entry in reversed(self.store.journal.entries(str(row.prospect_id))):
+            if (
+                entry.kind in ("transition", "transition_rejected")
+                and entry.payload.get("inbox_event") == row.id
+            ):
+                if entry.kind == "transition":
+                    return str(entry.payload["to_state"])
+                return f"rejected:{entry.payload['from_state']}"
+        return None
 
     def _state(self, row: InboxRow) -> State | None:
         prospect = self.store.prospects.get(str(row.prospect_id))
@@ -206,7 +240,7 @@ def _one_click(proc: InboxProcessor, event: StoredEvent) -> EventResult:
 
 def _sent(proc: InboxProcessor, event: StoredEvent) -> EventResult:
     touch = event.touch
-    if touch is not None and touch.status in ("pending", "uncertain") and event.data.get("email_id"):
+    if touch is not None and touch.status in ("pending", SENDING, "uncertain") and event.data.get("email_id"):
         proc.ledger.mark_sent(
             touch,
             str(event.data["email_id"]),
@@ -254,8 +288,12 @@ def _complained(proc: InboxProcessor, event: StoredEvent) -> EventResult:
 
 
 def _failed(proc: InboxProcessor, event: StoredEvent) -> EventResult:
-    if event.touch is not None and event.touch.status != "sent":
-        proc.ledger.set_status(event.touch.touch_id, "failed", "Resend: email.failed")
+    """Resend gave up on an email. Only a touch nobody is sending and nobody saw sent or delivered
+    becomes failed (compare-and-set): a send pass holding it gets Resend's own answer."""
+    if event.touch is not None:
+        proc.ledger.set_status(
+            event.touch.touch_id, "failed", "Resend: email.failed", expected=("pending", "uncertain")
+        )
     return EventResult("processed", note="failed")
 
 

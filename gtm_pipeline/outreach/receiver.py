@@ -1,10 +1,12 @@
 """The webhook receiver and the one-click unsubscribe endpoint (FastAPI).
 
-``POST /webhooks/resend``: the body is read raw (the signature covers the exact bytes),
-capped in size, verified with the Resend SDK's own Svix verification (which also refuses
-timestamps more than five minutes old or ahead), parsed, then stored once by ``svix-id``
-with its compliance effects applied - all before the 2xx. Anything refused is answered
-4xx and stores nothing; Resend retries what we could not store.
+``POST /webhooks/resend``: the body is read raw (the signature covers the exact bytes), streamed
+under a size cap and a deadline, its nesting bounded, verified with the Resend SDK's own Svix
+verification (which also refuses timestamps more than five minutes old or ahead), read into a typed
+event (:mod:`gtm_pipeline.outreach.webhook_events`), then stored once by ``svix-id`` with its
+compliance effects applied in the same transaction - all before the 2xx. Anything malformed is
+answered 4xx and stores nothing; a 5xx means only our own fault (the store failed), and Resend's
+retry of the same ``svix-id`` then does the whole of it.
 
 ``/unsubscribe/{token}``: RFC 8058. ``POST`` (the mail client's one-click) unsubscribes at
 once; ``GET`` only shows a confirmation button, because link scanners fetch URLs. Tokens
@@ -13,6 +15,7 @@ are a touch id plus an HMAC: no address or name in any URL.
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 from typing import Any
@@ -21,12 +24,19 @@ import resend
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import ValidationError
 
+from gtm_pipeline.outreach.bounded_body import BodyRefusedError, read_bounded
 from gtm_pipeline.outreach.ingest import Fetch, ingest, one_click_unsubscribe
 from gtm_pipeline.outreach.settings import SendingSettings
+from gtm_pipeline.outreach.webhook_events import MAX_DEPTH, nesting_depth, plain_text, read_event
 from gtm_pipeline.store import Store
+from gtm_pipeline.store.ledger import Touch
 
 MAX_BODY_BYTES = 256 * 1024
+RECEIVE_TIMEOUT_SECONDS = 10.0  # Resend sends a few KB at once; only a stalling client needs longer
+MAX_SVIX_ID = 128  # Svix ids are ~30 characters; the inbox key column holds 200 with its prefix
+MAX_TOKEN = 128  # a touch id (26) + "." + 24 hex characters
 _PAGE = (
     "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>"
 )
@@ -36,52 +46,94 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
 
 
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def _fields(error: ValidationError) -> list[str]:
+    """Where an event is wrong, never what it holds (its values are personal data)."""
+    return [".".join(str(part) for part in e["loc"]) or "(body)" for e in error.errors()[:5]]
+
+
+def verified_touch_id(settings: SendingSettings, token: str) -> str | None:
+    """The touch id an unsubscribe token names, or None: compared in constant time, as bytes.
+
+    A path can hold any character; ``hmac.compare_digest`` raises on a non-ASCII ``str``, so a
+    token outside the ASCII alphabet the links are written in is refused before any comparison."""
+    if len(token) > MAX_TOKEN or not token.isascii():
+        return None
+    touch_id, dot, _ = token.partition(".")
+    if not dot or not touch_id:
+        return None
+    expected = settings.unsubscribe_token(touch_id)
+    return touch_id if hmac.compare_digest(token.encode(), expected.encode()) else None
+
+
 def create_receiver(
-    store: Store, settings: SendingSettings, secret: str | None, fetch: Fetch | None
+    store: Store,
+    settings: SendingSettings,
+    secret: str | None,
+    fetch: Fetch | None,
+    *,
+    receive_timeout: float = RECEIVE_TIMEOUT_SECONDS,
 ) -> APIRouter:
     """The receiver's routes, bound to one store."""
     router = APIRouter()
 
+    def verify(body: bytes, headers: dict[str, str]) -> dict[str, Any] | JSONResponse:
+        """The signed event as JSON, or the 4xx that refuses it."""
+        if len(headers["id"]) > MAX_SVIX_ID:
+            return _refuse(400, "svix-id too long")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(400, "body is not UTF-8")
+        if nesting_depth(text) > MAX_DEPTH:  # before any parser recurses into it
+            return _refuse(400, f"JSON nested deeper than {MAX_DEPTH}")
+        try:
+            options: Any = {"payload": text, "headers": headers, "webhook_secret": secret}
+            event: Any = resend.Webhooks.verify(options)
+            if isinstance(event, str):  # older SDKs return the payload unparsed
+                event = json.loads(event)
+        except ValueError as exc:  # a bad signature or stale timestamp, or JSON that is not JSON
+            return _refuse(400, f"rejected: {str(exc)[:120]}")
+        if not plain_text(event):
+            return _refuse(400, "JSON strings hold NUL or unpaired surrogates")
+        try:
+            read_event(event)
+        except ValidationError as exc:
+            return JSONResponse({"error": "not a Resend event", "fields": _fields(exc)}, status_code=422)
+        return dict(event)
+
     @router.post("/webhooks/resend")
     async def resend_webhook(request: Request) -> JSONResponse:
         if secret is None:
-            return JSONResponse({"error": "RESEND_WEBHOOK_SECRET is not configured"}, status_code=503)
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+            return _refuse(503, "RESEND_WEBHOOK_SECRET is not configured")
+        try:
+            body = await read_bounded(request, limit=MAX_BODY_BYTES, timeout=receive_timeout)
+        except BodyRefusedError as refused:
+            return _refuse(refused.status, refused.reason)
         headers = {
             "id": request.headers.get("svix-id", ""),
             "timestamp": request.headers.get("svix-timestamp", ""),
             "signature": request.headers.get("svix-signature", ""),
         }
-        try:
-            text = body.decode("utf-8")
-            options: Any = {"payload": text, "headers": headers, "webhook_secret": secret}
-            event: Any = resend.Webhooks.verify(options)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return JSONResponse({"error": f"rejected: {str(exc)[:120]}"}, status_code=400)
-        if isinstance(event, str):  # older SDKs return the payload unparsed
-            try:
-                event = json.loads(event)
-            except json.JSONDecodeError:
-                return JSONResponse({"error": "malformed JSON"}, status_code=400)
-        if (
-            not isinstance(event, dict)
-            or not isinstance(event.get("type"), str)
-            or not isinstance(event.get("data"), dict)
-        ):
-            return JSONResponse({"error": "not a Resend event (type and data required)"}, status_code=422)
+        event = verify(body, headers)
+        if isinstance(event, JSONResponse):
+            return event
+        # A failure from here on is ours (the store): it propagates as a 500, so Resend retries.
         result = await run_in_threadpool(ingest, store, f"svix:{headers['id']}", event, fetch)
         return JSONResponse(
             {"stored": result.new, "event_id": result.event_id, "suppressed": result.suppressed}
         )
 
+    def touch_for(token: str) -> Touch | None:
+        touch_id = verified_touch_id(settings, token)
+        return store.ledger.touch(touch_id) if touch_id else None
+
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
     async def unsubscribe_page(token: str) -> HTMLResponse:
-        if settings.touch_for_token(token) is None:
+        if verified_touch_id(settings, token) is None:
             return _page("Unknown link", "<p>This link is not valid.</p>", 404)
         action = html.escape(f"/unsubscribe/{token}")
         return _page(
@@ -92,8 +144,7 @@ def create_receiver(
 
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
     async def unsubscribe(token: str) -> HTMLResponse:
-        touch_id = settings.touch_for_token(token)
-        touch = store.ledger.touch(touch_id) if touch_id else None
+        touch = await run_in_threadpool(touch_for, token)
         if touch is None:
             return _page("Unknown link", "<p>This link is not valid.</p>", 404)
         await run_in_threadpool(one_click_unsubscribe, store, touch, via="one-click")

@@ -6,15 +6,21 @@
    suppression list is read once more immediately before the provider call; the provider
    answer and the SENT transition are stored in one transaction.
 
+Two passes at once (a schedule tick overlapping ``gtm send``, two daemons) share the work
+instead of racing for it: a pass claims each touch in the ledger before looking at it and acts
+only on the touches it claimed, and it schedules a prospect only while it is still approved.
+So each touch is sent, refused or deferred by one pass, and journaled once.
+
 A crash after the provider accepted but before the ledger was updated leaves the touch
-pending; the next run repeats the *same* request with the *same* key and Resend returns
-the original message. Past the provider's idempotency window the ledger never guesses:
-the touch becomes ``uncertain`` and waits for the operator (or for the provider's
-``email.sent`` webhook, which settles it).
+claimed; once the claim is past its lease the next run repeats the *same* request with the
+*same* key and Resend returns the original message. Past the provider's idempotency window
+the ledger never guesses: the touch becomes ``uncertain`` and waits for the operator (or for
+the provider's ``email.sent`` webhook, which settles it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,7 +35,7 @@ from gtm_pipeline.outreach.policy import SendContext, check, health_halt
 from gtm_pipeline.outreach.resend_client import RETRYABLE, concurrent
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import OutreachLedger, Touch
+from gtm_pipeline.store.ledger import SENDING, OutreachLedger, Touch, claimer
 
 ACTOR = "step:send@1"
 POLICY_ACTOR = "rule:deliverability@1"
@@ -79,7 +85,7 @@ def schedule(
     reports = []
     for prospect in store.prospects.find(states=[State.APPROVED]):
         touches = ledger.touches(prospect.id)
-        open_touch = next((t for t in touches if t.status == "pending"), None)
+        open_touch = next((t for t in touches if t.status in ("pending", SENDING)), None)
         if open_touch is None:
             artifact_id = approved_artifact(store, prospect.id)
             artifact = store.artifacts.get(artifact_id) if artifact_id else None
@@ -127,14 +133,17 @@ def schedule(
                     sent_at=None,
                 )
             )
-        store.prospects.apply_event(
+        scheduled = store.prospects.apply_if(
             prospect.id,
+            State.APPROVED,
             Event.SEND_SCHEDULED,
             actor=ACTOR,
             rationale=f"touch {open_touch.touch_number} written to the outbox",
             details={"touch_id": open_touch.touch_id, "artifact_id": open_touch.artifact_id},
             now=now,
         )
+        if scheduled is None:
+            continue  # another pass scheduled it first (same touch: open_touch is idempotent)
         reports.append(
             SendReport(prospect.id, open_touch.touch_id, "scheduled", "step:schedule", "in outbox")
         )
@@ -201,6 +210,9 @@ def _context(
     artifact = store.artifacts.get(touch.artifact_id)
     day_start = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
     previous = [t.sent_at for t in ledger.touches(touch.prospect_id) if t.sent_at is not None]
+    # Touches other passes hold count against today's caps: each pass claims before it checks, so
+    # of passes sending at once the later ones see the earlier ones' emails and no cap is overrun.
+    others = [t for t in ledger.touches_with_status(SENDING) if t.touch_id != touch.touch_id]
     return SendContext(
         now=now,
         recipient_timezone=prospect.contact_timezone,
@@ -208,91 +220,131 @@ def _context(
         domain_halted=halted,
         pending_inbound=ledger.pending_count(touch.prospect_id),
         last_touch_at=max(previous) if previous else None,
-        mailbox_sent_today=ledger.sent_since(day_start, mailbox=touch.mailbox),
-        domain_sent_today=ledger.sent_since(day_start, domain=touch.sending_domain),
+        mailbox_sent_today=ledger.sent_since(day_start, mailbox=touch.mailbox)
+        + sum(t.mailbox == touch.mailbox for t in others),
+        domain_sent_today=ledger.sent_since(day_start, domain=touch.sending_domain)
+        + sum(t.sending_domain == touch.sending_domain for t in others),
         mailbox_cap_today=settings.warmup_cap(ledger.first_send(touch.sending_domain), now),
         suppressed=store.privacy.suppression_reason(touch.to_hash, touch.prospect_id),
     )
 
 
-def _refuse(
-    store: Store, ledger: OutreachLedger, touch: Touch, rule: str, reason: str, now: dt.datetime
-) -> None:
-    ledger.set_status(touch.touch_id, "refused", reason)
-    _note(store, touch, "send_refused", rule, reason, now)
+@dataclass(frozen=True)
+class _Pass:
+    """One send pass: what every touch it handles needs, and the name its claims carry."""
+
+    store: Store
+    ledger: OutreachLedger
+    settings: SendingSettings
+    client: Sender
+    now: dt.datetime
+    halted: str | None
+    claimer: str
+
+    def settle(self, touch: Touch, status: str, kind: str, rule: str, reason: str) -> bool:
+        """End a claimed touch as ``status`` and journal why; nothing is journaled unless this pass
+        still held it (a pass whose claim was taken over never writes a false outcome)."""
+        if not self.ledger.set_status(
+            touch.touch_id, status, reason, expected=(SENDING,), claimer=self.claimer
+        ):
+            return False
+        _note(self.store, touch, kind, rule, reason, self.now)
+        return True
+
+
+def _refuse(run: _Pass, touch: Touch, rule: str, reason: str) -> SendReport | None:
+    if not run.settle(touch, "refused", "send_refused", rule, reason):
+        return None
     if rule == "policy:suppression":
-        store.prospects.apply_event(
+        run.store.prospects.apply_event(
             touch.prospect_id,
             Event.DO_NOT_CONTACT_REQUESTED,
             actor=POLICY_ACTOR,
             rationale=f"send refused: {reason}",
             details={"touch_id": touch.touch_id},
-            now=now,
+            now=run.now,
         )
+    return SendReport(touch.prospect_id, touch.touch_id, "refused", rule, reason)
+
+
+def _send_claimed(run: _Pass, touch: Touch) -> SendReport | None:
+    """Everything one claimed touch needs, by the one pass that holds it. None: nothing to report
+    (sending was switched off, or the claim was taken over meanwhile)."""
+    store, ledger, now = run.store, run.ledger, run.now
+    prospect = store.prospects.get(touch.prospect_id)
+    if prospect is None or prospect.state is not State.SCHEDULED:
+        state = prospect.state.value if prospect else "missing"
+        if not run.settle(touch, "cancelled", "send_cancelled", "policy:state", f"prospect is {state}"):
+            return None
+        return SendReport(touch.prospect_id, touch.touch_id, "cancelled", "policy:state", state)
+    if touch.attempts and now - touch.created_at > dt.timedelta(hours=run.settings.ledger_trust_hours):
+        why = "attempted before, now past the provider's idempotency window: not resent blindly"
+        if not run.settle(touch, "uncertain", "send_uncertain", "policy:idempotency-window", why):
+            return None
+        return SendReport(prospect.id, touch.touch_id, "uncertain", "policy:idempotency-window", why)
+    verdict = check(_context(store, ledger, run.settings, touch, now, run.halted), run.settings)
+    if verdict.outcome == "defer":
+        ledger.release_touch(touch.touch_id, run.claimer)
+        _note(store, touch, "send_deferred", verdict.rule, verdict.reason, now)
+        return SendReport(prospect.id, touch.touch_id, "deferred", verdict.rule, verdict.reason)
+    if verdict.outcome == "refuse":
+        return _refuse(run, touch, verdict.rule, verdict.reason)
+    # The last gate, read again right before the call: nothing suppressed since can slip through.
+    last = store.privacy.suppression_reason(touch.to_hash, touch.prospect_id)
+    if last is not None:
+        return _refuse(run, touch, "policy:suppression", f"address suppressed: {last}")
+    # The switch, read again before every call: a stop during a pass stops the very next email. And
+    # the claim, checked as the attempt is counted: a pass whose claim was taken over calls nothing.
+    if not ledger.sending_on() or not ledger.record_attempt(touch.touch_id, run.claimer):
+        ledger.release_touch(touch.touch_id, run.claimer)
+        return None
+    try:
+        email_id = run.client.send(dict(touch.payload), touch.idempotency_key)
+    except ResendError as exc:
+        code = str(exc.code)
+        error = f"{code} {exc.error_type}: {exc.message}"[:300]
+        if code in RETRYABLE or concurrent(exc):
+            # Transient, or Resend still answering an earlier request with this key (a pass that
+            # took over a dead one's claim): back to pending, and the next pass gets the provider's
+            # answer for its key (never a second email, never a failure).
+            ledger.release_touch(touch.touch_id, run.claimer, error)
+            return SendReport(prospect.id, touch.touch_id, "retry", "provider:transient", error)
+        if not run.settle(touch, "failed", "send_failed", f"provider:{code}", error):
+            return None
+        return SendReport(prospect.id, touch.touch_id, "failed", f"provider:{code}", error)
+    ledger.mark_sent(
+        touch, email_id, actor=ACTOR, rationale=f"touch {touch.touch_number} accepted by Resend", at=now
+    )
+    return SendReport(prospect.id, touch.touch_id, "sent", verdict.rule, verdict.reason)
 
 
 def send_pending(
     store: Store, ledger: OutreachLedger, settings: SendingSettings, client: Sender, now: dt.datetime
 ) -> list[SendReport]:
-    """Send every pending touch the policy allows now; nothing at all while sending is switched off."""
+    """Send every pending touch the policy allows now; nothing at all while sending is switched off.
+
+    Each touch is claimed before anything is decided about it, so of two passes at once only one
+    cancels, refuses, defers or sends it; a touch another live pass holds is left to that pass."""
     reports: list[SendReport] = []
     if not ledger.sending_on():
         return reports
-    halted = check_domain_health(store, ledger, settings)
-    for touch in ledger.touches_with_status("pending"):
-        prospect = store.prospects.get(touch.prospect_id)
-        if prospect is None or prospect.state is not State.SCHEDULED:
-            state = prospect.state.value if prospect else "missing"
-            ledger.set_status(touch.touch_id, "cancelled", f"prospect is {state}")
-            _note(store, touch, "send_cancelled", "policy:state", f"prospect is {state}", now)
-            reports.append(SendReport(touch.prospect_id, touch.touch_id, "cancelled", "policy:state", state))
-            continue
-        if touch.attempts and now - touch.created_at > dt.timedelta(hours=settings.ledger_trust_hours):
-            why = "attempted before, now past the provider's idempotency window: not resent blindly"
-            ledger.set_status(touch.touch_id, "uncertain", why)
-            _note(store, touch, "send_uncertain", "policy:idempotency-window", why, now)
-            reports.append(
-                SendReport(prospect.id, touch.touch_id, "uncertain", "policy:idempotency-window", why)
-            )
-            continue
-        verdict = check(_context(store, ledger, settings, touch, now, halted), settings)
-        if verdict.outcome == "defer":
-            _note(store, touch, "send_deferred", verdict.rule, verdict.reason, now)
-            reports.append(SendReport(prospect.id, touch.touch_id, "deferred", verdict.rule, verdict.reason))
-            continue
-        if verdict.outcome == "refuse":
-            _refuse(store, ledger, touch, verdict.rule, verdict.reason, now)
-            reports.append(SendReport(prospect.id, touch.touch_id, "refused", verdict.rule, verdict.reason))
-            continue
-        # The switch, read again before every call: a stop during a pass stops the very next email.
+    run = _Pass(store, ledger, settings, client, now, check_domain_health(store, ledger, settings), claimer())
+    for listed in ledger.touches_with_status("pending", SENDING):
         if not ledger.sending_on():
             break
-        # The last gate, read again right before the call: nothing suppressed since can slip through.
-        last = store.privacy.suppression_reason(touch.to_hash, touch.prospect_id)
-        if last is not None:
-            _refuse(store, ledger, touch, "policy:suppression", f"address suppressed: {last}", now)
-            reports.append(SendReport(prospect.id, touch.touch_id, "refused", "policy:suppression", last))
-            continue
-        ledger.record_attempt(touch.touch_id, None)
+        touch = ledger.claim_touch(listed.touch_id, run.claimer, at=now)
+        if touch is None:
+            continue  # another pass holds it, or settled it since the list was read
         try:
-            email_id = client.send(dict(touch.payload), touch.idempotency_key)
-        except ResendError as exc:
-            code = str(exc.code)
-            error = f"{code} {exc.error_type}: {exc.message}"[:300]
-            if code in RETRYABLE or concurrent(exc):
-                # Transient, or another process is sending this very touch: it stays pending, and
-                # the next pass gets the provider's answer for its key (never a second email).
-                ledger.record_attempt(touch.touch_id, error)
-                reports.append(SendReport(prospect.id, touch.touch_id, "retry", "provider:transient", error))
-            else:
-                ledger.set_status(touch.touch_id, "failed", error)
-                _note(store, touch, "send_failed", f"provider:{code}", error, now)
-                reports.append(SendReport(prospect.id, touch.touch_id, "failed", f"provider:{code}", error))
-            continue
-        ledger.mark_sent(
-            touch, email_id, actor=ACTOR, rationale=f"touch {touch.touch_number} accepted by Resend", at=now
-        )
-        reports.append(SendReport(prospect.id, touch.touch_id, "sent", verdict.rule, verdict.reason))
+            report = _send_claimed(run, touch)
+        except BaseException:
+            # This pass is stopping: hand the touch back now rather than after the lease (the
+            # next pass repeats the request with the same key, so an email accepted is not resent).
+            with contextlib.suppress(Exception):
+                ledger.release_touch(touch.touch_id, run.claimer, "the send pass stopped")
+            raise
+        if report is not None:
+            reports.append(report)
     return reports
 
 

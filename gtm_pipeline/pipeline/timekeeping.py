@@ -5,6 +5,11 @@ never writes. ``gtm dry-run`` hands it a store opened read-only (the database re
 writes) and never constructs a provider or a sending client, so a dry run is side-effect
 free by construction. The hourly Dagster schedule and ``gtm rules apply`` call ``plan``
 and then ``apply`` on the same plan.
+
+Two of them at once (a tick overlapping ``gtm rules apply``) plan the same rules; ``apply``
+moves a prospect only while it is still in the state it was planned from (compare-and-set in
+one transaction), so each rule is applied and journaled by one of them, never twice and never
+as a rejected transition.
 """
 
 from __future__ import annotations
@@ -71,21 +76,23 @@ def plan(store: Store, policy: TimePolicy, now: dt.datetime, retention_days: int
 def apply(
     store: Store, planned: list[Planned], now: dt.datetime, *, pages: PageCache | None
 ) -> list[Decision]:
-    """Carry out a plan: each rule's event through the transition table, journaled (a retention
-    erasure empties ``pages``, the fetcher's cache, like any erasure)."""
+    """Carry out a plan: each rule's event through the transition table, journaled, for prospects
+    still in the state planned from (a retention erasure empties ``pages``, the fetcher's cache,
+    like any erasure; it is idempotent). Returns the transitions this call made."""
     decisions = []
     for item in planned:
         if item.due is not None:
-            decisions.append(
-                store.prospects.apply_event(
-                    item.prospect_id,
-                    item.due.event,
-                    actor=item.due.rule,
-                    rationale=item.due.rationale,
-                    now=now,
-                    details=item.due.details,
-                )
+            decision = store.prospects.apply_if(
+                item.prospect_id,
+                item.state,
+                item.due.event,
+                actor=item.due.rule,
+                rationale=item.due.rationale,
+                now=now,
+                details=item.due.details,
             )
+            if decision is not None:
+                decisions.append(decision)
         if item.retention:
             erase(store, item.prospect_id, reason="retention", now=now, rights_request=False, pages=pages)
     return decisions

@@ -2,21 +2,31 @@
 
 The outbox row of a touch is written *before* the provider is called and carries the
 exact request and its idempotency key; the SENT transition is journaled in the same
-transaction that marks the row sent. So a crash anywhere in a send leaves a pending row,
-and the retry sends the same request with the same key: the provider answers with the
-original message, never a second one.
+transaction that marks the row sent. So a crash anywhere in a send leaves the row unsent
+(pending, or claimed until its lease ends), and the retry sends the same request with the same
+key: the provider answers with the original message, never a second one.
 
 The inbox stores every webhook event once, keyed by its ``svix-id``, before the receiver
 answers 2xx; processing marks each row once. A delivery repeated three times is one row.
+
+Two passes at once (a schedule tick overlapping ``gtm send``, two daemons, two ``gtm inbox
+process``) never act on the same row: a pass first *claims* a touch (``pending`` -> ``sending``) or
+an event (``new`` -> ``processing``) with one conditional UPDATE, and acts only when that UPDATE
+changed the row; every later status write is compare-and-set on the status it expects. A claim
+whose process died is taken over after :data:`CLAIM_LEASE`; a touch taken over is re-sent with
+its idempotency key, so the provider answers with the first email, never a second one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.domain.states import Decision, Event
 from gtm_pipeline.store import schema as t
@@ -26,9 +36,19 @@ if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
 
 HALT_KINDS = ("sending_halted", "sending_resumed")
+# Longer than the longest send (the SDK's 30 s timeout, five attempts, waits of up to 30 s) or
+# reply classification: a claim this old belongs to a process that died, and is taken over.
+CLAIM_LEASE = dt.timedelta(minutes=15)
+SENDING, PROCESSING = "sending", "processing"
 # The operator's switch: nothing is sent unless the newest of these entries is "on".
 SENDING_SUBJECT = "sending"
 SWITCH_ON, SWITCH_OFF = "sending_switched_on", "sending_switched_off"
+
+
+def claimer() -> str:
+    """A new name for one pass's claims: the process (so a claim left behind says whose it was)
+    and a random part (two passes in one process never share one)."""
+    return f"pid{os.getpid()}-{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,15 @@ class Touch:
 
 
 @dataclass(frozen=True)
+class ClaimedEvent:
+    """An inbox event this pass now holds; ``resumed`` when a pass that died held it before (so it
+    may already have applied the event's transition)."""
+
+    row: InboxRow
+    resumed: bool
+
+
+@dataclass(frozen=True)
 class InboxRow:
     """One stored provider event (or one-click unsubscribe)."""
 
@@ -66,6 +95,11 @@ class InboxRow:
     raw_message: str | None
     status: str
     received_at: dt.datetime
+
+
+def _claimable(table: sa.Table, free: str, held: str, cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    """A row free to claim, or held by a claim older than the lease (its process died)."""
+    return sa.or_(table.c.status == free, sa.and_(table.c.status == held, table.c.claimed_at < cutoff))
 
 
 class OutreachLedger:
@@ -103,35 +137,97 @@ class OutreachLedger:
             return [record(Touch, r) for r in c.execute(query)]
 
     def open_touch(self, touch: Touch) -> Touch:
-        """Write the ledger row for a touch once; an existing row for the same touch wins."""
-        with self.store.writing() as c:
-            existing = c.execute(
-                sa.select(t.outbox).where(
-                    t.outbox.c.prospect_id == touch.prospect_id, t.outbox.c.touch_number == touch.touch_number
-                )
-            ).first()
-            if existing is not None:
-                return record(Touch, existing)
-            values = {f: getattr(touch, f) for f in Touch.__dataclass_fields__}
-            c.execute(t.outbox.insert().values(**values))
-        return touch
+        """Write the ledger row for a touch once; an existing row for the same touch wins.
 
-    def record_attempt(self, touch_id: str, error: str | None) -> None:
+        ``INSERT … ON CONFLICT DO NOTHING``, then read what is there: two passes scheduling the same
+        prospect at once both get the one row (Postgres would otherwise fail the second insert on
+        the unique touch; SQLite's write lock already serializes them)."""
+        values = {f: getattr(touch, f) for f in Touch.__dataclass_fields__}
+        same = sa.and_(
+            t.outbox.c.prospect_id == touch.prospect_id, t.outbox.c.touch_number == touch.touch_number
+        )
         with self.store.writing() as c:
-            c.execute(
-                t.outbox.update()
-                .where(t.outbox.c.touch_id == touch_id)
-                .values(attempts=t.outbox.c.attempts + 1, last_error=error)
-            )
+            insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+            c.execute(insert(t.outbox).values(**values).on_conflict_do_nothing())
+            return record(Touch, c.execute(sa.select(t.outbox).where(same)).one())
 
-    def set_status(self, touch_id: str, status: str, error: str | None = None) -> bool:
-        """Set a touch's status; a touch Resend accepted stays ``sent`` (compare-and-set: another
-        process's failure, cancellation or doubt can never overwrite a send). Returns whether it changed."""
-        query = t.outbox.update().where(t.outbox.c.touch_id == touch_id)
-        if status != "sent":
-            query = query.where(t.outbox.c.status != "sent")
+    def claim_touch(
+        self, touch_id: str, claimer: str, *, at: dt.datetime | None = None, lease: dt.timedelta = CLAIM_LEASE
+    ) -> Touch | None:
+        """Take a pending touch for one send pass (``pending`` -> ``sending``), or a touch whose
+        claimer died (held longer than ``lease``). One conditional UPDATE, atomic in SQLite and
+        Postgres alike: of two passes, exactly one changes the row, and only that one may act on it.
+        Returns the touch as claimed, or None when another pass holds it or it is no longer pending."""
+        now = at or self.store.now()
+        claim = (
+            t.outbox.update()
+            .where(t.outbox.c.touch_id == touch_id, _claimable(t.outbox, "pending", SENDING, now - lease))
+            .values(status=SENDING, claimed_by=claimer, claimed_at=now)
+        )
         with self.store.writing() as c:
-            return bool(c.execute(query.values(status=status, last_error=error)).rowcount)
+            if c.execute(claim).rowcount != 1:
+                return None
+            row = c.execute(sa.select(t.outbox).where(t.outbox.c.touch_id == touch_id)).one()
+        return record(Touch, row)
+
+    def _held(self, touch_id: str, claimer: str) -> sa.ColumnElement[bool]:
+        """The touch, only while ``claimer`` still holds it: a pass whose claim was taken over
+        (after the lease) changes nothing."""
+        return sa.and_(
+            t.outbox.c.touch_id == touch_id, t.outbox.c.status == SENDING, t.outbox.c.claimed_by == claimer
+        )
+
+    def release_touch(self, touch_id: str, claimer: str, error: str | None = None) -> bool:
+        """Hand a claimed touch back (``sending`` -> ``pending``) for a later pass: deferred by the
+        policy, a transient provider error (kept as ``last_error``), or this pass stopping. Only
+        the claimer can."""
+        values: dict[str, Any] = {"status": "pending", "claimed_by": None, "claimed_at": None}
+        if error is not None:
+            values["last_error"] = error
+        query = t.outbox.update().where(self._held(touch_id, claimer)).values(values)
+        with self.store.writing() as c:
+            return bool(c.execute(query).rowcount)
+
+    def record_attempt(self, touch_id: str, claimer: str) -> bool:
+        """Count a provider call about to be made; False (and no call may be made) when this pass no
+        longer holds the touch (its claim was taken over, or the touch was settled meanwhile)."""
+        query = (
+            t.outbox.update()
+            .where(self._held(touch_id, claimer))
+            .values(attempts=t.outbox.c.attempts + 1, last_error=None)
+        )
+        with self.store.writing() as c:
+            return bool(c.execute(query).rowcount)
+
+    def set_status(
+        self,
+        touch_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        expected: tuple[str, ...],
+        claimer: str | None = None,
+    ) -> bool:
+        """Compare-and-set a touch's status: it changes only from one of the ``expected`` statuses
+        (and, with ``claimer``, only while that pass holds it). A touch Resend accepted stays
+        ``sent`` and a delivered touch is never failed, cancelled or doubted, whatever another
+        process or a late webhook says. Returns whether it changed."""
+        if status == "sent":
+            raise ValueError("a touch becomes sent only through mark_sent (with its transition)")
+        where = [
+            t.outbox.c.touch_id == touch_id,
+            t.outbox.c.status.in_([s for s in expected if s != "sent"]),
+            t.outbox.c.delivered_at.is_(None),
+        ]
+        if claimer is not None:
+            where.append(t.outbox.c.claimed_by == claimer)
+        query = (
+            t.outbox.update()
+            .where(*where)
+            .values(status=status, last_error=error, claimed_by=None, claimed_at=None)
+        )
+        with self.store.writing() as c:
+            return bool(c.execute(query).rowcount)
 
     def mark_sent(
         self,
@@ -142,19 +238,27 @@ class OutreachLedger:
         rationale: str,
         at: dt.datetime | None = None,
     ) -> Decision | None:
-        """The provider accepted the touch: ledger and SENT transition in one transaction (once)."""
+        """The provider accepted the touch: ledger and SENT transition in one transaction, once.
+
+        Compare-and-set on "not sent yet" (whoever holds it: the provider's acceptance is the fact),
+        so the send pass and an ``email.sent`` webhook settling the same touch journal it once.
+        Returns None when it was already sent."""
         now = at or self.store.now()
-        with self.store.writing() as c:
-            status = c.execute(
-                sa.select(t.outbox.c.status).where(t.outbox.c.touch_id == touch.touch_id)
-            ).scalar()
-            if status == "sent":
-                return None
-            c.execute(
-                t.outbox.update()
-                .where(t.outbox.c.touch_id == touch.touch_id)
-                .values(status="sent", provider_email_id=provider_email_id, sent_at=now, last_error=None)
+        settle = (
+            t.outbox.update()
+            .where(t.outbox.c.touch_id == touch.touch_id, t.outbox.c.status != "sent")
+            .values(
+                status="sent",
+                provider_email_id=provider_email_id,
+                sent_at=now,
+                last_error=None,
+                claimed_by=None,
+                claimed_at=None,
             )
+        )
+        with self.store.writing() as c:
+            if c.execute(settle).rowcount != 1:
+                return None
             details = {
                 "touch_id": touch.touch_id,
                 "touch_number": touch.touch_number,
@@ -260,25 +364,61 @@ class OutreachLedger:
     ) -> tuple[int, bool]:
         """Store an event once by its key; returns (row id, whether it is new)."""
         with self.store.writing() as c:
-            row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).first()
-            if row is not None:
-                return int(row.id), False
-            result = c.execute(
-                t.inbox.insert().values(
-                    event_key=event_key,
-                    event_type=event_type,
-                    payload=payload,
-                    prospect_id=prospect_id,
-                    touch_id=touch_id,
-                    provider_email_id=provider_email_id,
-                    raw_message=raw_message,
-                    status=status,
-                    received_at=at or self.store.now(),
-                )
+            return self.add_event_in(
+                c,
+                event_key=event_key,
+                event_type=event_type,
+                payload=payload,
+                prospect_id=prospect_id,
+                touch_id=touch_id,
+                provider_email_id=provider_email_id,
+                raw_message=raw_message,
+                status=status,
+                at=at,
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0]), True
+
+    def add_event_in(
+        self,
+        c: sa.Connection,
+        *,
+        event_key: str,
+        event_type: str,
+        payload: dict[str, Any],
+        prospect_id: str | None,
+        touch_id: str | None,
+        provider_email_id: str | None,
+        raw_message: str | None = None,
+        status: str = "new",
+        at: dt.datetime | None = None,
+    ) -> tuple[int, bool]:
+        """:meth:`add_event` inside the caller's write transaction: the receiver stores an event and
+        its compliance effect (suppression) together, so a fault between them leaves neither and the
+        provider's retry of the same key does both."""
+        row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).first()
+        if row is not None:
+            return int(row.id), False
+        result = c.execute(
+            t.inbox.insert().values(
+                event_key=event_key,
+                event_type=event_type,
+                payload=payload,
+                prospect_id=prospect_id,
+                touch_id=touch_id,
+                provider_email_id=provider_email_id,
+                raw_message=raw_message,
+                status=status,
+                received_at=at or self.store.now(),
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0]), True
+
+    def has_event(self, event_key: str) -> bool:
+        """Whether an event with this key is stored (a repeat delivery need not fetch its body again)."""
+        query = sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)
+        with self.store.reading() as c:
+            return c.execute(query).first() is not None
 
     def set_raw_message(self, event_id: int, raw: str, prospect_id: str | None, touch_id: str | None) -> None:
         with self.store.writing() as c:
@@ -289,7 +429,14 @@ class OutreachLedger:
             )
 
     def pending_events(self, prospect_id: str | None = None, limit: int = 1000) -> list[InboxRow]:
-        query = sa.select(t.inbox).where(t.inbox.c.status == "new").order_by(t.inbox.c.id).limit(limit)
+        """Events not processed yet, oldest first: new ones and ones a pass holds (which
+        :meth:`claim_event` takes over only once their claim is past the lease)."""
+        query = (
+            sa.select(t.inbox)
+            .where(t.inbox.c.status.in_(("new", PROCESSING)))
+            .order_by(t.inbox.c.id)
+            .limit(limit)
+        )
         if prospect_id is not None:
             query = query.where(t.inbox.c.prospect_id == prospect_id)
         with self.store.reading() as c:
@@ -299,7 +446,7 @@ class OutreachLedger:
         query = (
             sa.select(sa.func.count())
             .select_from(t.inbox)
-            .where(t.inbox.c.status == "new", t.inbox.c.prospect_id == prospect_id)
+            .where(t.inbox.c.status.in_(("new", PROCESSING)), t.inbox.c.prospect_id == prospect_id)
         )
         with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)
@@ -315,15 +462,67 @@ class OutreachLedger:
         with self.store.reading() as c:
             return [(int(r.id), r.prospect_id) for r in c.execute(query)]
 
+    def claim_event(
+        self, event_id: int, claimer: str, *, at: dt.datetime | None = None, lease: dt.timedelta = CLAIM_LEASE
+    ) -> ClaimedEvent | None:
+        """Take an event for one inbox pass (``new`` -> ``processing``) *before* acting on it, or an
+        event whose claimer died (held longer than ``lease``). The row is read under a row lock (a
+        write transaction in SQLite, ``FOR UPDATE`` in Postgres) and changed by a conditional UPDATE
+        on what was read: of two passes exactly one gets it. None when another pass has it."""
+        now = at or self.store.now()
+        with self.store.writing() as c:
+            before = c.execute(
+                sa.select(t.inbox.c.status).where(t.inbox.c.id == event_id).with_for_update()
+            ).scalar()
+            claim = (
+                t.inbox.update()
+                .where(t.inbox.c.id == event_id, _claimable(t.inbox, "new", PROCESSING, now - lease))
+                .values(status=PROCESSING, claimed_by=claimer, claimed_at=now)
+            )
+            if c.execute(claim).rowcount != 1:
+                return None
+            row = c.execute(sa.select(t.inbox).where(t.inbox.c.id == event_id)).one()
+        return ClaimedEvent(record(InboxRow, row), resumed=before == PROCESSING)
+
+    def release_event(self, event_id: int, claimer: str) -> bool:
+        """Hand a claimed event back untouched (the pass stopped before deciding it)."""
+        query = (
+            t.inbox.update()
+            .where(t.inbox.c.id == event_id, t.inbox.c.status == PROCESSING, t.inbox.c.claimed_by == claimer)
+            .values(status="new", claimed_by=None, claimed_at=None)
+        )
+        with self.store.writing() as c:
+            return bool(c.execute(query).rowcount)
+
     def finish_event(
-        self, event_id: int, status: str, outcome: dict[str, Any], at: dt.datetime | None = None
+        self,
+        event_id: int,
+        status: str,
+        outcome: dict[str, Any],
+        at: dt.datetime | None = None,
+        *,
+        claimer: str | None = None,
     ) -> bool:
-        """Mark an event processed exactly once; False when another process got there first."""
+        """Mark an event processed exactly once; False when another process got there first.
+
+        With ``claimer``: only while that pass holds the event (``processing``); without, only a
+        ``new`` event. A result of ``new`` (a reply whose body is not fetched yet) hands it back."""
+        held = (
+            sa.and_(t.inbox.c.status == PROCESSING, t.inbox.c.claimed_by == claimer)
+            if claimer is not None
+            else t.inbox.c.status == "new"
+        )
         with self.store.writing() as c:
             result = c.execute(
                 t.inbox.update()
-                .where(t.inbox.c.id == event_id, t.inbox.c.status == "new")
-                .values(status=status, outcome=outcome, processed_at=at or self.store.now())
+                .where(t.inbox.c.id == event_id, held)
+                .values(
+                    status=status,
+                    outcome=outcome,
+                    processed_at=at or self.store.now(),
+                    claimed_by=None,
+                    claimed_at=None,
+                )
             )
             return bool(result.rowcount)
 

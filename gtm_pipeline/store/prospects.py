@@ -219,6 +219,36 @@ class Prospects:
                 c, prospect_id, event, actor=actor, rationale=rationale, at=at, details=details, run_id=run_id
             )
 
+    def apply_if(
+        self,
+        prospect_id: str,
+        expected: State,
+        event: Event,
+        *,
+        actor: str,
+        rationale: str,
+        now: dt.datetime | None = None,
+        details: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Decision | None:
+        """:meth:`apply_event` only while the prospect is still in ``expected`` (compare-and-set):
+        a pass acting on what it read earlier (a time rule, the send step's scheduling) does nothing
+        and journals nothing when another pass moved the prospect first. None when it had moved."""
+        at = now or self.store.now()
+        with self.store.writing() as c:
+            if self._state_in(c, prospect_id) != expected.value:
+                return None
+            return self.apply_in(
+                c, prospect_id, event, actor=actor, rationale=rationale, at=at, details=details, run_id=run_id
+            )
+
+    @staticmethod
+    def _state_in(c: sa.Connection, prospect_id: str) -> str | None:
+        """The prospect's state, its row locked until the transaction ends (``FOR UPDATE`` in
+        Postgres; SQLite's write transaction already holds the database's write lock)."""
+        query = sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id).with_for_update()
+        return c.execute(query).scalar()
+
     def apply_in(
         self,
         c: sa.Connection,
@@ -233,10 +263,10 @@ class Prospects:
     ) -> Decision:
         """:meth:`apply_event` inside the caller's write transaction ``c`` (the review decision, the
         send ledger): the decision commits with whatever else the caller writes, or not at all."""
-        row = c.execute(sa.select(t.prospects.c.state).where(t.prospects.c.id == prospect_id)).first()
-        if row is None:
+        state = self._state_in(c, prospect_id)
+        if state is None:
             raise KeyError(f"unknown prospect {prospect_id}")
-        decision = transition(State(row.state), event, at)
+        decision = transition(State(state), event, at)
         payload = {
             **(details or {}),
             "event": event.value,

@@ -179,6 +179,9 @@ outbox = sa.Table(
     sa.Column("bounced_at", sa.DateTime(timezone=True)),
     sa.Column("complained_at", sa.DateTime(timezone=True)),
     sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+    # The send pass that holds the touch while its status is ``sending`` (see ``claim_touch``).
+    sa.Column("claimed_by", sa.String(80)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("prospect_id", "touch_number", name="uq_outbox_touch"),
 )
 
@@ -194,11 +197,15 @@ inbox = sa.Table(
     sa.Column("provider_email_id", sa.String(80)),
     sa.Column("payload", sa.JSON, nullable=False),  # PII (addresses); removed by a tombstone
     sa.Column("raw_message", sa.Text),  # PII: a fetched reply; removed by a tombstone
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # new | processed | unmatched
+    # new | processing (claimed by a pass) | processed | unmatched
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("outcome", sa.JSON),  # category, rule, event: no personal data
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("processed_at", sa.DateTime(timezone=True)),
     sa.Column("tombstoned_at", sa.DateTime(timezone=True)),
+    # The inbox pass that holds the event while its status is ``processing`` (see ``claim_event``).
+    sa.Column("claimed_by", sa.String(80)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
 )
 
 escalations = sa.Table(

@@ -2,8 +2,9 @@
 
 Speaks enough of Resend for the official ``resend`` SDK (pointed at it by
 ``RESEND_API_URL``): send and batch send with ``Idempotency-Key`` semantics (same key and
-same payload: the original answer and no second email; same key, other payload: 409; the same
-key while its first request is still in flight: 409 ``concurrent_idempotent_requests``),
+same payload: the original answer and no second email; same key, other payload: 409
+``invalid_idempotent_request``; the same key while its first request is still in flight: 409
+``concurrent_idempotent_requests``; a key is kept 24 hours, by the twin's clock, then forgotten),
 ``GET /emails/{id}``, the received-emails API, 401 for a wrong key, 429 with
 ``retry-after`` under its rate limit, and scripted faults (500/503, and
 ``accept_then_fail``: the email is accepted, then the answer is lost).
@@ -63,6 +64,7 @@ REPLIES = {
     "referral": "I am not the right person. You should talk to our compliance lead, kim@{domain}.",
 }
 _JSON = {"content-type": "application/json"}
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)  # how long Resend keeps a key
 _WALL = SystemClock()
 
 
@@ -119,7 +121,8 @@ class ResendTwin:
         self.settings.expected_key = self.api_key
         self.emails: dict[str, dict[str, Any]] = {}
         self.received: dict[str, dict[str, Any]] = {}
-        self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+        # key -> (payload digest, first answer, when the first request came)
+        self.idempotency: dict[str, tuple[str, dict[str, Any], dt.datetime]] = {}
         self._in_flight: set[str] = set()
         self.deliveries_attempted = 0
         self.deliveries_failed = 0
@@ -214,9 +217,14 @@ class ResendTwin:
             return _error(400, "invalid_idempotency_key", "The key must be between 1-256 chars.")
         digest = hashlib.sha256(body).hexdigest()
         # One decision per key under the lock, as Resend makes it: a finished key is replayed (or
-        # refused for another payload), a key still in flight is refused, a new key is claimed.
+        # refused for another payload), a key still in flight is refused, a new key is claimed. A
+        # key older than the window is forgotten: the same request then sends a new email.
         with self._lock:
+            now = self.clock.now()
             known = self.idempotency.get(key)
+            if known is not None and now - known[2] >= IDEMPOTENCY_WINDOW:
+                del self.idempotency[key]
+                known = None
             in_flight = key in self._in_flight
             if known is None and not in_flight:
                 self._in_flight.add(key)
@@ -235,7 +243,7 @@ class ResendTwin:
         try:
             response = make()
             with self._lock:
-                self.idempotency[key] = (digest, response)
+                self.idempotency[key] = (digest, response, now)
         finally:
             with self._lock:
                 self._in_flight.discard(key)
