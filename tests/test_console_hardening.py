@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from gtm_pipeline.app import create_app
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.console.security import COOKIE, MAX_FAILURES, ConsoleAuth
+from gtm_pipeline.console.security import COOKIE, MAX_FAILURES, MAX_FAILURES_ANYWHERE, ConsoleAuth
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
 from tests.conftest import STARTER, TEST_START
@@ -195,3 +195,18 @@ def test_the_store_and_the_generated_keys_are_private_to_their_owner(gtm_home: P
     secrets = gtm_home / "secrets"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(k.stat().st_mode) == 0o600 for k in secrets.iterdir())
+
+
+def test_guessing_from_many_addresses_meets_a_ceiling_and_old_failures_are_forgotten(
+    app_services: Services,
+) -> None:
+    clock = app_services.clock
+    assert isinstance(clock, ManualClock)
+    auth = ConsoleAuth.from_settings(app_services.settings, app_services.store.console_sessions)
+    for n in range(MAX_FAILURES_ANYWHERE):  # one wrong password from each of many addresses
+        assert not auth.check_password("wrong", f"2001:db8::{n:x}")
+    assert auth.locked_for("2001:db8::ffff") > 0  # a fresh address is slowed too
+    clock.set(clock.now() + dt.timedelta(days=2))
+    auth.check_password("wrong", "2001:db8::1")  # a new failure prunes the old ones
+    assert app_services.store.console_sessions.failures_anywhere_since(TEST_START) == 1
+    assert auth.locked_for("2001:db8::ffff") == 0

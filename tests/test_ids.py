@@ -8,6 +8,7 @@ from gtm_pipeline.domain.ids import (
     InvalidIdentityError,
     email_hash,
     is_prospect_id,
+    legacy_email_hashes,
     normalize_domain,
     normalize_email,
     prospect_id,
@@ -104,3 +105,15 @@ def test_the_unicode_and_punycode_spellings_of_an_address_are_one_person() -> No
     assert email_hash("jonas@straße.de") == email_hash("jonas@xn--strae-oqa.de")
     assert email_hash("jonas@straße.de") != email_hash("jonas@strasse.de")
     assert prospect_id("straße.de") == prospect_id("xn--strae-oqa.de") != prospect_id("strasse.de")
+
+
+def test_a_suppression_kept_under_the_idna2003_hash_still_matches_the_address() -> None:
+    """Before IDNA2008, straße.de was hashed as strasse.de: that hash is what an old suppression
+    holds, and the send path checks it beside the current one."""
+    import hashlib
+
+    old = "e_" + hashlib.sha256(b"gtm:email:v1:kim@strasse.de").hexdigest()[:32]
+    assert legacy_email_hashes("Kim@Straße.de") == [old]
+    assert email_hash("kim@straße.de") != old
+    assert legacy_email_hashes("kim@bücher.example") == []  # no mapping changed: one hash
+    assert legacy_email_hashes("kim@acme.example") == []

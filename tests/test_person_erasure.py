@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gtm_pipeline.domain.ids import email_hash, prospect_id
 from gtm_pipeline.domain.person_forms import ERASED, PersonMatcher, parse_person
 from gtm_pipeline.outreach.ingest import ingest
@@ -140,6 +142,30 @@ def test_person_forms_are_found_by_hash_whatever_their_spelling() -> None:
     assert text == f"talk to {ERASED}; {ERASED} knows it all"
     for form in (f'"{STRANGER_NAME}" <{STRANGER}>', f"mailto:{STRANGER.upper()}", STRANGER_PUNY):
         assert parse_person(form).subject_hash == email_hash(STRANGER_PUNY)
+
+
+@pytest.mark.parametrize(
+    ("address", "text", "left"),
+    [
+        ("o'neil@acme.example", "write to O'Neil@ACME.example today", "write to [erased] today"),
+        ("o'neil@acme.example", json.dumps({"to": "o'neil@acme.example"}), '{"to": "[erased]"}'),
+        ("kim&co@acme.example", "mailto:kim&co@acme.example", "mailto:[erased]"),
+        (
+            "kim+news@acme.example",
+            "https://u.example/?email=kim%2Bnews%40acme.example&x=1",
+            "https://u.example/?email=[erased]&x=1",
+        ),
+        ("kim@acme.example", "it's kim@acme.example, x=1&kim@acme.example", "it's [erased], x=1&[erased]"),
+        ("kim@acme.example", "grace.kim@acme.example", "grace.kim@acme.example"),  # someone else
+    ],
+)
+def test_addresses_with_any_legal_character_or_urlencoded_are_found(
+    address: str, text: str, left: str
+) -> None:
+    """A local part may hold ' & + and more (RFC 5322), and a +tag urlencoded in a link is %2B: each
+    is the person, in the sentence or query string around it, and nothing more is taken."""
+    redacted, _count = PersonMatcher(email_hash(address)).redact(text)
+    assert redacted == left
 
 
 def test_after_erasure_no_form_of_a_replier_a_referral_target_or_an_unmatched_sender_is_left(

@@ -69,10 +69,13 @@ def _reply_body(_email_id: str) -> dict[str, Any]:
 
 
 def _webhook(event: dict[str, Any], msg_id: str) -> Callable[[str], httpx.Response]:
-    raw, headers = signed(event, msg_id)
-    # Signed once: Svix's retries resend the same bytes with the same svix-id (and a fresh
-    # signature; the same one is valid within the five minutes this test takes).
-    return lambda base: httpx.post(f"{base}/webhooks/resend", content=raw, headers=headers, timeout=10)
+    # Svix's retries resend the same bytes with the same svix-id and a fresh signature: signed at
+    # each send (the cases are built when the suite is collected, which can be minutes before).
+    def send(base: str) -> httpx.Response:
+        raw, headers = signed(event, msg_id)
+        return httpx.post(f"{base}/webhooks/resend", content=raw, headers=headers, timeout=10)
+
+    return send
 
 
 def _one_click(base: str) -> httpx.Response:

@@ -121,3 +121,18 @@ def test_the_offline_provider_never_stands_in_for_a_configured_live_one_unless_a
     assert reply.provider == "offline"
     demo, _ = _router(Scripted("offline"))  # no live provider configured: the offline one is the chain
     assert demo.route(chain) == ["offline"] and demo.complete(chain, REQUEST)[0].provider == "offline"
+
+
+def test_a_busy_half_open_trial_does_not_jam_the_circuit() -> None:
+    clock = FakeClock()
+    bulk = Scripted("bulk", *[("server_error", None)] * 5, *[("rate_limit", 61.0)] * 1)
+    router = ProviderRouter({"bulk": bulk}, sleep=lambda s: None, max_rate_wait_s=60.0)  # type: ignore[dict-item]
+    router.breakers["bulk"] = CircuitBreaker(failure_threshold=5, cooldown_s=30, clock=clock)
+    for _ in range(5):
+        with pytest.raises(AllProvidersFailed):
+            router.complete(["bulk"], REQUEST)
+    clock.now = 31.0  # half-open: one trial, which is told to wait 61 s
+    with pytest.raises(RateLimited):
+        router.complete(["bulk"], REQUEST)
+    reply, _ = router.complete(["bulk"], REQUEST)  # the next call is let through, not skipped forever
+    assert reply.provider == "bulk"

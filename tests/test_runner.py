@@ -145,3 +145,28 @@ def test_an_identical_call_reuses_the_journaled_result(services: Services, prosp
     second = _run(services, prospect, second_provider)
     assert second_provider.seen == [] and second.reused
     assert second.result == first.result and second.journal_entry_id == first.journal_entry_id
+
+
+def test_a_provider_busy_past_the_routers_wait_makes_the_call_wait_not_a_dead_letter(
+    services: Services,
+) -> None:
+    """A 429 that outlasts the router's wait is not a failure: no dead letter (which would block every
+    later run), a journaled wait, one escalation a day, and the next run calls again."""
+
+    class Busy:
+        name, model, calls = "offline", "busy-1", 0
+
+        def complete(self, request: object) -> ProviderReply:
+            self.calls += 1
+            raise ProviderError("429", retryable=True, kind="rate_limit", retry_after=61.0)
+
+    busy = Busy()
+    runner = SkillRunner(services.store, ProviderRouter({"offline": busy}, sleep=lambda s: None))  # type: ignore[dict-item]
+    skill = services.catalog.skill("augment-profile")
+    call = {"subject": "p_00000000000000000001", "inputs": {"company": "x"}, "sources": []}
+    outcome = runner.run(skill, **call)  # type: ignore[arg-type]
+    assert outcome.waiting and outcome.dead_letter_id is None and not services.store.dead_letters.open()
+    assert [e.kind for e in services.store.escalations.open()] == ["provider_busy"]
+    again = runner.run(skill, **call)  # type: ignore[arg-type]
+    assert again.waiting and busy.calls == 2  # asked again on the next run, not a reused verdict
+    assert [e.kind for e in services.store.escalations.open()] == ["provider_busy"]  # once a day

@@ -194,6 +194,9 @@ def test_a_broken_discovery_section_stops_loading_naming_the_file_and_the_field(
     ("text", "filer", "site"),
     [
         ("About Acme Health: www.acmehealth.com.", "ACME HEALTH INC", "acmehealth.com"),
+        ("Investors: https://investors.acme-health.example/q3", "Acme Health Inc", "acme-health.example"),
+        ("Flights at united.example", "United Health Group Inc", None),  # a first word alone is no name
+        ("more at acme.example", "Acme Health Inc", None),
         ("Investors: ir@acme-health.example", "Acme Health, Inc.", "acme-health.example"),
         (
             "See https://acme.example/news and www.acmehealth.example",

@@ -194,7 +194,8 @@ class ProviderSettings(Section):
     offline: bool = setting(
         True,
         "GTM_OFFLINE",
-        doc="End every chain with the offline, extractive provider (false: a live model or a wait).",
+        doc="Offer the offline, extractive provider: it answers where no live family is configured "
+        "(false: never; a live model or a wait).",
     )
     offline_fallback: bool = setting(
         False,

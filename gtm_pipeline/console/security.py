@@ -8,7 +8,9 @@ or ``X-CSRF-Token``). Because the session lives in the store, logging out ends i
 process at once, and "log out everywhere" ends them all; a copied cookie is worth nothing after.
 
 Wrong passwords are counted per client (its address, hashed) in the store: after a run of them,
-logins pause for that client only, so nobody can lock the operator out from another address.
+logins pause for that client only, so one guesser cannot lock the operator out from another address;
+a ceiling over all clients together slows a guesser rotating addresses (behind a proxy every client
+has the proxy's address and shares one count: give the console its own loopback port instead).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gtm_pipeline.store.console_sessions import ConsoleSessions
 COOKIE = "gtm_session"
 MAX_AGE_S = 12 * 3600
 MAX_FAILURES = 5  # wrong passwords from one client within FAILURE_WINDOW before its logins pause
+MAX_FAILURES_ANYWHERE = 100  # from all clients together: someone rotating addresses is slowed too
 FAILURE_WINDOW = dt.timedelta(minutes=5)
 
 
@@ -69,6 +72,8 @@ class ConsoleAuth:
         that stands in front of it: after a run of wrong passwords from one client, its attempts
         pause; other clients are not affected."""
         now = self.sessions.store.now()
+        if self.sessions.failures_anywhere_since(now - FAILURE_WINDOW) >= MAX_FAILURES_ANYWHERE:
+            return FAILURE_WINDOW.total_seconds()  # a guessing campaign from many addresses: all wait
         failures = self.sessions.failures_since(client, now - FAILURE_WINDOW)
         if len(failures) < MAX_FAILURES:
             return 0.0

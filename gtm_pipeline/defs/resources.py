@@ -115,7 +115,9 @@ class GtmResource(dg.ConfigurableResource):
     """The pipeline's services for assets, sensors and schedules."""
 
     workspace: str | None = Field(default=None, description="The workspace folder (none: demo defaults).")
-    offline: bool = Field(default=True, description="The offline provider closes every chain.")
+    offline: bool = Field(
+        default=True, description="The offline provider answers where no live family is configured."
+    )
     offline_fallback: bool = Field(
         default=False, description="The offline provider may stand in for a failing live one."
     )

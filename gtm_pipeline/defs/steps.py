@@ -33,8 +33,8 @@ def run_step(
         for key in ("input_tokens", "output_tokens", "cache_read_tokens"):
             totals[key] += int(report.provenance.get(key, 0))
         totals["cost_micro_usd"] += round(1_000_000 * float(report.provenance.get("cost_usd", 0.0)))
-        if report.provenance.get("provider") and report.status == "done":
-            providers[str(report.provenance["provider"])] += 1
+        if report.provenance.get("provider") and report.status != "unchanged":
+            providers[str(report.provenance["provider"])] += 1  # whatever the step then made of it
             fallbacks += bool(report.provenance.get("fallback"))
         context.add_asset_metadata(report.metadata(), partition_key=prospect_id)
     context.log.info(f"{context.asset_key.to_user_string()}: {dict(statuses)}")

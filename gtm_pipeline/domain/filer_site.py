@@ -3,10 +3,12 @@
 EDGAR says who filed (``Acme Health Inc``) but never the filer's web site, and a filing's page is on
 ``sec.gov``; so a filing hit has no company site unless the filing itself names one. Press releases
 filed as 8-K exhibits usually do ("About Acme Health … www.acmehealth.com", an investor-relations
-address). A domain counts only when its first label, letters and digits only, spells the filer's
-name or its first words without the corporate suffixes: ``acmehealth.com`` and ``acme.com`` match
-``Acme Health Inc``; ``sec.gov``, a law firm's or an auditor's site do not. Deterministic: the
-longest match wins, then the first named in the text.
+address such as ``investors.acmehealth.com``). A domain counts only when one of its labels (any but
+the top-level one), letters and digits only, spells the filer's whole name without the corporate
+suffixes: ``acmehealth.com`` and ``investors.acme-health.com`` match ``Acme Health Inc`` (the site
+is then the domain from that label on); ``acme.com`` does not (a first word alone would give
+``united.com`` to United Health Group), nor ``sec.gov``, a law firm's or an auditor's site.
+Deterministic: the first match named in the text wins.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ def name_words(company_name: str) -> list[str]:
     return [w for w in words if w not in CORPORATE_WORDS]
 
 
-def spellings(company_name: str) -> list[str]:
-    """The name's first word, its first two, …, all of them, each run together (longest first)."""
-    words = name_words(company_name)
-    return ["".join(words[:k]) for k in range(len(words), 0, -1) if len("".join(words[:k])) >= MIN_LABEL]
+def spelling(company_name: str) -> str | None:
+    """The name's words run together (``acmehealth``), or None when too short to prove anything."""
+    joined = "".join(name_words(company_name))
+    return joined if len(joined) >= MIN_LABEL else None
 
 
 def domains_in(text: str) -> list[str]:
@@ -57,10 +59,12 @@ def domains_in(text: str) -> list[str]:
 
 def site_named_in(text: str, company_name: str) -> str | None:
     """The filer's own domain as the filing names it, or None when no domain spells the name."""
-    names = spellings(company_name)
-    best: tuple[int, str] | None = None
+    wanted = spelling(company_name)
+    if wanted is None:
+        return None
     for domain in domains_in(text):
-        label = re.sub(r"[^a-z0-9]", "", domain.split(".", 1)[0])
-        if label in names and (best is None or len(label) > best[0]):
-            best = (len(label), domain)
-    return best[1] if best else None
+        labels = domain.split(".")
+        for index, label in enumerate(labels[:-1]):
+            if re.sub(r"[^a-z0-9]", "", label) == wanted:
+                return ".".join(labels[index:])
+    return None

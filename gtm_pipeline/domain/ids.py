@@ -84,6 +84,28 @@ def normalize_email(raw: str) -> str:
     return f"{local}@{normalize_domain(domain)}"
 
 
+def legacy_email_hashes(email: str) -> list[str]:
+    """The hash the address had before domains moved to IDNA2008, when it differs.
+
+    Python's IDNA2003 codec mapped ``ß`` to ``ss`` (and dropped joiners), so a suppression recorded
+    for ``x@straße.de`` then was kept under the hash of ``x@strasse.de``; only hashes are kept, so it
+    cannot be migrated. The send path checks both, and a person who objected stays suppressed."""
+    try:
+        current = normalize_email(email)
+    except InvalidIdentityError:
+        return []
+    local, _at, domain = current.rpartition("@")
+    if "xn--" not in domain:
+        return []  # an ASCII domain is the same under both
+    try:
+        old = idna.decode(domain).encode("idna").decode("ascii")  # the stdlib codec is IDNA2003
+    except (UnicodeError, idna.IDNAError):
+        return []
+    if old == domain:
+        return []
+    return ["e_" + _digest("email", f"{local}@{old}")[:32]]
+
+
 def _digest(namespace: str, value: str) -> str:
     return hashlib.sha256(f"gtm:{namespace}:v1:{value}".encode()).hexdigest()
 

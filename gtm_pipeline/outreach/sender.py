@@ -28,7 +28,7 @@ from typing import Protocol
 from resend.exceptions import ResendError
 
 from gtm_pipeline.domain.contracts import DraftFinding, result_model
-from gtm_pipeline.domain.ids import email_hash
+from gtm_pipeline.domain.ids import email_hash, legacy_email_hashes
 from gtm_pipeline.domain.states import Event, State
 from gtm_pipeline.outreach.compose import TouchPlan, build_request, message_id
 from gtm_pipeline.outreach.policy import SendContext, check, health_halt
@@ -225,7 +225,7 @@ def _context(
         domain_sent_today=ledger.sent_since(day_start, domain=touch.sending_domain)
         + sum(t.sending_domain == touch.sending_domain for t in others),
         mailbox_cap_today=settings.warmup_cap(ledger.first_send(touch.sending_domain), now),
-        suppressed=store.privacy.suppression_reason(touch.to_hash, touch.prospect_id),
+        suppressed=store.privacy.suppression_reason(*_identities(touch)),
     )
 
 
@@ -290,7 +290,7 @@ def _send_claimed(run: _Pass, touch: Touch) -> SendReport | None:
     if verdict.outcome == "refuse":
         return _refuse(run, touch, verdict.rule, verdict.reason)
     # The last gate, read again right before the call: nothing suppressed since can slip through.
-    last = store.privacy.suppression_reason(touch.to_hash, touch.prospect_id)
+    last = store.privacy.suppression_reason(*_identities(touch))
     if last is not None:
         return _refuse(run, touch, "policy:suppression", f"address suppressed: {last}")
     # The switch, read again before every call: a stop during a pass stops the very next email. And
@@ -354,3 +354,11 @@ def run_sending(
     """Schedule approved drafts, then send what the policy allows."""
     ledger = store.ledger
     return [*schedule(store, ledger, settings, now), *send_pending(store, ledger, settings, client, now)]
+
+
+def _identities(touch: Touch) -> list[str]:
+    """What a suppression of this touch's addressee may be recorded under: the address's hash, the
+    prospect, and the hash an IDN address had before IDNA2008 (:func:`legacy_email_hashes`)."""
+    recipients = touch.payload.get("to") or []
+    legacy = [h for address in recipients if isinstance(address, str) for h in legacy_email_hashes(address)]
+    return [touch.to_hash, touch.prospect_id, *legacy]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from gtm_pipeline.providers.base import Provider, ProviderError, ProviderReply, SkillRequest
 
 OFFLINE = "offline"
-FIRST_BACKOFF_S = 1.0  # a 429 without retry-after: 1 s, 2 s, 4 s…
+FIRST_BACKOFF_S = 1.0  # the backoff doubles with each 429; a retry-after, when given, is used instead
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,11 @@ class CircuitBreaker:
                 return False
             self._trial_out = True  # one trial call while half-open
             return True
+
+    def release(self) -> None:
+        """End a trial call without a verdict (the provider was busy, not failing)."""
+        with self._lock:
+            self._trial_out = False
 
     def record(self, ok: bool) -> None:
         with self._lock:
@@ -262,6 +267,7 @@ class ProviderRouter:
                 wait = exc.retry_after if exc.retry_after is not None else backoff
                 backoff *= 2
                 if waited + wait > self.max_rate_wait_s:
+                    breaker.release()  # a half-open trial ends here: busy says nothing of health
                     raise RateLimited(
                         trail, f"{name} rate-limited for over {self.max_rate_wait_s:g} s"
                     ) from exc

@@ -33,7 +33,7 @@ from gtm_pipeline.domain.sources import SourceDoc, evidence_problems
 from gtm_pipeline.providers.base import ProviderReply, SkillRequest
 from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.providers.prompt import prompt_hash
-from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter
+from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter, RateLimited
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store import Store
 
@@ -146,6 +146,8 @@ class SkillRunner:
                 return self._wait_for_budget(skill, subject, digest, today, run_id)
             try:
                 reply, trail = self.router.complete(group.providers, request)
+            except RateLimited as exc:  # busy, not broken: wait for a later run, no dead letter
+                return self._wait_for_rate(skill, subject, digest, today, exc, route, run_id)
             except AllProvidersFailed as exc:
                 route += [a.as_dict() for a in exc.trail]
                 failure = DeadLetterReason(kind="provider_error", detail=str(exc))
@@ -265,6 +267,40 @@ class SkillRunner:
             detail=f"group {group}: results from {provider} instead of {preferred} (failing or busy)",
         )
         return True
+
+    def _wait_for_rate(
+        self,
+        skill: Skill,
+        subject: str,
+        digest: str,
+        day: dt.date,
+        exc: RateLimited,
+        route: list[dict[str, Any]],
+        run_id: str | None,
+    ) -> SkillOutcome:
+        """A provider kept answering 429 longer than the router waits: no call more, no lesser
+        provider, no dead letter; the prospect waits for the next run and the operator is told
+        (once a day per group)."""
+        group = skill.group.spec
+        self.store.escalations.raise_(
+            "provider_busy",
+            f"busy:{group.name}:{day.isoformat()}",
+            subject=group.name,
+            detail=f"group {group.name}: {exc}; calls wait for a later run",
+        )
+        entry = self.store.journal.append(
+            subject=subject,
+            kind="rate_limit_wait",
+            actor=f"rule:rate-limit@1/{group.name}",
+            payload={
+                "group": group.name,
+                "input_hash": digest,
+                "route": route + [a.as_dict() for a in exc.trail],
+            },
+            dedupe_key=f"ratewait:{group.name}:{day.isoformat()}:{subject}:{digest}",
+            run_id=run_id,
+        )
+        return SkillOutcome(skill, digest, 0, None, entry, waiting=f"provider busy for group {group.name}")
 
     def _wait_for_budget(
         self, skill: Skill, subject: str, digest: str, day: dt.date, run_id: str | None

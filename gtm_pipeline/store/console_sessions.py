@@ -71,8 +71,15 @@ class ConsoleSessions:
             )
         return int(ended.rowcount)
 
-    def failed_login(self, client: str) -> None:
+    def failed_login(self, client: str, keep: dt.timedelta = dt.timedelta(days=1)) -> None:
+        """Count a wrong password; failures older than ``keep`` go (the table stays small whatever a
+        guesser sends)."""
         with self.store.writing() as c:
+            c.execute(
+                t.console_login_failures.delete().where(
+                    t.console_login_failures.c.failed_at < self.store.now() - keep
+                )
+            )
             c.execute(
                 t.console_login_failures.insert().values(client=_digest(client), failed_at=self.store.now())
             )
@@ -87,6 +94,12 @@ class ConsoleSessions:
                 .order_by(f.c.failed_at)
             )
             return [utc(r.failed_at) for r in rows]
+
+    def failures_anywhere_since(self, since: dt.datetime) -> int:
+        """Wrong passwords from every client since ``since`` (the ceiling for rotating addresses)."""
+        f = t.console_login_failures
+        with self.store.reading() as c:
+            return int(c.execute(sa.select(sa.func.count()).where(f.c.failed_at >= since)).scalar_one())
 
     def clear_failures(self, client: str) -> None:
         with self.store.writing() as c:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.records import record
@@ -25,6 +26,7 @@ KINDS = (
     "domain_halt",
     "circuit_open",
     "provider_fallback",  # results came from another provider than the group prefers
+    "provider_busy",  # a provider kept answering 429: calls wait for a later run
     "spend_cap",
     "touch_failed",
     "touch_uncertain",
@@ -56,15 +58,17 @@ class Escalations:
         """Record an escalation once per ``key``; returns True when it is new."""
         if kind not in KINDS:
             raise ValueError(f"unknown escalation kind {kind!r}")
-        with self.store.writing() as c:
-            if c.execute(sa.select(t.escalations.c.id).where(t.escalations.c.key == key)).first():
-                return False
-            c.execute(
-                t.escalations.insert().values(
+        with self.store.writing() as c:  # one INSERT ... ON CONFLICT: two workers raising one key at once
+            insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+            added = c.execute(
+                insert(t.escalations)
+                .values(
                     kind=kind, key=key, subject=subject, detail=detail[:1000], created_at=self.store.now()
                 )
-            )
-            return True
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(t.escalations.c.id)
+            ).first()
+            return added is not None
 
     def open(self, limit: int = 500) -> list[Escalation]:
         query = (

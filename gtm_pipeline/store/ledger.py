@@ -394,11 +394,10 @@ class OutreachLedger:
         """:meth:`add_event` inside the caller's write transaction: the receiver stores an event and
         its compliance effect (suppression) together, so a fault between them leaves neither and the
         provider's retry of the same key does both."""
-        row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).first()
-        if row is not None:
-            return int(row.id), False
-        result = c.execute(
-            t.inbox.insert().values(
+        insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+        added = c.execute(  # ON CONFLICT: two deliveries of one svix-id at once store it once, no 500
+            insert(t.inbox)
+            .values(
                 event_key=event_key,
                 event_type=event_type,
                 payload=payload,
@@ -409,10 +408,13 @@ class OutreachLedger:
                 status=status,
                 received_at=at or self.store.now(),
             )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0]), True
+            .on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(t.inbox.c.id)
+        ).first()
+        if added is not None:
+            return int(added.id), True
+        row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).one()
+        return int(row.id), False
 
     def has_event(self, event_key: str) -> bool:
         """Whether an event with this key is stored (a repeat delivery need not fetch its body again)."""
