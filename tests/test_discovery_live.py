@@ -16,7 +16,12 @@ import pytest
 from gtm_pipeline.cli.run import _print_inputs
 from gtm_pipeline.config import STARTER, load_settings
 from gtm_pipeline.defs.discovery.hypotheses import build_hypothesis_assets
-from gtm_pipeline.defs.resources import DiscoveryResource, DiscoverySourceResource, gtm_resource
+from gtm_pipeline.defs.resources import (
+    DiscoveryResource,
+    DiscoverySourceResource,
+    GtmResource,
+    gtm_resource,
+)
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.hypothesis import Hypothesis, JobBoard
 from gtm_pipeline.domain.sources import normalize_for_match
@@ -268,7 +273,14 @@ def test_the_dagster_discovery_asset_asks_the_sources_its_resources_configure_ke
         )
         for name in SOURCE_NAMES
     }
-    resource = gtm_resource(settings).model_copy(update={"discovery": DiscoveryResource(**fast)})
+
+    class AtTestStart(GtmResource):  # the run's services on the test's clock, as on any date
+        def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+            self.services.clock = ManualClock(TEST_START)
+
+    resource = gtm_resource(settings, cls=AtTestStart).model_copy(
+        update={"discovery": DiscoveryResource(**fast)}
+    )
     assets = build_hypothesis_assets(load_hypotheses(folder)[HYPOTHESIS])
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(assets, instance=instance, resources={"gtm": resource})
