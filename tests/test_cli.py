@@ -68,6 +68,13 @@ def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dags
     text_status = _gtm(home, "status")
     assert f"Waiting for review: {corpus.qualified}" in text_status.stdout
     assert not any(p.decode() in text_status.stdout for p in personal)
+    # Each review is shown with its company's name beside the id the other commands take.
+    store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
+    for item in data["waiting"]["reviews"]:
+        company = store.prospects.get(item["prospect_id"]).company_name  # type: ignore[union-attr]
+        assert item["company"] == company
+        assert f"{company} ({item['prospect_id']})" in text_status.stdout
+    store.close()
 
 
 def _digest_files(root: Path) -> dict[str, str]:

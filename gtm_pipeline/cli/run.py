@@ -144,7 +144,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"Sending: off{since}; approved drafts wait (gtm sending start)")
     typer.echo(f"Waiting for review: {len(waiting['reviews'])}")
     for item in waiting["reviews"][:20]:
-        typer.echo(f"  #{item['id']:<5} {item['kind']:<12} {item['prospect_id']}  since {item['since'][:16]}")
+        typer.echo(f"  #{item['id']:<5} {item['kind']:<12} {_who(item)}  since {item['since'][:16]}")
     if len(waiting["reviews"]) > 20:
         typer.echo(f"  … and {len(waiting['reviews']) - 20} more (gtm status --json)")
     if waiting["spend_cap_waits_today"]:
@@ -155,26 +155,34 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         )
     typer.echo(f"Open rights requests: {len(waiting['rights_requests_open'])}")
     for req in waiting["rights_requests_open"][:20]:
-        typer.echo(f"  #{req['id']:<5} {req['kind']:<12} due {req['due'][:10]}  {req['prospect_id'] or '-'}")
+        typer.echo(f"  #{req['id']:<5} {req['kind']:<12} due {req['due'][:10]}  {_who(req)}")
     sending = waiting["sending"]
     if sending["touches"]:
         typer.echo(f"Outbox: {sending['touches']}")
     for domain, reason in sending["halted_domains"].items():
         typer.echo(f"  SENDING HALTED for {domain}: {reason} (gtm sending resume --reason ...)")
     for touch in sending["needs_operator"]:
-        typer.echo(f"  touch {touch['touch_id']} of {touch['prospect_id']}: {touch['status']}")
+        typer.echo(f"  touch {touch['touch_id']} of {_who(touch)}: {touch['status']}")
     if sending["unmatched_events"]:
         typer.echo(f"  {sending['unmatched_events']} inbound event(s) matched no touch")
     typer.echo(f"Escalations (unacknowledged): {len(waiting['escalations'])}")
     for esc in waiting["escalations"][:20]:
-        typer.echo(f"  #{esc['id']:<5} {esc['kind']:<16} {esc['subject'] or '-'}: {esc['detail'][:80]}")
+        subject = _who({"prospect_id": esc["subject"], "company": esc.get("company")})
+        typer.echo(f"  #{esc['id']:<5} {esc['kind']:<16} {subject}: {esc['detail'][:80]}")
     _print_inputs(inputs)
     typer.echo(f"Dead letters: {len(waiting['dead_letters'])}")
     for dead in waiting["dead_letters"][:20]:
         typer.echo(
-            f"  #{dead['id']:<5} {dead['skill']}@{dead['skill_version']} {dead['prospect_id']}: "
+            f"  #{dead['id']:<5} {dead['skill']}@{dead['skill_version']} {_who(dead)}: "
             f"{dead['reason_kind']}: {dead['reason'][:90]}"
         )
+
+
+def _who(row: dict[str, Any]) -> str:
+    """A prospect as the operator reads it: the company's name, then its id (which the other
+    commands take)."""
+    pid = row.get("prospect_id") or "-"
+    return f"{row['company']} ({pid})" if row.get("company") else str(pid)
 
 
 def _print_inputs(inputs: dict[str, Any]) -> None:

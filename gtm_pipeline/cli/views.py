@@ -49,7 +49,7 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
     (``sending_domain``: the workspace's own, whose halt shows even before it sent anything)."""
     today = store.now().replace(hour=0, minute=0, second=0, microsecond=0)
     waits = store.journal.of_kind("spend_cap_wait", today)
-    return {
+    waiting = {
         "spend_cap_waits_today": sorted({f"{e.payload.get('group')}:{e.subject}" for e in waits}),
         "rights_requests_open": [
             {
@@ -83,6 +83,26 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
             for e in store.escalations.open()
         ],
     }
+    return _with_company_names(store, waiting)
+
+
+def _with_company_names(store: Store, waiting: dict[str, Any]) -> dict[str, Any]:
+    """Put the company's name beside every prospect id the operator is shown (ids alone read as
+    noise). An escalation's subject is a prospect id when it is about one; other subjects stay."""
+    rows: list[dict[str, Any]] = [
+        *waiting["rights_requests_open"],
+        *waiting["reviews"],
+        *waiting["dead_letters"],
+        *waiting["sending"]["needs_operator"],
+    ]
+    ids = {str(r.get("prospect_id") or "") for r in rows}
+    ids |= {str(e.get("subject") or "") for e in waiting["escalations"]}
+    names = store.prospects.company_names(ids)
+    for row in rows:
+        row["company"] = names.get(str(row.get("prospect_id") or ""))
+    for esc in waiting["escalations"]:
+        esc["company"] = names.get(str(esc.get("subject") or ""))
+    return waiting
 
 
 def sending_status(store: Store, sending_domain: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ through the pure transition table, journaled in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -167,6 +167,19 @@ class Prospects:
         with self.store.reading() as c:
             row = c.execute(sa.select(t.prospects).where(t.prospects.c.id == prospect_id)).first()
         return prospect_record(row) if row is not None else None
+
+    def company_names(self, prospect_ids: Iterable[str]) -> dict[str, str]:
+        """Company name per prospect id, for the operator's lists (one query; unknown ids left out).
+        Company names are not personal data and never go to Dagster: only the console and CLI."""
+        wanted = sorted({pid for pid in prospect_ids if pid})
+        names: dict[str, str] = {}
+        with self.store.reading() as c:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(t.prospects.c.id, t.prospects.c.company_name).where(
+                    t.prospects.c.id.in_(wanted[start : start + 500])
+                )
+                names.update({str(row.id): str(row.company_name) for row in c.execute(query)})
+        return names
 
     def find(
         self, *, hypothesis: str | None = None, states: Sequence[State] | None = None
