@@ -106,6 +106,9 @@ def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
     assert dry.stdout.count("erase (retention") == expected().prospects
     early = _gtm(home, "dry-run", "--at", "+300d")
     assert "erase (retention" not in early.stdout
+    planned = json.loads(_gtm(home, "dry-run", "--at", "+400d", "--json").stdout)
+    assert len(planned["planned"]) == expected().prospects and planned["changed"] == 0
+    assert all(item["retention"] and item["prospect_id"].startswith("p_") for item in planned["planned"])
     store = Store.open(f"sqlite:///{home / 'gtm.sqlite'}")
     assert store.content_digest() == content_before  # the store is unchanged, row for row
     store.close()
@@ -119,6 +122,10 @@ def test_dry_run_replay_and_erase_on_the_demo_data(tmp_path: Path) -> None:
         db.execute("UPDATE prospects SET state = 'approved' WHERE id = ?", (victim,))
     broken = _gtm(home, "replay", "--check")
     assert broken.returncode == 1 and f"MISMATCH {victim}" in broken.stdout
+    broken_json = _gtm(home, "replay", "--check", "--json")
+    report = json.loads(broken_json.stdout)
+    assert broken_json.returncode == 1 and report["ok"] is False
+    assert [p["prospect_id"] for p in report["problems"]] == [victim]
     with sqlite3.connect(home / "gtm.sqlite") as db:
         db.execute("UPDATE prospects SET state = 'awaiting_review' WHERE id = ?", (victim,))
 

@@ -87,6 +87,9 @@ def test_a_rights_request_is_recorded_listed_with_its_due_date_and_completed(hom
     store.close()
     assert request["due_at"] - request["received_at"] == dt.timedelta(days=45)
     assert f"#{request['id']:<4} grievance" in _gtm(home, "rights", "list").stdout
+    (listed,) = json.loads(_gtm(home, "rights", "list", "--json").stdout)
+    assert (listed["id"], listed["kind"], listed["overdue"]) == (request["id"], "grievance", False)
+    assert EMAIL not in json.dumps(listed)  # only the hash is kept
     refused = _gtm(home, "rights", "add", "--kind", "delete", "--email", EMAIL)
     assert refused.returncode == 2 and "kind must be one of" in refused.stderr
     done = _gtm(home, "rights", "complete", str(request["id"]), "--outcome", "explained the source")

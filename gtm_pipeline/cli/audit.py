@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from gtm_pipeline.cli import app
-from gtm_pipeline.cli.common import moment, open_store, settings
+from gtm_pipeline.cli.common import moment, open_store, print_json, settings
 from gtm_pipeline.domain.clock import FixedClock
 
 rules_app = typer.Typer(no_args_is_help=True, help="The time-based rules of the state machine.")
@@ -35,18 +35,32 @@ def replay(
     check: Annotated[
         bool, typer.Option("--check", help="Verify and compare; exit 1 on any difference.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Verify every prospect's hash chain and rebuild its state from the journal."""
     from gtm_pipeline.pipeline.audit import replay_check
 
     with open_store(read_only=True) as store:
         report = replay_check(store, _anchors())
-    for problem in report.problems:
-        typer.echo(f"MISMATCH {problem}")
-    typer.echo(
-        f"replayed {report.prospects} prospects, {report.entries} journal entries: "
-        + ("ok" if report.ok else f"{len(report.problems)} problem(s)")
-    )
+    if as_json:
+        print_json(
+            {
+                "prospects": report.prospects,
+                "entries": report.entries,
+                "ok": report.ok,
+                "problems": [
+                    {"prospect_id": p.prospect_id, "entry_id": p.entry_id, "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
+    else:
+        for problem in report.problems:
+            typer.echo(f"MISMATCH {problem}")
+        typer.echo(
+            f"replayed {report.prospects} prospects, {report.entries} journal entries: "
+            + ("ok" if report.ok else f"{len(report.problems)} problem(s)")
+        )
     if check and not report.ok:
         raise typer.Exit(1)
 
@@ -56,6 +70,7 @@ def dry_run(
     at: Annotated[
         str, typer.Option("--at", help="When to evaluate the rules: ISO 8601, or an offset such as +400d.")
     ],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the transitions the time-based rules would make at a given time, touching nothing."""
     from gtm_pipeline.pipeline.timekeeping import plan, sequence_policy
@@ -67,6 +82,9 @@ def dry_run(
     with open_store(FixedClock(when), read_only=True) as store:
         policy = sequence_policy(load_catalog(current.paths.skills))
         planned = plan(store, policy, when, current.privacy.retention_days)
+    if as_json:
+        print_json({"at": when.isoformat(), "planned": [item.as_dict() for item in planned], "changed": 0})
+        return
     for item in planned:
         typer.echo(item.describe())
     typer.echo(
@@ -79,6 +97,7 @@ def rules_apply(
     at: Annotated[
         str | None, typer.Option("--at", help="Evaluate at this time (ISO 8601 or an offset; default now).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Apply the rules due now (what the hourly Dagster schedule does)."""
     from gtm_pipeline.pipeline.timekeeping import apply, plan, sequence_policy
@@ -92,6 +111,16 @@ def rules_apply(
             store, sequence_policy(load_catalog(current.paths.skills)), when, current.privacy.retention_days
         )
         decisions = apply(store, planned, when, pages=page_cache(current))
+    if as_json:
+        print_json(
+            {
+                "at": when.isoformat(),
+                "planned": [item.as_dict() for item in planned],
+                "transitions": len(decisions),
+                "retention_erasures": sum(p.retention for p in planned),
+            }
+        )
+        return
     for item in planned:
         typer.echo(item.describe())
     typer.echo(

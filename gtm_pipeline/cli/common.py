@@ -4,6 +4,7 @@ errors as one line that says what to do (never a traceback)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
     from gtm_pipeline.store import Store
 
 _LOADED: dict[str, Settings] = {}
+
+
+def print_json(data: object) -> None:
+    """A reading command's ``--json`` output: indented, dates and other values as strings."""
+    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 class CommandError(Exception):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gtm_pipeline.cli import app
-from gtm_pipeline.cli.common import CommandError, clock, open_store, settings
+from gtm_pipeline.cli.common import CommandError, clock, open_store, print_json, settings
 
 rights_app = typer.Typer(
     no_args_is_help=True, help="Data-principal rights requests (access, correction, erasure, grievance)."
@@ -97,11 +97,15 @@ def rights_add(
 @rights_app.command("list")
 def rights_list(
     show_all: Annotated[bool, typer.Option("--all", help="Include completed requests.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Open rights requests by due date (overdue first)."""
     with open_store() as store:
         requests = store.privacy.rights_requests(status=None if show_all else "open")
     now = clock().now()
+    if as_json:
+        print_json([{**r, "overdue": r["status"] == "open" and r["due_at"] < now} for r in requests])
+        return
     for r in requests:
         flag = "OVERDUE " if r["status"] == "open" and r["due_at"] < now else ""
         typer.echo(

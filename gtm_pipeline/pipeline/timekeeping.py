@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from gtm_pipeline.domain.history import fold
 from gtm_pipeline.domain.rules import DAY, Due, TimePolicy, due_event, retention_due
@@ -47,6 +48,18 @@ class Planned:
         if self.retention:
             parts.append("erase (retention: inactive past the retention period)")
         return f"{self.prospect_id}  " + "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan item for ``--json`` (ids and rule names only)."""
+        due = self.due
+        return {
+            "prospect_id": self.prospect_id,
+            "state": self.state.value,
+            "event": due.event.value if due else None,
+            "rule": due.rule if due else None,
+            "rationale": due.rationale if due else None,
+            "retention": self.retention,
+        }
 
 
 def sequence_policy(catalog: SkillCatalog) -> TimePolicy:
