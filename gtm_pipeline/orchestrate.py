@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,8 +78,14 @@ def _load_definitions() -> dg.Definitions:
     return defs() if not isinstance(defs, dg.Definitions) else defs
 
 
-def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> GraphRun:
-    """Materialize discovery, then every prospect partition in ranged runs."""
+def run_graph(
+    instance: dg.DagsterInstance,
+    *,
+    log_level: str = "INFO",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> GraphRun:
+    """Materialize discovery, then every prospect partition in ranged runs (``on_progress`` hears
+    (partitions done, partitions in all) after discovery and after each run)."""
     from gtm_pipeline.defs.partitions import MAX_PARTITIONS_PER_RUN, PROSPECTS, run_request
 
     definitions = _load_definitions()
@@ -95,9 +101,12 @@ def run_graph(instance: dg.DagsterInstance, *, log_level: str = "INFO") -> Graph
     keys = instance.get_dynamic_partitions(PROSPECTS)
     outcome.partitions = len(keys)
     prospect_job = definitions.resolve_job_def("prospect_pipeline_job")
+    report = on_progress or (lambda _done, _total: None)
+    report(0, len(keys))
     for start in range(0, len(keys), MAX_PARTITIONS_PER_RUN):
-        request = run_request(list(keys[start : start + MAX_PARTITIONS_PER_RUN]), "demo")
-        _run_partitions(prospect_job, instance, request, run_config, outcome)
+        chunk = list(keys[start : start + MAX_PARTITIONS_PER_RUN])
+        _run_partitions(prospect_job, instance, run_request(chunk, "demo"), run_config, outcome)
+        report(start + len(chunk), len(keys))
     return outcome
 
 
@@ -122,7 +131,12 @@ def _run_partitions(
 
 
 def run_prospects(
-    instance: dg.DagsterInstance, prospect_ids: list[str], *, run_key: str, log_level: str = "INFO"
+    instance: dg.DagsterInstance,
+    prospect_ids: list[str],
+    *,
+    run_key: str,
+    log_level: str = "INFO",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> GraphRun:
     """Register ``prospect_ids`` as partitions and materialize exactly those (an import's prospects:
     research, qualification, drafting), never the partitions between them."""
@@ -141,11 +155,25 @@ def run_prospects(
         runs = exact_run_requests(ordered, wanted, run_key)
         if not runs.requests:
             break
+        done = outcome.partitions
         for request in runs.requests:
             _run_partitions(prospect_job, instance, request, run_config, outcome)
+            if on_progress is not None:
+                done += _request_size(request, ordered)
+                on_progress(done, len(prospect_ids))
         outcome.partitions += len(runs.covered)
         wanted -= runs.covered
     return outcome
+
+
+def _request_size(request: dg.RunRequest, ordered: Sequence[str]) -> int:
+    """How many partitions a run request covers (one key, or an inclusive range of keys)."""
+    from gtm_pipeline.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    if request.partition_key is not None:
+        return 1
+    first, last = request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
+    return ordered.index(last) - ordered.index(first) + 1
 
 
 def journal_anchors(instance: dg.DagsterInstance) -> dict[str, Anchor]:

@@ -14,9 +14,9 @@ from tests.conftest import REPO, STARTER
 from tests.corpus import expected
 
 
-def _gtm(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _gtm(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "GTM_DATABASE_URL")}
-    env["GTM_HOME"] = str(home)
+    env.update(GTM_HOME=str(home), **extra)
     return subprocess.run(
         [sys.executable, "-m", "gtm_pipeline.cli", *args],
         cwd=REPO,
@@ -29,9 +29,13 @@ def _gtm(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_demo_twice_gives_the_same_prospects_and_keeps_personal_data_out_of_dagster(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    first = _gtm(home, "demo")
+    first = _gtm(home, "demo", GTM_PROGRESS="always")
     assert first.returncode == 0, first.stderr[-3000:]
     corpus = expected()  # what the sample corpus was built to show (tests/corpus.py)
+    # The bar (stderr, so stdout stays the summary) learns the total after discovery and ends full.
+    done = f"{corpus.prospects}/{corpus.prospects}"
+    assert "prospects researched and drafted" in first.stderr and done in first.stderr
+    assert "prospects researched and drafted" not in first.stdout
     assert f"prospects found     {corpus.prospects}" in first.stdout
     assert f"waiting for review  {corpus.qualified}" in first.stdout
     assert f"dead-lettered       {corpus.dead_lettered}" in first.stdout

@@ -171,3 +171,28 @@ def test_a_halted_sending_domain_resumes_with_a_reason(home: Path) -> None:
         "operator:cli",
         "list cleaned",
     )
+
+
+def test_erase_many_from_a_file_goes_on_past_a_bad_line_and_never_echoes_it(home: Path) -> None:
+    store = _store(home)
+    with_contact = [p for p in store.prospects.find() if p.contact_email][:2]
+    store.close()
+    assert len(with_contact) == 2
+    # An address nobody holds is still suppressed (erased); a prospect id that does not exist is not.
+    unknown_address, unknown_id = "nobody.here@unknown-company.example", "p_" + "0" * 16
+    listing = home / "erase.txt"
+    lines = ["# requests of the week", with_contact[0].contact_email, "", unknown_id]
+    lines += [with_contact[1].id, unknown_address]
+    listing.write_text("\n".join(str(line) for line in lines) + "\n", encoding="utf-8")
+    done = _gtm(home, "erase", "--file", str(listing), GTM_PROGRESS="always")
+    assert done.returncode == 1  # one line could not be erased: said, not hidden
+    assert "erased 3 of 4 line(s) of erase.txt; 1 not erased" in done.stdout
+    assert "line 4 not erased" in done.stderr and unknown_address not in done.stderr + done.stdout
+    assert "people erased" in done.stderr and "4/4" in done.stderr  # the bar ran to the end
+    store = _store(home)
+    for erased in with_contact:
+        after = store.prospects.get(erased.id)
+        assert after is not None and after.contact_email is None
+    store.close()
+    assert _gtm(home, "erase", "--file", str(home / "missing.txt")).returncode == 2
+    assert "give one address" in _gtm(home, "erase").stderr

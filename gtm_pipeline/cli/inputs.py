@@ -162,6 +162,7 @@ def _enter_pipeline(prospect_ids: list[str], *, run: bool, quiet: bool) -> None:
     """Register the partitions (the new_prospects sensor then researches them), or run them now."""
     import dagster as dg
 
+    from gtm_pipeline.cli.progress import progress_bar
     from gtm_pipeline.defs.partitions import register_partitions
     from gtm_pipeline.orchestrate import prepare_dagster_home, run_prospects
 
@@ -175,7 +176,10 @@ def _enter_pipeline(prospect_ids: list[str], *, run: bool, quiet: bool) -> None:
                     "while `gtm ui` runs, or pass --run to research them now"
                 )
             return
-        outcome = run_prospects(instance, prospect_ids, run_key="import", log_level="WARNING")
+        with progress_bar("prospects researched", len(prospect_ids), quiet=quiet) as advance:
+            outcome = run_prospects(
+                instance, prospect_ids, run_key="import", log_level="WARNING", on_progress=advance
+            )
     if not quiet:
         typer.echo(f"researched {outcome.partitions} prospects in {len(outcome.run_ids)} Dagster run(s)")
     if not outcome.success:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gtm_pipeline.cli import app
 from gtm_pipeline.cli.common import CommandError, clock, open_store, print_json, settings
+
+if TYPE_CHECKING:
+    from gtm_pipeline.pipeline.privacy import ErasureReport
 
 rights_app = typer.Typer(
     no_args_is_help=True, help="Data-principal rights requests (access, correction, erasure, grievance)."
@@ -19,25 +23,50 @@ app.add_typer(rights_app, name="rights")
 @app.command()
 def erase(
     target: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="The person's email address in any form (KIM@X, mailto:kim@x, '\"Kim Lee\" <kim@x>'), "
             "or a prospect id (p_...)."
         ),
-    ],
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Erase many: a text file with one address or prospect id per line (# comments)."
+        ),
+    ] = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "data principal request",
 ) -> None:
     """Erase a person's data (DPDP): tombstone it, suppress the identity forever, journal the request.
 
     By address, the person is followed beyond their prospects: a reply of theirs that matched no
-    touch goes, and where someone else named them (a referral) only their address is removed."""
+    touch goes, and where someone else named them (a referral) only their address is removed.
+    With ``--file``, every line is erased in turn; a line that cannot be is reported by its number
+    (never echoed: it may be an address) and the rest still go."""
+    if (target is None) == (from_file is None):
+        raise CommandError("give one address or prospect id, or --file with one per line")
+    if from_file is not None:
+        _erase_many(from_file, reason)
+        return
+    assert target is not None
+    report = _erase_one(target, reason)
+    typer.echo(
+        f"erased {len(report.prospect_ids)} prospect(s) {report.prospect_ids}; tombstoned {report.counts}; "
+        f"identity {report.subject_hash} suppressed; request #{report.request_id} completed"
+    )
+    if not report.compacted:
+        _warn_not_compacted()
+
+
+def _erase_one(target: str, reason: str) -> ErasureReport:
+    """Erase one subject; an unknown or malformed one is a :class:`CommandError`."""
     from gtm_pipeline.pipeline.privacy import UnknownSubjectError
     from gtm_pipeline.pipeline.privacy import erase as erase_subject
     from gtm_pipeline.sources.web import page_cache
 
     with open_store() as store:
         try:
-            report = erase_subject(
+            return erase_subject(
                 store,
                 target,
                 reason=reason,
@@ -49,16 +78,53 @@ def erase(
             raise CommandError(f"{exc} (gtm status lists the prospects)") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+
+
+def _erase_many(path: Path, reason: str) -> None:
+    """``gtm erase --file``: each line erased in turn, with a bar; failures listed by line number."""
+    from gtm_pipeline.cli.progress import progress_bar
+
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    lines = [
+        (number, line.strip())
+        for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    erased, failed, compacted = 0, [], True
+    with progress_bar("people erased", len(lines)) as advance:
+        for done, (number, line) in enumerate(lines, start=1):
+            try:
+                report = _erase_one(line, reason)
+            except CommandError as exc:
+                failed.append((number, str(exc)))
+            else:
+                erased += 1
+                compacted = compacted and report.compacted
+            advance(done, None)
+    for number, why in failed:
+        # The line itself is not printed: it may hold an address that was not erased.
+        typer.echo(f"  line {number} not erased: {_without_address(why)}", err=True)
+    typer.echo(f"erased {erased} of {len(lines)} line(s) of {path.name}; {len(failed)} not erased")
+    if not compacted:
+        _warn_not_compacted()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _without_address(message: str) -> str:
+    """An error message with anything address-shaped masked (it goes to a terminal or a log)."""
+    import re
+
+    return re.sub(r"\S+@\S+", "<address>", message)
+
+
+def _warn_not_compacted() -> None:
     typer.echo(
-        f"erased {len(report.prospect_ids)} prospect(s) {report.prospect_ids}; tombstoned {report.counts}; "
-        f"identity {report.subject_hash} suppressed; request #{report.request_id} completed"
+        "warning: another process holds the database open, so old page images may remain in the "
+        "write-ahead log until the next checkpoint; run `gtm erase` again once it is closed",
+        err=True,
     )
-    if not report.compacted:
-        typer.echo(
-            "warning: another process holds the database open, so old page images may remain in the "
-            "write-ahead log until the next checkpoint; run `gtm erase` again once it is closed",
-            err=True,
-        )
 
 
 @app.command()

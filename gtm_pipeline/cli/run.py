@@ -72,6 +72,7 @@ def demo(
     import dagster as dg
     from sqlalchemy.engine import make_url
 
+    from gtm_pipeline.cli.progress import progress_bar
     from gtm_pipeline.cli.views import summarize
     from gtm_pipeline.orchestrate import prepare_dagster_home, run_graph, seed_accounts
     from gtm_pipeline.pipeline.hypotheses import load_hypotheses
@@ -87,8 +88,12 @@ def demo(
         typer.echo(f"Seeded the accounts list (customers, open deals) at {current.paths.accounts}.")
     started = time.monotonic()
     # The sample companies' sites are served on loopback and read through the real fetcher.
-    with serving_sample_sites(current, clock()) as web, dg.DagsterInstance.get() as instance:
-        outcome = run_graph(instance, log_level="DEBUG" if verbose else "WARNING")
+    with (
+        serving_sample_sites(current, clock()) as web,
+        dg.DagsterInstance.get() as instance,
+        progress_bar("prospects researched and drafted", None, quiet=verbose) as advance,
+    ):
+        outcome = run_graph(instance, log_level="DEBUG" if verbose else "WARNING", on_progress=advance)
         served = web.requests()
     elapsed = time.monotonic() - started
     with open_store() as store:
