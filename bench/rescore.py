@@ -2,8 +2,8 @@
 
 The twin answers after ``--latency`` seconds and returns 429 above ``--rate`` requests per
 second; the bulk provider's client-side limiter is set to the same rate. The prospects'
-``profile`` partitions are materialized the way ``BackfillPolicy.multi_run(200)`` runs them
-(ranged runs of 200 partitions, prospects concurrent inside each run). Prints wall time
+``profile`` partitions are materialized the way ``BackfillPolicy.multi_run(500)`` runs them
+(ranged runs of 500 partitions, prospects concurrent inside each run). Prints wall time
 against the ideal N / rate, orchestration overhead per prospect, 429s seen, and the peak
 memory of this process (the twin runs in its own process). Prints; asserts nothing.
 
@@ -67,25 +67,21 @@ def main() -> None:
         twin.wait(timeout=10)
 
 
-def run(args: argparse.Namespace, home: Path) -> None:
-    import dagster as dg
-
+def seed_prospects(count: int) -> list[str]:
+    """``count`` prospects of the first hypothesis, each with the raw sources of a sample company
+    (domains made unique), in the store under ``$GTM_HOME``; returns their ids in creation order."""
     from gtm_pipeline.config import load_settings
-    from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, run_request
-    from gtm_pipeline.defs.research.assets import profile
-    from gtm_pipeline.defs.resources import gtm_resource
     from gtm_pipeline.domain.ids import prospect_id
     from gtm_pipeline.pipeline.services import Services
     from gtm_pipeline.store import NewProspect
 
-    seeding = time.monotonic()
     services = Services.from_settings(load_settings())
     # The corpus' deliberately broken page (its profile is dead-lettered, two calls each) is left
     # out: this measures re-scoring throughput; the dead-letter path is tested elsewhere.
     candidates = [c for c in services.corpus.candidates() if c.folder != "sparrow-health"]
     slug = next(iter(services.hypotheses))
     ids = []
-    for i in range(args.prospects):
+    for i in range(count):
         candidate = candidates[i % len(candidates)]
         domain = f"{candidate.folder}-{i}.example"
         pid = prospect_id(domain)
@@ -105,6 +101,20 @@ def run(args: argparse.Namespace, home: Path) -> None:
                 meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
             )
     services.close()
+    return ids
+
+
+def run(args: argparse.Namespace, home: Path) -> None:
+    import dagster as dg
+
+    from gtm_pipeline.config import load_settings
+    from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, PROSPECTS, run_request
+    from gtm_pipeline.defs.research.assets import profile
+    from gtm_pipeline.defs.resources import gtm_resource
+    from gtm_pipeline.pipeline.services import Services
+
+    seeding = time.monotonic()
+    ids = seed_prospects(args.prospects)
     print(f"seeded {args.prospects} prospects in {time.monotonic() - seeding:.1f}s (not measured)")
 
     batch = PROSPECT_BACKFILL.max_partitions_per_run or len(ids)  # as the backfill policy splits it

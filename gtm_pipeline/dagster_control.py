@@ -1,4 +1,4 @@
-"""Start and stop a schedule of this code location on the workspace's Dagster instance.
+"""Start and stop a schedule or sensor of this code location on the workspace's Dagster instance.
 
 Dagster has no public Python API for this. Its CLI (``dagster schedule start``) does it by
 starting a gRPC code server for the location, which costs seconds per call and does not run under
@@ -27,6 +27,13 @@ DEFINITIONS_MODULE = "gtm_pipeline.definitions"
 @contextmanager
 def _schedule(instance: dg.DagsterInstance, name: str) -> Iterator[tuple[Any, Any]]:
     """(the location's schedule, its recorded state or None), with the location loaded in process."""
+    with _instigator(instance, name, sensor=False) as found:
+        yield found
+
+
+@contextmanager
+def _instigator(instance: dg.DagsterInstance, name: str, *, sensor: bool) -> Iterator[tuple[Any, Any]]:
+    """(the location's schedule or sensor, its recorded state or None), the location loaded in process."""
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
@@ -38,8 +45,8 @@ def _schedule(instance: dg.DagsterInstance, name: str) -> Iterator[tuple[Any, An
     )
     with origin.create_location(instance) as location:
         (repository,) = location.get_repositories().values()
-        schedule = repository.get_schedule(name)
-        yield schedule, instance.get_instigator_state(schedule.get_remote_origin_id(), schedule.selector_id)
+        found = repository.get_sensor(name) if sensor else repository.get_schedule(name)
+        yield found, instance.get_instigator_state(found.get_remote_origin_id(), found.selector_id)
 
 
 def set_schedule(instance: dg.DagsterInstance, name: str, *, running: bool) -> str:
@@ -57,4 +64,21 @@ def schedule_state(instance: dg.DagsterInstance, name: str) -> str:
     with _schedule(instance, name) as (schedule, state):
         if state is None:
             return "running" if schedule.default_status == dg.DefaultScheduleStatus.RUNNING else "stopped"
+        return "running" if state.is_running else "stopped"
+
+
+def set_sensor(instance: dg.DagsterInstance, name: str, *, running: bool) -> str:
+    """Start (``running``) or stop a sensor; returns its state after: ``running`` or ``stopped``.
+
+    The daemon runs a sensor declared ``RUNNING`` by default until its state says otherwise, so a
+    stop is recorded even when it was never started explicitly (a benchmark stops ``new_prospects``
+    so that only the backfill it measures talks to the provider)."""
+    with _instigator(instance, name, sensor=True) as (sensor, state):
+        if running and not (state is not None and state.is_running):
+            instance.start_sensor(sensor)
+        elif not running and (state is None or state.is_running):
+            instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)
+    with _instigator(instance, name, sensor=True) as (sensor, state):
+        if state is None:
+            return "running" if sensor.default_status == dg.DefaultSensorStatus.RUNNING else "stopped"
         return "running" if state.is_running else "stopped"

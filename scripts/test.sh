@@ -16,8 +16,12 @@ echo "== benchmark (prints figures, asserts nothing; GTM_BENCH_PROSPECTS=0 skips
 if [ "${GTM_BENCH_PROSPECTS:-2000}" != "0" ]; then
   python bench/rescore.py --prospects "${GTM_BENCH_PROSPECTS:-2000}" --latency 0.2 --rate 20 2>/dev/null
 fi
-if [ "${GTM_BENCH_WEBHOOKS:-3000}" != "0" ]; then
-  python bench/webhooks.py --events "${GTM_BENCH_WEBHOOKS:-3000}" --clients 8
+if [ "${GTM_BENCH_BACKFILL:-2000}" != "0" ]; then
+  python bench/backfill.py --prospects "${GTM_BENCH_BACKFILL:-2000}" --latency 0.2 --rate 20 2>/dev/null
+  python bench/partition_metadata.py --partitions 2000 20000 2>/dev/null
+fi
+if [ "${GTM_BENCH_WEBHOOKS:-6000}" != "0" ]; then
+  python bench/webhooks.py --events "${GTM_BENCH_WEBHOOKS:-6000}" --clients 8
 fi
 if [ "${GTM_BENCH_CONSOLE:-100000}" != "0" ]; then
   python bench/console.py --prospects "${GTM_BENCH_CONSOLE:-100000}" --requests 20
@@ -27,6 +31,9 @@ if [ "${GTM_BENCH_IMPORT:-100000}" != "0" ]; then
 fi
 if [ "${GTM_BENCH_FETCH:-200}" != "0" ]; then
   python bench/fetch.py --sites "${GTM_BENCH_FETCH:-200}" --pages 5 --latency 0.05
+fi
+if [ "${GTM_BENCH_SCALE:-100000}" != "0" ]; then
+  python bench/scale.py --prospects "${GTM_BENCH_SCALE:-100000}" --backfill-sample 1000 --requests 5
 fi
 if [ "${GTM_BENCH_DISCOVERY:-1000}" != "0" ]; then
   python bench/discovery.py --companies 300 --hits "${GTM_BENCH_DISCOVERY:-1000}"

@@ -42,6 +42,7 @@ def _no_outside_configuration(
     server = os.environ.get(POSTGRES_SERVER_ENV)  # read before the clean-up above could matter
     if server:
         monkeypatch.setenv("GTM_DATABASE_URL", _fresh_postgres_database(server, request))
+        _dagster_on_postgres(server, tmp_path, request, monkeypatch)
 
 
 POSTGRES_SERVER_ENV = "GTM_TEST_POSTGRES"  # e.g. postgresql+psycopg://postgres@127.0.0.1:5432
@@ -66,6 +67,74 @@ def _fresh_postgres_database(server: str, request: pytest.FixtureRequest) -> str
 
     request.addfinalizer(drop)
     return f"{server.rstrip('/')}/{name}"
+
+
+# The production instance's settings (deploy/dagster.yaml): Postgres storage, queued runs, pools.
+DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
+DAGSTER_PG_SCHEME = "postgresql+psycopg2"  # the driver dagster-postgres is written for
+
+
+def postgres_instance_yaml(server: str, database: str) -> str:
+    """deploy/dagster.yaml with its ``postgres_db`` pointed at ``database`` on the test server: the
+    instance a deployment runs (run, event-log and schedule storage in Postgres, its concurrency and
+    pools), with only the connection values the deployment reads from its environment filled in."""
+    import sqlalchemy as sa
+    import yaml
+
+    url = sa.engine.make_url(server)
+    config = yaml.safe_load(DEPLOY_INSTANCE.read_text(encoding="utf-8"))
+    deployed = config["storage"]["postgres"]["postgres_db"]
+    config["storage"]["postgres"]["postgres_db"] = {
+        "username": url.username or "postgres",
+        "password": url.password or "",
+        "hostname": url.host or "127.0.0.1",
+        "db_name": database,
+        "port": url.port or 5432,
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, on which dagster-postgres' NOTIFY
+        # fails; deploy/dagster.yaml must name psycopg2 (test_postgres_instance checks that it does).
+        "scheme": deployed.get("scheme", DAGSTER_PG_SCHEME),
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def postgres_dagster_home(server: str, folder: Path, request: pytest.FixtureRequest) -> Path:
+    """A Dagster instance folder whose ``dagster.yaml`` keeps everything in a fresh Postgres database
+    (dropped after the test); ``DagsterInstance.from_config(folder)`` or ``DAGSTER_HOME`` opens it."""
+    import sqlalchemy as sa
+
+    database = sa.engine.make_url(_fresh_postgres_database(server, request)).database
+    assert database is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_text(postgres_instance_yaml(server, database), encoding="utf-8")
+    return folder
+
+
+def _dagster_on_postgres(
+    server: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the Postgres pass, the throwaway instance a test asks for (``DagsterInstance.ephemeral()``
+    called from a test module) is a Postgres-backed one on a fresh database instead of Dagster's
+    in-memory one, so the Dagster tests run their materializations, sensors and schedules on
+    ``dagster-postgres`` unchanged. Dagster's own internal uses of ``ephemeral`` (contexts built
+    without an instance) stay in memory. tests/test_postgres_instance.py proves the switch holds."""
+    import itertools
+    import sys
+
+    import dagster as dg
+
+    original = dg.DagsterInstance.ephemeral
+    made = itertools.count()
+
+    def ephemeral(
+        tempdir: str | None = None, preload: object = None, settings: dict[str, object] | None = None
+    ) -> dg.DagsterInstance:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("tests.") and tempdir is None and preload is None and settings is None:
+            home = postgres_dagster_home(server, tmp_path / f"dagster-pg-{next(made)}", request)
+            return dg.DagsterInstance.from_config(str(home))
+        return original(tempdir=tempdir, preload=preload, settings=settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(ephemeral))
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "send_every_15_minutes",
     ]
     assert sorted(s.name for s in _defs().sensors) == [
+        "escalation_alerts",
         "failed_runs",
         "follow_ups_due",
         "inbox_events",

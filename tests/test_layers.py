@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"providers", "sources", "imports"},
     {"skills"},
-    {"outreach"},
+    {"outreach", "alerts"},
     {"pipeline"},
     {"console", "defs"},
     {"app", "rehearsal", "sample_web", "orchestrate", "definitions", "dagster_control", "cli"},

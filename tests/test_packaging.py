@@ -55,6 +55,9 @@ def test_the_wheel_carries_the_starter_and_runs_init_and_demo_in_an_empty_folder
         "gtm_pipeline/starter/dagster.yaml",
         "gtm_pipeline/store/migrations/versions/0007_contacts_and_imports.py",
         "gtm_pipeline/console/templates/base.html",
+        "gtm_pipeline/console/templates/partials/why_here.html",  # partials are in a folder of their own
+        "gtm_pipeline/console/templates/partials/review_card.html",
+        "gtm_pipeline/console/static/console.css",
     ):
         assert needed in names, needed
 

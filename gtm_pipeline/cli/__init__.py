@@ -53,7 +53,9 @@ def _root(
 
 
 def _register() -> None:
+    import gtm_pipeline.cli.alerts  # noqa: F401
     from gtm_pipeline.cli import audit, inputs, operator, outreach, privacy, run  # noqa: F401
+    from gtm_pipeline.cli import prospect as prospect_commands  # noqa: F401
 
 
 _register()

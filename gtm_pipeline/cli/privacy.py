@@ -98,6 +98,8 @@ def _erase_many(path: Path, reason: str) -> None:
                 report = _erase_one(line, reason)
             except CommandError as exc:
                 failed.append((number, str(exc)))
+            except Exception as exc:  # the database busy, say: this line waits, the rest still go
+                failed.append((number, f"{type(exc).__name__}: {exc}"))
             else:
                 erased += 1
                 compacted = compacted and report.compacted

@@ -7,7 +7,6 @@ anyway (tests use it to see a bar complete); ``GTM_PROGRESS=never`` turns them o
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,8 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 Advance = Callable[[int, int | None], None]  # (completed, new total or None)
 
 
+def _choice() -> str:
+    from gtm_pipeline.cli.common import settings
+
+    return settings().model.console.progress
+
+
 def _wanted(quiet: bool) -> bool:
-    choice = os.environ.get("GTM_PROGRESS", "auto").lower()
+    choice = _choice()
     if quiet or choice == "never":
         return False
     return choice == "always" or sys.stderr.isatty()
@@ -36,7 +41,7 @@ def progress_bar(label: str, total: int | None, *, quiet: bool = False) -> Itera
 
         yield ignore
         return
-    forced = os.environ.get("GTM_PROGRESS", "").lower() == "always"
+    forced = _choice() == "always"
     console = Console(stderr=True, force_terminal=forced or None, width=100 if forced else None)
     columns = (
         TextColumn("{task.description}"),

@@ -149,7 +149,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"Sending: off{since}; approved drafts wait (gtm sending start)")
     typer.echo(f"Waiting for review: {len(waiting['reviews'])}")
     for item in waiting["reviews"][:20]:
-        typer.echo(f"  #{item['id']:<5} {item['kind']:<12} {_who(item)}  since {item['since'][:16]}")
+        typer.echo(f"  {item['key']:<14} {item['kind']:<12} {_who(item)}  since {item['since'][:16]}")
     if len(waiting["reviews"]) > 20:
         typer.echo(f"  … and {len(waiting['reviews']) - 20} more (gtm status --json)")
     if waiting["spend_cap_waits_today"]:
@@ -339,11 +339,19 @@ def serve(
             help="Mount the operator console. Use --no-console for an instance the internet can reach.",
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (uvicorn's): several pay off on Postgres; on SQLite they share one lock.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the webhook receiver, the one-click unsubscribe endpoint and the operator console."""
     import uvicorn
 
     from gtm_pipeline.app import create_app
+    from gtm_pipeline.cli.serve_app import CONSOLE_ENV
 
     current = settings()
     typer.echo(f"receiver on http://{host}:{port}/webhooks/resend  (unsubscribe: /unsubscribe/<token>)")
@@ -354,6 +362,25 @@ def serve(
     if not current.secret("resend_webhook_secret"):
         typer.echo("  RESEND_WEBHOOK_SECRET is not set: the receiver refuses every webhook", err=True)
     # no access log: URLs carry only opaque ids, but nothing about a request needs to be kept
+    if workers == 1:
+        uvicorn.run(
+            create_app(current, console=console), host=host, port=port, log_level="info", access_log=False
+        )
+        return
+    if current.paths.database_url.startswith("sqlite"):
+        typer.echo(
+            f"  {workers} workers on SQLite take turns at its one write lock (Postgres scales with them)",
+            err=True,
+        )
+    with open_store():  # migrate once here, not in N workers racing to
+        pass
+    os.environ[CONSOLE_ENV] = "1" if console else "0"  # the workers inherit it
     uvicorn.run(
-        create_app(current, console=console), host=host, port=port, log_level="info", access_log=False
+        "gtm_pipeline.cli.serve_app:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from gtm_pipeline.domain.states import DISQUALIFIED, State
 from gtm_pipeline.pipeline.inputs_report import inputs_status as inputs_status
 from gtm_pipeline.store import Store
+from gtm_pipeline.store.reviews import review_key
 
 QUALIFIED_OR_LATER = frozenset(State) - DISQUALIFIED - {State.DISCOVERED, State.RESEARCHING}
 
@@ -63,6 +64,7 @@ def waiting_for_operator(store: Store, sending_domain: str | None = None) -> dic
         "reviews": [
             {
                 "id": r.id,
+                "key": review_key(r.artifact_id),
                 "prospect_id": r.prospect_id,
                 "kind": r.kind,
                 "artifact_id": r.artifact_id,

@@ -11,9 +11,11 @@ fill: a secret in ``gtm.toml`` (which is meant to be committed) stops loading.
 from __future__ import annotations
 
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from gtm_pipeline.config.alerts import AlertSettings
 
 NVIDIA_BASE_URL = "https://integrate.api.nvidia.com/v1"
 NEMOTRON = "nvidia/nemotron-3-super-120b-a12b"
@@ -254,6 +256,16 @@ class ConsoleSettings(Section):
         doc="Where console links into the Dagster UI point. Default: the running `gtm ui`.",
     )
     secure_cookie: bool = setting(False, "GTM_CONSOLE_SECURE_COOKIE", doc="Mark the session cookie Secure.")
+    serve_console: bool = setting(
+        True,
+        "GTM_SERVE_CONSOLE",
+        doc="Whether `gtm serve`'s workers mount the console (set by gtm serve --console/--no-console).",
+    )
+    progress: Literal["auto", "always", "never"] = setting(
+        "auto",
+        "GTM_PROGRESS",
+        doc="Progress bars of long commands (on stderr): auto draws them on a terminal only.",
+    )
 
 
 class FetchSettings(Section):
@@ -379,6 +391,12 @@ class Secrets(Section):
     tavily_api_key: SecretStr | None = setting(
         None, "TAVILY_API_KEY", doc="Enables Tavily search in discovery."
     )
+    slack_webhook_url: SecretStr | None = setting(
+        None, "GTM_SLACK_WEBHOOK_URL", doc="A Slack incoming webhook: escalations are posted there."
+    )
+    telegram_bot_token: SecretStr | None = setting(
+        None, "GTM_TELEGRAM_BOT_TOKEN", doc="A Telegram bot's token (with alerts.telegram_chat_id)."
+    )
 
 
 class SettingsModel(Section):
@@ -392,6 +410,7 @@ class SettingsModel(Section):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
 

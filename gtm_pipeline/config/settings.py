@@ -10,6 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gtm_pipeline.config.alerts import AlertSettings
 from gtm_pipeline.config.model import (
     ConsoleSettings,
     DiscoverySettings,
@@ -102,6 +103,17 @@ class Settings:
     @property
     def secrets(self) -> Secrets:
         return self.model.secrets
+
+    @property
+    def alerts(self) -> AlertSettings:
+        """The ``[alerts]`` section."""
+        return self.model.alerts
+
+    def alert_secret(self, name: str) -> str | None:
+        """A channel's key (``slack_webhook_url``, ``telegram_bot_token``); ``None`` when unset. Only
+        the alert channels' construction asks."""
+        value = getattr(self.secrets, name, None)
+        return value.get_secret_value() if value is not None else None
 
     @property
     def demo(self) -> bool:

@@ -35,7 +35,7 @@ class Approval:
     touch_id: str | None
 
 
-def _edit(services: Services, item: ReviewItem, subject: str, body: str, actor: str) -> str | None:
+def edit_draft(services: Services, item: ReviewItem, subject: str, body: str, actor: str) -> str | None:
     """Store the operator's edited draft (of a pending review item) as a new artifact; journal the
     edit and its size.
 
@@ -94,8 +94,11 @@ def approve(
     reason: str = "approved",
     subject: str | None = None,
     body: str | None = None,
+    schedule_send: bool = True,
 ) -> Approval:
-    """Approve (optionally after an edit) and hand the draft to the send step at once."""
+    """Approve (optionally after an edit) and hand the draft to the send step at once.
+
+    ``schedule_send=False`` (the CLI) leaves the prospect approved for the next send pass."""
     store = services.store
     item = store.reviews.get(review_id)
     if item is None or item.status != "pending":
@@ -105,7 +108,7 @@ def approve(
         return Approval(None, None, None)  # an audit of an output that already acted: recorded only
     edited = None
     if subject is not None and body is not None:
-        edited = _edit(services, item, subject, body, actor)
+        edited = edit_draft(services, item, subject, body, actor)
     try:
         decision = store.reviews.decide(
             review_id, approve=True, actor=actor, reason=reason, artifact_override=edited
@@ -114,6 +117,8 @@ def approve(
         raise ActionError(str(exc)) from None
     if not decision.allowed:
         raise ActionError(decision.reason)
+    if not schedule_send:
+        return Approval(decision, edited, None)
     ledger = store.ledger
     schedule(store, ledger, services.sending, services.clock.now())
     touches = ledger.touches(item.prospect_id)
@@ -127,7 +132,12 @@ def reject(services: Services, review_id: int, *, actor: str, reason: str) -> De
     if item is not None and item.kind == "audit_sample":
         services.store.reviews.close_audit_sample(review_id, ok=False, actor=actor, reason=reason.strip())
         return None
-    decision = services.store.reviews.decide(review_id, approve=False, actor=actor, reason=reason.strip())
+    if item is None or item.status != "pending":
+        raise ActionError(f"review item #{review_id} is not pending")
+    try:
+        decision = services.store.reviews.decide(review_id, approve=False, actor=actor, reason=reason.strip())
+    except ValueError as exc:
+        raise ActionError(str(exc)) from None
     if not decision.allowed:
         raise ActionError(decision.reason)
     return decision

@@ -1,60 +1,170 @@
-"""Server-rendered SVG charts (no JavaScript, no CDN): the funnel and the weekly reply rates."""
+"""Server-rendered SVG charts (no JavaScript, no CDN) a person reads at a glance.
+
+The console runs under a CSP without inline styles, so every mark carries a class that
+``static/console.css`` colours; the SVG itself holds only geometry and text. Each chart has a
+title, axes with labelled ticks and the figures written beside the marks, so nothing needs a
+hover to be read (the points also carry a ``<title>`` for screen readers and tooltips).
+"""
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
+LABEL_W = 110  # room for a stage's name left of its bar
+VALUE_W = 200  # room for "1,234 · 100% · 100% of prev" right of the bar
 
-def funnel_svg(stages: list[tuple[str, int]], width: int = 520, bar: int = 22) -> str:
-    """Horizontal bars, one per stage, scaled to the first stage."""
-    top = max((n for _label, n in stages), default=0) or 1
-    height = len(stages) * (bar + 8) + 8
+
+def funnel_svg(stages: list[tuple[str, int]], width: int = 660, bar: int = 24) -> str:
+    """Horizontal bars, one per stage, on a count axis from 0 to the first stage's count; beside each
+    bar its count, its share of the first stage and its conversion from the stage before."""
+    top = max((n for _label, n in stages), default=0)
+    scale_top = _nice_ceiling(top) if top else 1
+    gap = 10
+    plot_w = width - LABEL_W - VALUE_W
+    plot_h = len(stages) * (bar + gap)
+    height = plot_h + 46
+    first = stages[0][1] if stages else 0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="funnel">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart funnel" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="funnel: {_summary(stages)}">'
     ]
+    x0, y_axis = LABEL_W, plot_h + 4
+    for tick in _ticks(scale_top):
+        x = x0 + plot_w * tick / scale_top
+        parts.append(f'<line class="grid" x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{y_axis}"/>')
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{y_axis + 16}" text-anchor="middle">{_count(tick)}</text>'
+        )
+    previous: int | None = None
     for i, (label, n) in enumerate(stages):
-        y = 8 + i * (bar + 8)
-        w = int((width - 200) * n / top)
-        parts.append(f'<text x="0" y="{y + bar - 6}" font-size="13">{escape(label)}</text>')
-        parts.append(f'<rect x="100" y="{y}" width="{max(w, 1)}" height="{bar}" fill="#3b6ea5"/>')
-        parts.append(f'<text x="{106 + w}" y="{y + bar - 6}" font-size="13">{n}</text>')
+        y = i * (bar + gap) + 2
+        w = plot_w * n / scale_top
+        share = f"{n / first:.0%}" if first else "-"
+        step = f" · {n / previous:.0%} of prev" if previous else ""
+        parts.append(
+            f'<text class="stage" x="{LABEL_W - 8}" y="{y + bar / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(label)}</text>"
+        )
+        parts.append(f'<rect class="bar-track" x="{x0}" y="{y}" width="{plot_w}" height="{bar}"/>')
+        parts.append(
+            f'<rect class="bar stage-{i}" x="{x0}" y="{y}" width="{max(w, 1 if n else 0):.1f}" '
+            f'height="{bar}"><title>{escape(label)}: {n} ({share} of {escape(stages[0][0])})</title></rect>'
+        )
+        parts.append(
+            f'<text x="{x0 + plot_w + 8}" y="{y + bar / 2 + 4:.1f}"><tspan class="value">{_count(n)}</tspan>'
+            f'<tspan class="rate"> · {share}{step}</tspan></text>'
+        )
+        previous = n
+    parts.append(f'<line class="axis" x1="{x0}" y1="0" x2="{x0}" y2="{y_axis}"/>')
+    parts.append(f'<line class="axis" x1="{x0}" y1="{y_axis}" x2="{x0 + plot_w}" y2="{y_axis}"/>')
+    parts.append(
+        f'<text class="axis-title" x="{x0 + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+        "prospects that ever reached the stage</text>"
+    )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def rates_svg(weeks: list[dict[str, Any]], width: int = 520, height: int = 180) -> str:
-    """Two lines: reply rate and positive-reply rate per week (0 to the highest rate seen)."""
+SERIES = (("reply_rate", "reply", "reply rate"), ("positive_rate", "positive", "positive-reply rate"))
+
+
+def rates_svg(weeks: list[dict[str, Any]], width: int = 760, height: int = 300) -> str:
+    """Reply and positive-reply rate per ISO week as two lines with a point per week, on a
+    percentage axis from 0; every week in the range is a point (a week without sends is 0)."""
     if not weeks:
-        return '<p class="muted">No sends yet.</p>'
-    top = max(max(w["reply_rate"] for w in weeks), 0.01)
-    step = (width - 60) / max(len(weeks) - 1, 1)
+        return '<p class="muted" id="rates-empty">No sends yet: the chart starts with the first send.</p>'
+    left, right, top_pad, bottom = 56, 16, 16, 64
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    highest = max(max(w["reply_rate"], w["positive_rate"]) for w in weeks)
+    scale_top = _nice_rate(highest)
+    step = plot_w / max(len(weeks) - 1, 1)
+    y_axis = top_pad + plot_h
 
-    def points(key: str) -> str:
-        return " ".join(
-            f"{40 + i * step:.1f},{height - 30 - (height - 50) * w[key] / top:.1f}"
-            for i, w in enumerate(weeks)
+    def x_of(i: int) -> float:
+        return left + (i * step if len(weeks) > 1 else plot_w / 2)
+
+    def y_of(rate: float) -> float:
+        return y_axis - plot_h * rate / scale_top
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart rates" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="weekly reply and positive-reply rates, '
+        f'{escape(weeks[0]["week"])} to {escape(weeks[-1]["week"])}">'
+    ]
+    for tick in _rate_ticks(scale_top):
+        y = y_of(tick)
+        parts.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"/>')
+        parts.append(
+            f'<text class="tick y-tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.0%}</text>'
         )
-
-    def dots(key: str, colour: str) -> str:  # markers, so a single week still shows
-        return "".join(
-            f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"><title>{escape(w["week"])}: '
-            f"{w[key]:.1%}</title></circle>"
-            for w, (x, y) in zip(weeks, (pt.split(",") for pt in points(key).split()), strict=True)
+    for i, w in enumerate(weeks):
+        x = x_of(i)
+        parts.append(
+            f'<text class="tick x-tick" x="{x:.1f}" y="{y_axis + 16}" text-anchor="middle">'
+            f"{escape(str(w['week'])[-3:])}</text>"
         )
+        parts.append(
+            f'<text class="tick sent" x="{x:.1f}" y="{y_axis + 30}" text-anchor="middle">{w["sent"]}</text>'
+        )
+    parts.append(f'<line class="axis" x1="{left}" y1="{top_pad}" x2="{left}" y2="{y_axis}"/>')
+    parts.append(f'<line class="axis" x1="{left}" y1="{y_axis}" x2="{left + plot_w}" y2="{y_axis}"/>')
+    for key, css, name in SERIES:
+        points = " ".join(f"{x_of(i):.1f},{y_of(w[key]):.1f}" for i, w in enumerate(weeks))
+        parts.append(
+            f'<polyline class="line series-{css}" points="{points}"><title>{name}</title></polyline>'
+        )
+        for i, w in enumerate(weeks):
+            parts.append(
+                f'<circle class="point series-{css}" data-week="{escape(str(w["week"]))}" '
+                f'cx="{x_of(i):.1f}" cy="{y_of(w[key]):.1f}" r="3.5"><title>{escape(str(w["week"]))}: '
+                f"{name} {w[key]:.1%} ({w['replies' if css == 'reply' else 'positive']} of {w['sent']} sent)"
+                "</title></circle>"
+            )
+    parts.append(
+        f'<text class="axis-title" x="{left - 44}" y="{top_pad + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 {left - 44} {top_pad + plot_h / 2:.1f})">share of sends</text>'
+    )
+    parts.append(
+        f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        "ISO week (the figure under each is the number of sends)</text>"
+    )
+    parts.append("</svg>")
+    return "".join(parts)
 
-    labels = "".join(
-        f'<text x="{40 + i * step:.1f}" y="{height - 10}" font-size="10" text-anchor="middle">'
-        f"{escape(w['week'][-3:])}</text>"
-        for i, w in enumerate(weeks)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="weekly reply rates">'
-        f'<text x="0" y="14" font-size="11">{top:.0%}</text>'
-        f'<polyline fill="none" stroke="#3b6ea5" stroke-width="2" points="{points("reply_rate")}"/>'
-        f'<polyline fill="none" stroke="#2e8b57" stroke-width="2" points="{points("positive_rate")}"/>'
-        f"{dots('reply_rate', '#3b6ea5')}{dots('positive_rate', '#2e8b57')}"
-        f"{labels}</svg>"
-    )
+
+def _summary(stages: list[tuple[str, int]]) -> str:
+    return escape(", ".join(f"{label} {n}" for label, n in stages))
+
+
+def _count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _nice_ceiling(n: int) -> int:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``n`` (a round axis end)."""
+    magnitude = 10 ** max(0, math.floor(math.log10(n)))
+    for factor in (1, 2, 2.5, 5, 10):
+        if n <= factor * magnitude and float(factor * magnitude).is_integer():
+            return int(factor * magnitude)
+    return 10 * magnitude
+
+
+def _ticks(top: int) -> list[int]:
+    """Four or five round ticks from 0 to ``top`` (whole numbers only: these are counts)."""
+    step = max(1, top // 4) if top % 4 == 0 else max(1, top // 5) if top % 5 == 0 else max(1, top // 2)
+    return list(range(0, top + 1, step))
+
+
+def _nice_rate(rate: float) -> float:
+    """A round top for a percentage axis: 5%, 10%, 20%, 25%, 50% or 100%."""
+    for top in (0.05, 0.1, 0.2, 0.25, 0.5, 1.0):
+        if rate <= top:
+            return top
+    return 1.0
+
+
+def _rate_ticks(top: float) -> list[float]:
+    count = 5 if top in (0.05, 0.1, 0.25, 0.5, 1.0) else 4
+    return [top * i / count for i in range(count + 1)]

@@ -142,21 +142,46 @@ def stats_for(store: Store, catalog: SkillCatalog, skill: str) -> SkillStats | N
     return None
 
 
+def promotion_bar(catalog: SkillCatalog, skill: str) -> str | None:
+    """The group's bar for promotion in words (None when the group names no group to promote to)."""
+    group = catalog.skill(skill).group.spec
+    if not group.promote_to:
+        return None
+    return (
+        f"at least {_reviews(group.promote_min_reviews)}, at least {group.promote_min_approval_rate:.0%} "
+        f"approved, at most {group.promote_max_edit_rate:.0%} of approvals edited"
+    )
+
+
 def promotion_blockers(stats: SkillStats | None, catalog: SkillCatalog, skill: str) -> list[str]:
-    """Why ``skill`` may not be promoted now (empty when it may)."""
+    """Why ``skill`` may not be promoted now, each in words (empty when it may): the console shows
+    the promote button only when this is empty, and lists these instead."""
     group = catalog.skill(skill).group.spec
     if not group.promote_to:
         return [f"group {group.name} names no promote_to group"]
-    if stats is None:
-        return ["no reviewed drafts yet"]
+    if stats is None or stats.reviews == 0:
+        return [f"no reviewed drafts yet: {_reviews(group.promote_min_reviews)} needed"]
     blockers = []
     if stats.reviews < group.promote_min_reviews:
-        blockers.append(f"{stats.reviews} reviews, {group.promote_min_reviews} needed")
+        blockers.append(
+            f"{_reviews(stats.reviews)}, {group.promote_min_reviews} needed "
+            f"({group.promote_min_reviews - stats.reviews} more)"
+        )
     if stats.approval_rate < group.promote_min_approval_rate:
-        blockers.append(f"approval rate {stats.approval_rate:.0%} < {group.promote_min_approval_rate:.0%}")
+        blockers.append(
+            f"approval rate {stats.approval_rate:.0%} < {group.promote_min_approval_rate:.0%} "
+            f"({stats.approved} of {stats.reviews} approved)"
+        )
     if stats.edit_rate > group.promote_max_edit_rate:
-        blockers.append(f"edit rate {stats.edit_rate:.0%} > {group.promote_max_edit_rate:.0%}")
+        blockers.append(
+            f"edit rate {stats.edit_rate:.0%} > {group.promote_max_edit_rate:.0%} "
+            f"({stats.edited} of {stats.approved} approvals edited)"
+        )
     return blockers
+
+
+def _reviews(n: int) -> str:
+    return f"{n} review{'' if n == 1 else 's'}"
 
 
 def move_skill(

@@ -11,6 +11,8 @@ Wrong passwords are counted per client (its address, hashed) in the store: after
 logins pause for that client only, so one guesser cannot lock the operator out from another address;
 a ceiling over all clients together slows a guesser rotating addresses (behind a proxy every client
 has the proxy's address and shares one count: give the console its own loopback port instead).
+Each try is admitted and counted as a failure in one locked transaction before the password is
+compared (:meth:`ConsoleAuth.attempt`), so parallel tries cannot get past the count together.
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ MAX_AGE_S = 12 * 3600
 MAX_FAILURES = 5  # wrong passwords from one client within FAILURE_WINDOW before its logins pause
 MAX_FAILURES_ANYWHERE = 100  # from all clients together: someone rotating addresses is slowed too
 FAILURE_WINDOW = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a password try came to: ``ok``, or refused; ``wait`` > 0 when it was not even compared
+    because this client (or everyone) must pause first."""
+
+    ok: bool
+    wait: float = 0.0
+
+
+def pause_for(now: dt.datetime, anywhere: int, failures: list[dt.datetime]) -> float:
+    """Seconds a client must wait, given the wrong passwords within FAILURE_WINDOW from every client
+    (``anywhere``) and its own (``failures``, oldest first)."""
+    if anywhere >= MAX_FAILURES_ANYWHERE:
+        return FAILURE_WINDOW.total_seconds()  # a guessing campaign from many addresses: all wait
+    if len(failures) < MAX_FAILURES:
+        return 0.0
+    oldest_that_counts = failures[-MAX_FAILURES]
+    return max(0.0, (oldest_that_counts + FAILURE_WINDOW - now).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -72,23 +94,32 @@ class ConsoleAuth:
         that stands in front of it: after a run of wrong passwords from one client, its attempts
         pause; other clients are not affected."""
         now = self.sessions.store.now()
-        if self.sessions.failures_anywhere_since(now - FAILURE_WINDOW) >= MAX_FAILURES_ANYWHERE:
-            return FAILURE_WINDOW.total_seconds()  # a guessing campaign from many addresses: all wait
-        failures = self.sessions.failures_since(client, now - FAILURE_WINDOW)
-        if len(failures) < MAX_FAILURES:
-            return 0.0
-        oldest_that_counts = failures[-MAX_FAILURES]
-        return max(0.0, (oldest_that_counts + FAILURE_WINDOW - now).total_seconds())
+        since = now - FAILURE_WINDOW
+        return pause_for(
+            now, self.sessions.failures_anywhere_since(since), self.sessions.failures_since(client, since)
+        )
 
-    def check_password(self, candidate: str, client: str) -> bool:
+    def attempt(self, candidate: str, client: str) -> LoginAttempt:
+        """Try a password: admitted (and counted as a failure until it proves right) only while
+        ``client`` is not paused, in one transaction, so the MAX_FAILURES-th wrong try is the last
+        one compared however many arrive at once."""
         if self._digest is None:
-            return False
+            return LoginAttempt(ok=False)
+        now = self.sessions.store.now()
+        wait = self.sessions.admit_attempt(
+            client, FAILURE_WINDOW, lambda anywhere, mine: pause_for(now, anywhere, mine)
+        )
+        if wait > 0:
+            return LoginAttempt(ok=False, wait=wait)
         ok = hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self._digest)
         if ok:
             self.sessions.clear_failures(client)
-        else:
-            self.sessions.failed_login(client)
-        return ok
+        return LoginAttempt(ok=ok)
+
+    def check_password(self, candidate: str, client: str) -> bool:
+        """Whether ``candidate`` is the password, tried as :meth:`attempt` does (a paused client's
+        try is refused uncompared)."""
+        return self.attempt(candidate, client).ok
 
     def issue(self) -> str:
         """Start a session and return its signed cookie value."""

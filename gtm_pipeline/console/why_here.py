@@ -28,6 +28,11 @@ class SignalShown:
     contribution: float | None
     observed_later: bool = False
 
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two journaled signals the same event: its kind, date and words."""
+        return (self.kind, self.date, " ".join(self.quote.casefold().split()))
+
     @classmethod
     def from_payload(cls, payload: dict[str, Any], *, observed_later: bool = False) -> SignalShown:
         def number(key: str) -> float | None:
@@ -72,11 +77,17 @@ def why_here(store: Store, prospect_id: str, entries: list[JournalRecord] | None
         (SignalShown.from_payload(s) for s in payload.get("signals", []) if isinstance(s, dict)),
         key=lambda s: (-(s.contribution or 0.0), s.date),
     )
-    later = [
-        SignalShown.from_payload(e.payload, observed_later=True)
-        for e in journal
-        if e.kind == "signal_observed"
-    ]
+    # a signal seen again later (a re-run of discovery, another source quoting the same sentence)
+    # is shown once: the first time it was journaled
+    seen = {s.identity for s in signals}
+    later = []
+    for e in journal:
+        if e.kind != "signal_observed":
+            continue
+        shown = SignalShown.from_payload(e.payload, observed_later=True)
+        if shown.identity not in seen:
+            seen.add(shown.identity)
+            later.append(shown)
     score = payload.get("score")
     imported = payload.get("origin") == "import" and payload.get("file")
     return WhyHere(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ from gtm_pipeline.outreach.webhook_events import (
     WebhookEvent,
     read_event,
 )
+from gtm_pipeline.outreach.write_lock import serialized_write
 from gtm_pipeline.store import Store
 from gtm_pipeline.store.ledger import OutreachLedger, Touch
 
@@ -50,25 +52,28 @@ def rfc822_from_received(email: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + str(body)
 
 
-def _touch_from_address(ledger: OutreachLedger, addresses: list[str]) -> Touch | None:
+def _touch_from_address(
+    ledger: OutreachLedger, addresses: list[str], c: sa.Connection | None
+) -> Touch | None:
     for address in addresses:
         local = address.lower().split("@", 1)[0]
         if "+" in local:
-            found = ledger.touch(local.split("+", 1)[1])
+            found = ledger.touch(local.split("+", 1)[1], c)
             if found is not None:
                 return found
     return None
 
 
-def correlate(ledger: OutreachLedger, event: WebhookEvent) -> Touch | None:
-    """The touch an event is about: our tag, the provider's email id, or the reply-to plus-address."""
+def correlate(ledger: OutreachLedger, event: WebhookEvent, c: sa.Connection | None = None) -> Touch | None:
+    """The touch an event is about: our tag, the provider's email id, or the reply-to plus-address;
+    read in the transaction ``c`` when given (the one that stores the event)."""
     if isinstance(event, ReceivedEvent):
-        return _touch_from_address(ledger, event.data.to)
+        return _touch_from_address(ledger, event.data.to, c)
     if isinstance(event, OutboundEvent | BouncedEvent):
         touch_id = event.data.tag("touch_id")
-        found = ledger.touch(touch_id) if touch_id else None
+        found = ledger.touch(touch_id, c) if touch_id else None
         if found is None and event.data.email_id:
-            found = ledger.touch_by_provider_id(event.data.email_id)
+            found = ledger.touch_by_provider_id(event.data.email_id, c)
         return found
     return None
 
@@ -155,49 +160,92 @@ def _fetch_raw(fetch: Fetch, email_id: str) -> str | None:
         return None
 
 
-def ingest(store: Store, event_key: str, event: dict[str, Any], fetch: Fetch | None) -> Ingested:
+def fetches(typed: WebhookEvent, fetch: Fetch | None) -> bool:
+    """Whether preparing this event may call the provider (a reply's body): blocking work."""
+    return isinstance(typed, ReceivedEvent) and fetch is not None and bool(typed.data.email_id)
+
+
+def prepare(
+    store: Store,
+    event_key: str,
+    event: dict[str, Any],
+    fetch: Fetch | None,
+    *,
+    typed: WebhookEvent | None = None,
+) -> Callable[[sa.Connection], Ingested]:
+    """What storing a verified event takes, as work for one write transaction.
+
+    Only what is slow and not a write happens here: fetching a new reply's body from the provider
+    (:func:`fetches` says when). ``typed`` is the event already read by the caller. Raises
+    ``pydantic.ValidationError`` for an event of the wrong shape, before anything is written."""
+    typed = typed if typed is not None else read_event(event)
+    mail: ParsedMail | None = None
+    raw: str | None = None
+    if fetches(typed, fetch) and isinstance(typed, ReceivedEvent) and fetch is not None:
+        if not store.ledger.has_event(event_key):  # a repeat: its body and effects were stored with it
+            raw = _fetch_raw(fetch, str(typed.data.email_id))
+        mail = parse_mail(raw) if raw is not None else None
+    return partial(_store_event, store, event_key=event_key, event=event, typed=typed, mail=mail, raw=raw)
+
+
+def ingest(
+    store: Store,
+    event_key: str,
+    event: dict[str, Any],
+    fetch: Fetch | None,
+    *,
+    typed: WebhookEvent | None = None,
+) -> Ingested:
     """Store one verified event once and apply the compliance it carries, in one transaction.
 
-    Everything slow or fallible that is not a write (correlation reads, fetching a reply's body)
-    happens first; then the inbox row and its suppressions commit together. A fault anywhere leaves
-    neither, the receiver answers 5xx, and the provider's retry of the same key does both. A repeat
-    of a stored key re-applies what the event's own fields oblige (a complaint, a hard bounce;
+    The reply's body, if any, is fetched first (:func:`prepare`). Then one write transaction
+    (serialized, see :mod:`gtm_pipeline.outreach.write_lock`) correlates the event with its touch,
+    stores the inbox row and applies its suppressions: they commit together or not at all, and the
+    correlation reads the same state the insert writes into. A fault anywhere leaves nothing, the
+    receiver answers 5xx, and the provider's retry of the same key does all of it. A repeat of a
+    stored key re-applies what the event's own fields oblige (a complaint, a hard bounce;
     suppression is idempotent), so an event stored before the effects were atomic is repaired by its
-    next delivery; a repeated reply is not fetched again (processing classifies it). Raises
-    ``pydantic.ValidationError`` for an event of the wrong shape, before anything is written.
+    next delivery; a repeated reply is not fetched again (processing classifies it).
     """
-    typed = read_event(event)
+    return serialized_write(store, prepare(store, event_key, event, fetch, typed=typed))
+
+
+def _store_event(
+    store: Store,
+    c: sa.Connection,
+    *,
+    event_key: str,
+    event: dict[str, Any],
+    typed: WebhookEvent,
+    mail: ParsedMail | None,
+    raw: str | None,
+) -> Ingested:
+    """Correlate, store and suppress inside the caller's write transaction ``c``."""
     ledger = store.ledger
-    touch = correlate(ledger, typed)
-    raw: str | None = None
+    touch = correlate(ledger, typed, c)
     effect = Compliance()
     if isinstance(typed, OutboundEvent | BouncedEvent):
         effect = _outbound_compliance(typed, touch)
-    elif isinstance(typed, ReceivedEvent) and fetch is not None and typed.data.email_id:
-        if not ledger.has_event(event_key):  # a repeat: its body and effects were stored with it
-            raw = _fetch_raw(fetch, typed.data.email_id)
-        if raw is not None:
-            mail = parse_mail(raw)
-            # No plus-address on the reply (some clients drop Reply-To): thread by In-Reply-To / References.
-            touch = touch or next(
-                (found for mid in mail.thread_ids if (found := ledger.touch_by_message_id(mid)) is not None),
-                None,
-            )
-            effect = _reply_compliance(store, mail, touch)
-    email_id = typed.data.email_id if isinstance(typed.data, EmailData | ReceivedData) else None
-    with store.writing() as c:
-        event_id, new = ledger.add_event_in(
-            c,
-            event_key=event_key,
-            event_type=typed.type,
-            payload=event,
-            prospect_id=touch.prospect_id if touch else None,
-            touch_id=touch.touch_id if touch else None,
-            provider_email_id=email_id,
-            raw_message=raw,
+    elif mail is not None:
+        # No plus-address on the reply (some clients drop Reply-To): thread by In-Reply-To / References.
+        touch = touch or next(
+            (found for mid in mail.thread_ids if (found := ledger.touch_by_message_id(mid, c)) is not None),
+            None,
         )
-        if effect.reason is not None:
-            suppress_identities_in(store, c, effect.reason, *effect.identities)
+        effect = _reply_compliance(store, mail, touch)
+    email_id = typed.data.email_id if isinstance(typed.data, EmailData | ReceivedData) else None
+    event_id, new = ledger.add_event_in(
+        c,
+        event_key=event_key,
+        event_type=typed.type,
+        payload=event,
+        prospect_id=touch.prospect_id if touch else None,
+        touch_id=touch.touch_id if touch else None,
+        provider_email_id=email_id,
+        raw_message=raw,
+    )
+    if effect.reason is not None:
+        suppress_identities_in(store, c, effect.reason, *effect.identities)
     suppressed = effect.reason if effect.identities else None
     return Ingested(event_id, new, touch.prospect_id if touch else None, suppressed)
 
@@ -207,7 +255,8 @@ def one_click_unsubscribe(store: Store, touch: Touch, *, via: str) -> Ingested:
     one transaction, so the person is never unsubscribed without the record that says so (nor the
     reverse); a second click finds both."""
     event = {"type": "unsubscribe.one_click", "data": {"touch_id": touch.touch_id, "via": via}}
-    with store.writing() as c:
+
+    def write(c: sa.Connection) -> Ingested:
         suppress_identities_in(store, c, "unsubscribe", touch.to_hash, touch.prospect_id)
         event_id, new = store.ledger.add_event_in(
             c,
@@ -218,4 +267,6 @@ def one_click_unsubscribe(store: Store, touch: Touch, *, via: str) -> Ingested:
             touch_id=touch.touch_id,
             provider_email_id=None,
         )
-    return Ingested(event_id, new, touch.prospect_id, "unsubscribe")
+        return Ingested(event_id, new, touch.prospect_id, "unsubscribe")
+
+    return serialized_write(store, write)

@@ -6,7 +6,10 @@ verification (which also refuses timestamps more than five minutes old or ahead)
 event (:mod:`gtm_pipeline.outreach.webhook_events`), then stored once by ``svix-id`` with its
 compliance effects applied in the same transaction - all before the 2xx. Anything malformed is
 answered 4xx and stores nothing; a 5xx means only our own fault (the store failed), and Resend's
-retry of the same ``svix-id`` then does the whole of it.
+retry of the same ``svix-id`` then does the whole of it. The write is handed to the store's one
+writer (:mod:`gtm_pipeline.outreach.batch_writer`), which commits the events waiting at that moment
+together, each correlated with its touch inside that transaction; the route is a plain Starlette
+one, since it reads the raw request and answers itself.
 
 ``/unsubscribe/{token}``: RFC 8058. ``POST`` (the mail client's one-click) unsubscribes at
 once; ``GET`` only shows a confirmation button, because link scanners fetch URLs. Tokens
@@ -26,10 +29,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 
+from gtm_pipeline.outreach.batch_writer import BatchWriter
 from gtm_pipeline.outreach.bounded_body import BodyRefusedError, read_bounded
-from gtm_pipeline.outreach.ingest import Fetch, ingest, one_click_unsubscribe
+from gtm_pipeline.outreach.ingest import Fetch, fetches, one_click_unsubscribe, prepare
 from gtm_pipeline.outreach.settings import SendingSettings
-from gtm_pipeline.outreach.webhook_events import MAX_DEPTH, nesting_depth, plain_text, read_event
+from gtm_pipeline.outreach.webhook_events import (
+    MAX_DEPTH,
+    WebhookEvent,
+    nesting_depth,
+    plain_json_text,
+    read_event,
+)
 from gtm_pipeline.store import Store
 from gtm_pipeline.store.ledger import Touch
 
@@ -79,16 +89,17 @@ def create_receiver(
 ) -> APIRouter:
     """The receiver's routes, bound to one store."""
     router = APIRouter()
+    writer = BatchWriter(store)
 
-    def verify(body: bytes, headers: dict[str, str]) -> dict[str, Any] | JSONResponse:
-        """The signed event as JSON, or the 4xx that refuses it."""
+    def verify(body: bytes, headers: dict[str, str]) -> tuple[dict[str, Any], WebhookEvent] | JSONResponse:
+        """The signed event as JSON and as its typed model (read once), or the 4xx that refuses it."""
         if len(headers["id"]) > MAX_SVIX_ID:
             return _refuse(400, "svix-id too long")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return _refuse(400, "body is not UTF-8")
-        if nesting_depth(text) > MAX_DEPTH:  # before any parser recurses into it
+        if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:  # before any parser recurses into it
             return _refuse(400, f"JSON nested deeper than {MAX_DEPTH}")
         try:
             options: Any = {"payload": text, "headers": headers, "webhook_secret": secret}
@@ -97,15 +108,14 @@ def create_receiver(
                 event = json.loads(event)
         except ValueError as exc:  # a bad signature or stale timestamp, or JSON that is not JSON
             return _refuse(400, f"rejected: {str(exc)[:120]}")
-        if not plain_text(event):
+        if not plain_json_text(text, event):
             return _refuse(400, "JSON strings hold NUL or unpaired surrogates")
         try:
-            read_event(event)
+            typed = read_event(event)
         except ValidationError as exc:
             return JSONResponse({"error": "not a Resend event", "fields": _fields(exc)}, status_code=422)
-        return dict(event)
+        return dict(event), typed
 
-    @router.post("/webhooks/resend")
     async def resend_webhook(request: Request) -> JSONResponse:
         if secret is None:
             return _refuse(503, "RESEND_WEBHOOK_SECRET is not configured")
@@ -118,14 +128,24 @@ def create_receiver(
             "timestamp": request.headers.get("svix-timestamp", ""),
             "signature": request.headers.get("svix-signature", ""),
         }
-        event = verify(body, headers)
-        if isinstance(event, JSONResponse):
-            return event
+        verified = verify(body, headers)
+        if isinstance(verified, JSONResponse):
+            return verified
+        event, typed = verified
         # A failure from here on is ours (the store): it propagates as a 500, so Resend retries.
-        result = await run_in_threadpool(ingest, store, f"svix:{headers['id']}", event, fetch)
+        key = f"svix:{headers['id']}"
+        if fetches(typed, fetch):  # a reply: its body is fetched from the provider (blocking) first
+            work = await run_in_threadpool(prepare, store, key, event, fetch, typed=typed)
+        else:
+            work = prepare(store, key, event, None, typed=typed)
+        result = await writer.write(work)
         return JSONResponse(
             {"stored": result.new, "event_id": result.event_id, "suppressed": result.suppressed}
         )
+
+    # A plain Starlette route: the handler takes the raw request and answers itself, so FastAPI's
+    # per-request machinery (dependencies, response models) would only cost time on every event.
+    router.add_route("/webhooks/resend", resend_webhook, methods=["POST"], include_in_schema=False)
 
     def touch_for(token: str) -> Touch | None:
         touch_id = verified_touch_id(settings, token)

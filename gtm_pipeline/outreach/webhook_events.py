@@ -49,13 +49,18 @@ OutboundType = Literal[
 OUTBOUND_TYPES: tuple[str, ...] = get_args(OutboundType)
 
 
-def nesting_depth(text: str) -> int:
+def nesting_depth(text: str, limit: int | None = None) -> int:
     """How deeply arrays and objects nest in a JSON text, read without parsing it (strings skipped).
 
     One pass over the characters that matter, each token of fixed length: linear in the text, with
     no backtracking and no recursion, so it is safe on any body under the size cap (a regular
     expression for whole strings backtracks for minutes on ``"\\"\\"\\"...``). Up to the first
-    character that is not JSON it agrees with the parser, so the parser never recurses deeper."""
+    character that is not JSON it agrees with the parser, so the parser never recurses deeper.
+    With ``limit``, a text holding no more opening brackets than ``limit`` (every real event: it
+    has a handful) cannot nest deeper than their count, and that count is the answer, without the
+    scan: the result is then an upper bound, exact for whether the depth exceeds ``limit``."""
+    if limit is not None and (brackets := text.count("[") + text.count("{")) <= limit:
+        return brackets
     depth = deepest = 0
     in_string = False
     for match in _TOKEN.finditer(text):
@@ -70,6 +75,15 @@ def nesting_depth(text: str) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def plain_json_text(text: str, payload: object) -> bool:
+    """:func:`plain_text` for a payload parsed from ``text``, read faster: strict JSON (what the
+    parser reads) holds no raw control character, and UTF-8 no surrogate, so only an escape
+    (``\\u``) can spell either; a text without one needs no walk through the payload."""
+    if "\\u" not in text and "\x00" not in text:
+        return True
+    return plain_text(payload)
 
 
 def plain_text(payload: object) -> bool:

@@ -108,4 +108,5 @@ def apply(
                 decisions.append(decision)
         if item.retention:
             erase(store, item.prospect_id, reason="retention", now=now, rights_request=False, pages=pages)
+    store.escalations.raise_overdue_rights(now)  # a rights request past its due date escalates itself
     return decisions

@@ -4,12 +4,17 @@ A signed cookie alone stays valid until it expires, whatever the operator does; 
 here lets logout end one at once and "log out everywhere" end them all. Failed logins are counted
 per client (a hash of its address, never the address) so a run of wrong passwords pauses logins
 from that client only.
+
+A try is admitted and counted in one transaction that excludes every other try (SQLite's write
+lock; a table lock on Postgres), before the password is compared: parallel POSTs cannot all read
+"four failures so far" and all go on to guess.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -71,18 +76,39 @@ class ConsoleSessions:
             )
         return int(ended.rowcount)
 
-    def failed_login(self, client: str, keep: dt.timedelta = dt.timedelta(days=1)) -> None:
-        """Count a wrong password; failures older than ``keep`` go (the table stays small whatever a
-        guesser sends)."""
+    def admit_attempt(
+        self,
+        client: str,
+        window: dt.timedelta,
+        wait_for: Callable[[int, list[dt.datetime]], float],
+        keep: dt.timedelta = dt.timedelta(days=1),
+    ) -> float:
+        """Let ``client`` try a password, or not, atomically: ``wait_for(failures from every client,
+        this client's failure times)`` within ``window`` says how long it must wait; when that is 0
+        the try is recorded as a failure at once, before the password is checked (the caller clears
+        the failures when it was right). Returns the wait (0: admitted)."""
+        f = t.console_login_failures
+        now = self.store.now()
+        digest = _digest(client)
         with self.store.writing() as c:
-            c.execute(
-                t.console_login_failures.delete().where(
-                    t.console_login_failures.c.failed_at < self.store.now() - keep
+            if c.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already excludes other writers
+                c.execute(sa.text("LOCK TABLE console_login_failures IN SHARE ROW EXCLUSIVE MODE"))
+            c.execute(f.delete().where(f.c.failed_at < now - keep))
+            since = now - window
+            anywhere = int(c.execute(sa.select(sa.func.count()).where(f.c.failed_at >= since)).scalar_one())
+            mine = [
+                utc(r.failed_at)
+                for r in c.execute(
+                    sa.select(f.c.failed_at)
+                    .where(f.c.client == digest, f.c.failed_at >= since)
+                    .order_by(f.c.failed_at)
                 )
-            )
-            c.execute(
-                t.console_login_failures.insert().values(client=_digest(client), failed_at=self.store.now())
-            )
+            ]
+            wait = wait_for(anywhere, mine)
+            if wait > 0:
+                return wait
+            c.execute(f.insert().values(client=digest, failed_at=now))
+        return 0.0
 
     def failures_since(self, client: str, since: dt.datetime) -> list[dt.datetime]:
         """When ``client`` got the password wrong since ``since``, oldest first."""

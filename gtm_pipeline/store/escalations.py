@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.records import record
+from gtm_pipeline.store.alert_deliveries import AlertDeliveries
+from gtm_pipeline.store.records import record, utc
 
 if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
@@ -33,6 +34,8 @@ KINDS = (
     "unmatched_event",
     "missing_partition",  # a sensor waits on a prospect Dagster has no partition for
     "research_blocked",  # nothing could be fetched for a company, for a reason that may pass
+    "rights_overdue",  # a data principal's request is past its due date
+    "alert_failed",  # an alert channel did not take a message (the escalation is still in the console)
 )
 
 
@@ -53,6 +56,7 @@ class Escalations:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.deliveries = AlertDeliveries(store)
 
     def raise_(self, kind: str, key: str, *, subject: str | None, detail: str) -> bool:
         """Record an escalation once per ``key``; returns True when it is new."""
@@ -79,6 +83,12 @@ class Escalations:
         )
         with self.store.reading() as c:
             return [record(Escalation, r) for r in c.execute(query)]
+
+    def get(self, escalation_id: int) -> Escalation | None:
+        query = sa.select(t.escalations).where(t.escalations.c.id == escalation_id)
+        with self.store.reading() as c:
+            row = c.execute(query).first()
+        return record(Escalation, row) if row is not None else None
 
     def open_count(self) -> int:
         """How many wait for an operator (the console's badge on every page: one COUNT, no rows)."""
@@ -107,3 +117,30 @@ class Escalations:
                 now=now,
             )
             return True
+
+    def raise_overdue_rights(self, now: dt.datetime | None = None) -> list[int]:
+        """Every open rights request past its due date becomes an escalation (once per request); the
+        time rules call this on each pass. Returns the ids of the requests newly escalated. The
+        escalation names the request by id and kind only: never the person."""
+        now = now or self.store.now()
+        requests = t.rights_requests
+        query = (
+            sa.select(requests.c.id, requests.c.kind, requests.c.due_at)
+            .where(requests.c.status == "open", requests.c.due_at < now)
+            .order_by(requests.c.id)
+        )
+        with self.store.reading() as c:
+            overdue = list(c.execute(query))
+        raised = []
+        for row in overdue:
+            due = utc(row.due_at)
+            late = max(1, (now - due).days)
+            detail = (
+                f"{row.kind} request #{row.id} was due {due:%Y-%m-%d} ({late} day(s) ago) and is still "
+                "open: answer it (gtm rights list, or the console's Rights page)"
+            )
+            if self.raise_(
+                "rights_overdue", f"rights_overdue:{row.id}", subject=f"rights:{row.id}", detail=detail
+            ):
+                raised.append(int(row.id))
+        return raised

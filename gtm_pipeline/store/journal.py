@@ -2,11 +2,27 @@
 
 Every write elsewhere that changes what happened appends here in the same transaction
 (``append_in``), so a decision and its record commit together or not at all.
+
+Journal writers take turns, on both backends, for two reasons:
+
+* an append reads the subject's head and writes the next link, so two appends to one subject
+  must not interleave (they would collide on ``seq`` or on a ``dedupe_key``);
+* the sensors' cursors are journal row ids (``prospects.state_entry``): a cursor that has passed
+  row N must never see a row below N commit later. Postgres hands out ids from a sequence before
+  commit, so without turns a transaction holding id 100 could commit after one holding 101 had
+  been read, and the prospect at row 100 would never be researched or answered.
+
+On SQLite every write transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+On Postgres the first append of a transaction takes one transaction-scoped advisory lock, held
+to commit: journal rows become visible in id order, as on SQLite. (A lock per subject, tried
+first, kept chains whole but not the order; one lock is also free of lock-order deadlocks.)
+Transactions that write no journal entry (the webhook receiver's inbox rows) never wait for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -17,6 +33,17 @@ from gtm_pipeline.store.records import JournalRecord, journal_record
 
 if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
+
+
+# A stable signed 64-bit key (Postgres' ``bigint``) for the journal writers' advisory lock.
+JOURNAL_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gtm-journal-order").digest()[:8], "big", signed=True)
+
+
+def lock_journal(c: sa.Connection) -> None:
+    """Take the journal writers' turn until this transaction ends (Postgres; re-entrant within the
+    transaction; SQLite's write transaction already excludes every other writer)."""
+    if c.dialect.name == "postgresql":
+        c.execute(sa.select(sa.func.pg_advisory_xact_lock(JOURNAL_LOCK_KEY)))
 
 
 class Journal:
@@ -85,6 +112,7 @@ class Journal:
         run_id: str | None = None,
     ) -> tuple[str, int]:
         """As :meth:`append_in`, returning (entry id, journal row id)."""
+        lock_journal(c)
         if dedupe_key is not None:
             existing = c.execute(
                 sa.select(t.journal.c.entry_id, t.journal.c.id).where(t.journal.c.dedupe_key == dedupe_key)
@@ -136,6 +164,7 @@ class Journal:
         """The first entry of each of many new subjects, in one statement (an import's thousands of
         ``discovered`` entries): each opens its subject's chain, so no earlier entry may exist.
         ``entries`` hold subject, kind, actor and payload; returns (entry id, row id) in order."""
+        lock_journal(c)
         subjects = [e["subject"] for e in entries]
         for start in range(0, len(subjects), 500):
             chunk = subjects[start : start + 500]

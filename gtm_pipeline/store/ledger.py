@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.domain.states import Decision, Event
 from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.journal import lock_journal
 from gtm_pipeline.store.records import JournalRecord, record
 
 if TYPE_CHECKING:
@@ -97,6 +98,42 @@ class InboxRow:
     received_at: dt.datetime
 
 
+# Built once: the receiver runs these for every event, and building a statement (not running it)
+# was most of a webhook's time in the store.
+_TOUCH_BY = {
+    column: sa.select(t.outbox).where(t.outbox.c[column] == sa.bindparam("value"))
+    for column in ("touch_id", "message_id", "provider_email_id")
+}
+_EVENT_COLUMNS = (
+    "event_key",
+    "event_type",
+    "payload",
+    "prospect_id",
+    "touch_id",
+    "provider_email_id",
+    "raw_message",
+    "status",
+    "received_at",
+)
+
+
+def _add_event_statement(insert: Any) -> Any:
+    """``INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING id`` in one dialect's words."""
+    return (
+        insert(t.inbox)
+        .values({name: sa.bindparam(name, type_=t.inbox.c[name].type) for name in _EVENT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(t.inbox.c.id)
+    )
+
+
+_ADD_EVENT = {
+    "postgresql": _add_event_statement(postgresql.insert),
+    "sqlite": _add_event_statement(sqlite.insert),
+}
+_EVENT_ID = sa.select(t.inbox.c.id).where(t.inbox.c.event_key == sa.bindparam("event_key"))
+
+
 def _claimable(table: sa.Table, free: str, held: str, cutoff: dt.datetime) -> sa.ColumnElement[bool]:
     """A row free to claim, or held by a claim older than the lease (its process died)."""
     return sa.or_(table.c.status == free, sa.and_(table.c.status == held, table.c.claimed_at < cutoff))
@@ -117,19 +154,26 @@ class OutreachLedger:
         with self.store.reading() as c:
             return [record(Touch, r) for r in c.execute(query)]
 
-    def _touch_where(self, clause: sa.ColumnElement[bool]) -> Touch | None:
-        with self.store.reading() as c:
-            row = c.execute(sa.select(t.outbox).where(clause)).first()
+    def _touch_where(self, column: str, value: str, c: sa.Connection | None) -> Touch | None:
+        """The touch whose ``column`` is ``value``; read in the caller's transaction ``c`` when given
+        (the receiver correlates an event inside the transaction that stores it), else in a read of
+        its own. The statement is built once per column (the receiver runs it for every event)."""
+        query, params = _TOUCH_BY[column], {"value": value}
+        if c is not None:
+            row = c.execute(query, params).first()
+        else:
+            with self.store.reading() as own:
+                row = own.execute(query, params).first()
         return record(Touch, row) if row is not None else None
 
-    def touch(self, touch_id: str) -> Touch | None:
-        return self._touch_where(t.outbox.c.touch_id == touch_id)
+    def touch(self, touch_id: str, c: sa.Connection | None = None) -> Touch | None:
+        return self._touch_where("touch_id", touch_id, c)
 
-    def touch_by_message_id(self, message_id: str) -> Touch | None:
-        return self._touch_where(t.outbox.c.message_id == message_id)
+    def touch_by_message_id(self, message_id: str, c: sa.Connection | None = None) -> Touch | None:
+        return self._touch_where("message_id", message_id, c)
 
-    def touch_by_provider_id(self, email_id: str) -> Touch | None:
-        return self._touch_where(t.outbox.c.provider_email_id == email_id)
+    def touch_by_provider_id(self, email_id: str, c: sa.Connection | None = None) -> Touch | None:
+        return self._touch_where("provider_email_id", email_id, c)
 
     def touches_with_status(self, *statuses: str) -> list[Touch]:
         query = sa.select(t.outbox).where(t.outbox.c.status.in_(statuses)).order_by(t.outbox.c.created_at)
@@ -393,27 +437,30 @@ class OutreachLedger:
     ) -> tuple[int, bool]:
         """:meth:`add_event` inside the caller's write transaction: the receiver stores an event and
         its compliance effect (suppression) together, so a fault between them leaves neither and the
-        provider's retry of the same key does both."""
-        insert = postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
+        provider's retry of the same key does both.
+
+        The ``inbox_events`` sensor's cursor is an inbox row id, so rows must become visible in id
+        order: on Postgres (whose sequence hands out ids before commit) the transaction takes the
+        journal writers' turn first (one lock for both, so no lock-order deadlock with a
+        transaction that also journals); SQLite's write lock already gives that order."""
+        lock_journal(c)
         added = c.execute(  # ON CONFLICT: two deliveries of one svix-id at once store it once, no 500
-            insert(t.inbox)
-            .values(
-                event_key=event_key,
-                event_type=event_type,
-                payload=payload,
-                prospect_id=prospect_id,
-                touch_id=touch_id,
-                provider_email_id=provider_email_id,
-                raw_message=raw_message,
-                status=status,
-                received_at=at or self.store.now(),
-            )
-            .on_conflict_do_nothing(index_elements=["event_key"])
-            .returning(t.inbox.c.id)
+            _ADD_EVENT[c.dialect.name],
+            {
+                "event_key": event_key,
+                "event_type": event_type,
+                "payload": payload,
+                "prospect_id": prospect_id,
+                "touch_id": touch_id,
+                "provider_email_id": provider_email_id,
+                "raw_message": raw_message,
+                "status": status,
+                "received_at": at or self.store.now(),
+            },
         ).first()
         if added is not None:
             return int(added.id), True
-        row = c.execute(sa.select(t.inbox.c.id).where(t.inbox.c.event_key == event_key)).one()
+        row = c.execute(_EVENT_ID, {"event_key": event_key}).one()
         return int(row.id), False
 
     def has_event(self, event_key: str) -> bool:

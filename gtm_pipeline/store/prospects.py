@@ -196,9 +196,10 @@ class Prospects:
         """(journal row, prospect id) of prospects now in ``state`` that entered it after journal row
         ``after``, oldest first: a sensor's whole cursor is the last row it handled.
 
-        On SQLite every write transaction holds the one write lock (``BEGIN IMMEDIATE``), so rows
-        become visible in id order and a cursor can never pass a row that commits later. Postgres
-        hands out ids before commit, so there a cursor needs a lag window (issue 16's Postgres work).
+        Rows become visible in id order on both backends, so a cursor can never pass a row that
+        commits later: SQLite's write transactions hold its one write lock (``BEGIN IMMEDIATE``),
+        and on Postgres journal writers take turns on an advisory lock held to commit (see
+        :mod:`gtm_pipeline.store.journal`), since its sequence hands out ids before commit.
         """
         query = (
             sa.select(t.prospects.c.state_entry, t.prospects.c.id)

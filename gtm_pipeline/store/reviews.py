@@ -6,6 +6,7 @@ A decision is the review item, the transition and the journal entry in one trans
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -16,6 +17,30 @@ from gtm_pipeline.store.records import ReviewItem, record
 
 if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
+
+
+KEY_PREFIX = "r"
+# Shown: 48 bits, so two drafts share a key with odds of about 2 in 100,000 at 100,000 reviews (8
+# hex would be 1 in 100 at 10,000); a longer prefix (up to the artifact's 32 hex) resolves one.
+KEY_HEX = 12
+_KEY_RE = re.compile(rf"^{KEY_PREFIX}([0-9a-f]{{4,32}})$")
+_ARTIFACT_RE = re.compile(r"^a_[0-9a-f]{32}$")
+_PROSPECT_RE = re.compile(r"^p_[0-9a-f]{20}$")
+REF_PATTERN = r"^(?:[0-9]{1,30}|r[0-9a-f]{4,32}|a_[0-9a-f]{32}|p_[0-9a-f]{20})$"
+
+
+def review_key(artifact_id: str) -> str:
+    """The stable short id of a review item (``r3f9a2c1b0d4e``), shown in the console and the CLI.
+
+    Row numbers follow the order workers finish, so ``review approve 3`` named another company
+    on each fresh demo. The reviewed artifact's id is a hash of the prospect id and the draft's
+    content: the same draft of the same prospect has the same key in every run, and a new draft
+    version (after a rejection) gets a new one."""
+    return KEY_PREFIX + artifact_id.removeprefix("a_")[:KEY_HEX]
+
+
+class AmbiguousReviewError(LookupError):
+    """A short key shared by more than one review item: a longer prefix is needed."""
 
 
 class Reviews:
@@ -47,6 +72,36 @@ class Reviews:
         with self.store.reading() as c:
             row = c.execute(sa.select(t.review_queue).where(t.review_queue.c.id == review_id)).first()
         return record(ReviewItem, row) if row is not None else None
+
+    def resolve(self, ref: str) -> ReviewItem | None:
+        """The review item a person named: its key (``r3f9a2c1b0d4e``, or a longer prefix), the
+        reviewed artifact's id, a prospect id (its latest item, pending first) or the old row
+        number. None when nothing matches; :class:`AmbiguousReviewError` when a key is shared."""
+        text = ref.strip().lower()
+        q = t.review_queue
+        if text.isdigit():
+            number = int(text)
+            return self.get(number) if 0 < number < 2**63 else None
+        if _ARTIFACT_RE.match(text):
+            where = q.c.artifact_id == text
+        elif _PROSPECT_RE.match(text):
+            where = q.c.prospect_id == text
+        elif found := _KEY_RE.match(text):
+            # a range on the unique artifact_id index: a prefix match every database can seek
+            low = "a_" + found.group(1)
+            high = "a_" + found.group(1) + "g"  # "g" sorts after every hex digit
+            where = sa.and_(q.c.artifact_id >= low, q.c.artifact_id < high)
+        else:
+            return None
+        pending_first = sa.case((q.c.status == "pending", 0), else_=1)
+        query = sa.select(q).where(where).order_by(pending_first, q.c.id.desc()).limit(2)
+        with self.store.reading() as c:
+            rows = list(c.execute(query))
+        if not rows:
+            return None
+        if len(rows) > 1 and not _PROSPECT_RE.match(text):
+            raise AmbiguousReviewError(f"{ref} names more than one review item: give more characters")
+        return record(ReviewItem, rows[0])
 
     def pending(self) -> list[ReviewItem]:
         query = (

@@ -11,6 +11,8 @@ from gtm_pipeline.console import queries
 from gtm_pipeline.console.actions import discard_dead_letter, retry_dead_letter
 from gtm_pipeline.console.security import Session
 from gtm_pipeline.console.web import Posted, RowId, console, done, page, poster, viewer
+from gtm_pipeline.store import Store
+from gtm_pipeline.store.escalations import Escalation
 
 router = APIRouter()
 
@@ -42,9 +44,29 @@ async def dead_letter_action(
 
 @router.get("/escalations", response_class=HTMLResponse)
 def escalations_page(request: Request, session: Annotated[Session, Depends(viewer)]) -> Response:
+    store = console(request).services.store
+    items = store.escalations.open()
     return page(
-        request, "escalations.html", session, items=console(request).services.store.escalations.open()
+        request,
+        "escalations.html",
+        session,
+        items=items,
+        companies=_companies(store, items),
+        handled_at=HANDLED_AT,
     )
+
+
+# Where an escalation's detail is handled, by its kind (a link beside "Acknowledge").
+HANDLED_AT = {"dead_letter": "/dead-letters", "rights_overdue": "/rights"}
+
+
+def _companies(store: Store, items: list[Escalation]) -> dict[str, str]:
+    """The company of each escalation about a prospect, so the row names it beside the id."""
+    names = {}
+    for subject in {e.subject or "" for e in items}:
+        if subject.startswith("p_") and (prospect := store.prospects.get(subject)) is not None:
+            names[subject] = prospect.company_name
+    return names
 
 
 @router.post("/escalations/{escalation_id}/ack")

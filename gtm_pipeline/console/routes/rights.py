@@ -13,6 +13,7 @@ from gtm_pipeline.console.actions import ActionError, record_rights_request
 from gtm_pipeline.console.security import Session
 from gtm_pipeline.console.web import Posted, RowId, console, done, page, poster, viewer
 from gtm_pipeline.pipeline.privacy import RIGHTS_KINDS, UnknownSubjectError, fulfil_access, fulfil_erasure
+from gtm_pipeline.pipeline.services import Services
 
 router = APIRouter()
 
@@ -24,8 +25,7 @@ def rights_page(request: Request, session: Annotated[Session, Depends(viewer)]) 
         request,
         "rights.html",
         session,
-        items=queries.rights(services.store),
-        now=services.clock.now(),
+        items=queries.rights(services.store, services.clock.now()),
         kinds=RIGHTS_KINDS,
     )
 
@@ -57,6 +57,7 @@ async def rights_action(
                 reason=f"erasure request #{request_id} ({actor})",
                 pages=services.pages,
             )
+            _answered(services, request_id, "erase", actor)
             return done(
                 request,
                 "/rights",
@@ -65,6 +66,7 @@ async def rights_action(
             )
         if action == "export":
             data = fulfil_access(services.store, request_id, now=now)
+            _answered(services, request_id, "export", actor)
             return Response(
                 json.dumps(data, indent=2, default=str),
                 media_type="application/json",
@@ -78,10 +80,21 @@ async def rights_action(
             if not outcome:
                 raise ActionError("say what was done (kept for the audit, no personal data)")
             services.store.privacy.complete_rights_request(request_id, outcome=f"{outcome} ({actor})", at=now)
+            _answered(services, request_id, "complete", actor)
             return done(request, "/rights", f"request #{request_id} completed")
     except (ActionError, UnknownSubjectError) as exc:
         return done(request, "/rights", str(exc), ok=False)
     return Response("unknown action", status_code=404)
+
+
+def _answered(services: Services, request_id: int, action: str, actor: str) -> None:
+    """Journal who answered the request and how (the page shows it beside the outcome); ids only."""
+    services.store.journal.append(
+        subject=f"rights_request:{request_id}",
+        kind=queries.RIGHTS_ANSWERED,
+        actor=actor,
+        payload={"request_id": request_id, "action": action},
+    )
 
 
 def _found(counts: dict[str, int]) -> str:

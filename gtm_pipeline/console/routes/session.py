@@ -21,8 +21,19 @@ def client_of(request: Request) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
+    return _login_page(request, None)
+
+
+def _login_page(
+    request: Request, error: str | None, status_code: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """The login form (its own small page: no navigation before a session exists)."""
     return TEMPLATES.TemplateResponse(
-        request, "login.html", {"enabled": console(request).auth.enabled, "error": None}
+        request,
+        "login.html",
+        {"enabled": console(request).auth.enabled, "error": error, "session_hours": MAX_AGE_S // 3600},
+        status_code=status_code,
+        headers=headers,
     )
 
 
@@ -30,20 +41,13 @@ def login_page(request: Request) -> HTMLResponse:
 def login(request: Request, password: str = Form("")) -> Response:
     current = console(request)
     auth, client = current.auth, client_of(request)
-    wait = auth.locked_for(client)
-    if wait > 0:
-        message = f"Too many wrong passwords; try again in {int(wait) + 1} s."
-        return TEMPLATES.TemplateResponse(
-            request,
-            "login.html",
-            {"enabled": auth.enabled, "error": message},
-            status_code=429,
-            headers={"retry-after": str(int(wait) + 1)},
-        )
-    if not auth.check_password(password, client):
-        return TEMPLATES.TemplateResponse(
-            request, "login.html", {"enabled": auth.enabled, "error": "Wrong password."}, status_code=401
-        )
+    # One transaction admits, counts and decides the try, so parallel tries cannot pass the limit.
+    attempt = auth.attempt(password, client)
+    if attempt.wait > 0:
+        message = f"Too many wrong passwords; try again in {int(attempt.wait) + 1} s."
+        return _login_page(request, message, 429, {"retry-after": str(int(attempt.wait) + 1)})
+    if not attempt.ok:
+        return _login_page(request, "Wrong password.", 401)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,

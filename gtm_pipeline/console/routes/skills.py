@@ -35,7 +35,9 @@ def skills_page(request: Request, session: Annotated[Session, Depends(viewer)]) 
             {
                 "skill": skill,
                 "stats": found,
+                # promote is offered only when this is empty; otherwise the page lists it instead
                 "blockers": graduation.promotion_blockers(found, catalog, skill.name),
+                "bar": graduation.promotion_bar(catalog, skill.name),
                 "demote_to": skill.group.spec.demote_to,
             }
         )

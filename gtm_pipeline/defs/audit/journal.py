@@ -10,6 +10,7 @@ import dagster as dg
 from gtm_pipeline.defs.outreach.drafting import context_pack, draft
 from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
 from gtm_pipeline.defs.resources import GtmResource
+from gtm_pipeline.defs.steps import PartitionMetadata
 from gtm_pipeline.pipeline.audit import journal_anchor
 
 
@@ -27,10 +28,9 @@ from gtm_pipeline.pipeline.audit import journal_anchor
 )
 def journal(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
     store = gtm.services.store
+    per_partition = PartitionMetadata(context)
     for prospect_id in context.partition_keys:
         prospect = store.prospects.get(prospect_id)
         metadata = {"prospect_id": prospect_id, "state": prospect.state.value if prospect else "unknown"}
-        context.add_asset_metadata(
-            {**metadata, **journal_anchor(store.journal.head(prospect_id))}, partition_key=prospect_id
-        )
+        per_partition.add(prospect_id, {**metadata, **journal_anchor(store.journal.head(prospect_id))})
     return dg.MaterializeResult()

@@ -23,6 +23,7 @@ from gtm_pipeline.defs.partitions import (
 from gtm_pipeline.defs.pipeline import conversation_job, prospect_job
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource, ResendResource
+from gtm_pipeline.defs.steps import PartitionMetadata
 from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
 from gtm_pipeline.outreach.processing import EventOutcome, InboxProcessor
@@ -69,10 +70,12 @@ def conversation(
     per_prospect: dict[str, list[EventOutcome]] = {}
     for item in outcomes:
         per_prospect.setdefault(str(item.prospect_id), []).append(item)
+    per_partition = PartitionMetadata(context)
     for prospect_id in context.partition_keys:
         items = per_prospect.get(prospect_id, [])
         prospect = services.store.prospects.get(prospect_id)
-        context.add_asset_metadata(
+        per_partition.add(
+            prospect_id,
             {
                 "prospect_id": prospect_id,
                 "events": len(items),
@@ -80,7 +83,6 @@ def conversation(
                 "decided_by": ", ".join(sorted({str(i.decided_by) for i in items if i.decided_by})),
                 "state": prospect.state.value if prospect else "unknown",
             },
-            partition_key=prospect_id,
         )
     kinds = Counter(i.summary() for i in outcomes)
     return dg.MaterializeResult(metadata={"run_events": len(outcomes), "run_outcomes": str(dict(kinds))})

@@ -10,7 +10,7 @@ from gtm_pipeline.defs.location import rubrics_version, skill_catalog
 from gtm_pipeline.defs.partitions import PROSPECT_BACKFILL, prospect_partitions
 from gtm_pipeline.defs.pools import pool_for
 from gtm_pipeline.defs.resources import GtmResource
-from gtm_pipeline.defs.steps import run_step
+from gtm_pipeline.defs.steps import PartitionMetadata, run_step
 from gtm_pipeline.pipeline.research import AUGMENT_SKILL, augment, fetch_sources
 
 FETCH_VERSION = "corpus-fetch@1"
@@ -26,9 +26,10 @@ FETCH_VERSION = "corpus-fetch@1"
     description="Every source fetched for the prospect's company, stored with its content hash.",
 )
 def raw_sources(context: dg.AssetExecutionContext, gtm: GtmResource) -> dg.MaterializeResult:
+    per_partition = PartitionMetadata(context)
     for prospect_id in context.partition_keys:
         report = fetch_sources(gtm.services, prospect_id, run_id=context.run.run_id)
-        context.add_asset_metadata(report.metadata(), partition_key=prospect_id)
+        per_partition.add(prospect_id, report.metadata())
     return dg.MaterializeResult()
 
 

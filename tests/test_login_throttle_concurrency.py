@@ -1,0 +1,95 @@
+"""The console's login throttle under parallel tries (on SQLite here, on Postgres in the Postgres
+pass): however many wrong passwords from one client arrive at once, at most MAX_FAILURES of them are
+compared within the window, and the pause that follows holds for the right password too."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gtm_pipeline.app import create_app
+from gtm_pipeline.config import load_settings
+from gtm_pipeline.console.security import FAILURE_WINDOW, MAX_FAILURES, ConsoleAuth, LoginAttempt
+from gtm_pipeline.domain.clock import ManualClock
+from gtm_pipeline.outreach.local_server import serving
+from gtm_pipeline.pipeline.services import Services
+from tests.conftest import STARTER, TEST_START
+
+PASSWORD = "a long passphrase"
+RACERS = 16
+
+
+@pytest.fixture
+def app_services(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    skills = tmp_path / "skills"
+    shutil.copytree(STARTER / "skills", skills)
+    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
+    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
+    services = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+    yield services
+    services.close()
+
+
+def _at_once(count: int, work: Any) -> list[Any]:
+    """``work(i)`` in ``count`` threads released together; their results (any error re-raised)."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            results[i] = work(i)
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [], "\n".join(errors)
+    return results
+
+
+def test_parallel_wrong_passwords_are_compared_at_most_max_failures_times(app_services: Services) -> None:
+    sessions = app_services.store.console_sessions
+    guesser = "192.0.2.66"
+
+    def guess(i: int) -> LoginAttempt:  # each its own ConsoleAuth, as separate console processes have
+        return ConsoleAuth.from_settings(app_services.settings, sessions).attempt(f"wrong-{i}", guesser)
+
+    attempts = _at_once(RACERS, guess)
+    compared = [a for a in attempts if a.wait == 0]
+    assert len(compared) == MAX_FAILURES and not any(a.ok for a in attempts)
+    assert all(0 < a.wait <= FAILURE_WINDOW.total_seconds() for a in attempts if a.wait)
+    assert len(sessions.failures_since(guesser, TEST_START - FAILURE_WINDOW)) == MAX_FAILURES
+    auth = ConsoleAuth.from_settings(app_services.settings, sessions)
+    assert auth.attempt(PASSWORD, guesser).wait > 0  # paused: even the right password waits
+    assert auth.attempt(PASSWORD, "192.0.2.10").ok  # another client is not
+
+
+def test_parallel_login_posts_cannot_exceed_the_failure_budget(app_services: Services) -> None:
+    sessions = app_services.store.console_sessions
+    app = create_app(app_services.settings, services=app_services)
+    with serving(app) as base:
+
+        def post(i: int) -> int:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                return client.post("/login", data={"password": f"wrong-{i}"}).status_code
+
+        codes = Counter(_at_once(RACERS, post))
+        assert set(codes) <= {401, 429} and codes[401] >= MAX_FAILURES
+        (client_address,) = {"127.0.0.1"}  # every request came over loopback
+        assert len(sessions.failures_since(client_address, TEST_START - FAILURE_WINDOW)) == MAX_FAILURES
+        with httpx.Client(base_url=base, timeout=60) as client:
+            paused = client.post("/login", data={"password": PASSWORD})
+        assert paused.status_code == 429 and int(paused.headers["retry-after"]) > 0
