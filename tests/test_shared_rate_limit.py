@@ -50,9 +50,12 @@ def test_two_processes_share_one_providers_rate(tmp_path: Path) -> None:
     assert len(times) == 2 * CALLS
     gaps = [b - a for a, b in itertools.pairwise(times)]
     interval = 1 / RATE
-    # together, never faster than the rate: each slot at least one interval after the previous
-    # (a little scheduling jitter allowed on a busy two-core machine)
-    assert min(gaps) >= interval * 0.8, gaps
+    # Together, never faster than the rate. A time is taken after ``acquire`` returns, so one
+    # process descheduled for a moment records its slot late and the next gap looks short: no two
+    # calls share a slot (no gap near 0), any five gaps span at least four intervals, and the
+    # whole run is as long as the rate asks.
+    assert min(gaps) >= interval * 0.4, gaps
+    assert all(b - a >= 4 * interval for a, b in zip(times, times[5:], strict=False)), gaps
     assert times[-1] - times[0] >= (2 * CALLS - 1) * interval * 0.95
 
 
