@@ -20,33 +20,12 @@ from gtm_pipeline.pipeline.audit import chain_problems
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import Store
 from tests.conftest import TEST_START
+from tests.threads import at_once
 
 SUBJECT = "p_0000000000000000race"
 THREADS, PER_THREAD = 6, 12
 PROCESSES, PER_PROCESS = 2, 25
 ctx = multiprocessing.get_context("spawn")
-
-
-def _in_threads(count: int, work: Any) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; their results (errors re-raised)."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[str] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except BaseException:
-            errors.append(traceback.format_exc())
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == [], "\n".join(errors)
-    return results
 
 
 def _whole_chain(store: Store, expected: int) -> None:
@@ -66,7 +45,7 @@ def test_notes_written_at_once_from_many_threads_make_one_whole_chain(services: 
             for n in range(PER_THREAD)
         ]
 
-    written = [entry for batch in _in_threads(THREADS, notes) for entry in batch]
+    written = [entry for batch in at_once(THREADS, notes) for entry in batch]
     assert len(set(written)) == THREADS * PER_THREAD
     _whole_chain(services.store, THREADS * PER_THREAD)
     kept = {(e.payload["writer"], e.payload["n"]) for e in services.store.journal.entries(SUBJECT)}
@@ -90,7 +69,7 @@ def test_the_same_deduplicated_entries_raced_by_many_threads_are_written_once(se
             for k in range(calls)
         ]
 
-    seen = _in_threads(THREADS, same_calls)
+    seen = at_once(THREADS, same_calls)
     assert all(ids == seen[0] for ids in seen) and len(set(seen[0])) == calls  # each call once, same id
     _whole_chain(services.store, 1 + calls)
 

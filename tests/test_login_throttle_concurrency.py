@@ -5,12 +5,9 @@ compared within the window, and the pause that follows holds for the right passw
 from __future__ import annotations
 
 import shutil
-import threading
-import traceback
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +19,7 @@ from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.pipeline.services import Services
 from tests.conftest import STARTER, TEST_START
+from tests.threads import at_once
 
 PASSWORD = "a long passphrase"
 RACERS = 16
@@ -38,28 +36,6 @@ def app_services(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     services.close()
 
 
-def _at_once(count: int, work: Any) -> list[Any]:
-    """``work(i)`` in ``count`` threads released together; their results (any error re-raised)."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[str] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except BaseException:
-            errors.append(traceback.format_exc())
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == [], "\n".join(errors)
-    return results
-
-
 def test_parallel_wrong_passwords_are_compared_at_most_max_failures_times(app_services: Services) -> None:
     sessions = app_services.store.console_sessions
     guesser = "192.0.2.66"
@@ -67,7 +43,7 @@ def test_parallel_wrong_passwords_are_compared_at_most_max_failures_times(app_se
     def guess(i: int) -> LoginAttempt:  # each its own ConsoleAuth, as separate console processes have
         return ConsoleAuth.from_settings(app_services.settings, sessions).attempt(f"wrong-{i}", guesser)
 
-    attempts = _at_once(RACERS, guess)
+    attempts = at_once(RACERS, guess)
     compared = [a for a in attempts if a.wait == 0]
     assert len(compared) == MAX_FAILURES and not any(a.ok for a in attempts)
     assert all(0 < a.wait <= FAILURE_WINDOW.total_seconds() for a in attempts if a.wait)
@@ -86,7 +62,7 @@ def test_parallel_login_posts_cannot_exceed_the_failure_budget(app_services: Ser
             with httpx.Client(base_url=base, timeout=60) as client:
                 return client.post("/login", data={"password": f"wrong-{i}"}).status_code
 
-        codes = Counter(_at_once(RACERS, post))
+        codes = Counter(at_once(RACERS, post))
         assert set(codes) <= {401, 429} and codes[401] >= MAX_FAILURES
         (client_address,) = {"127.0.0.1"}  # every request came over loopback
         assert len(sessions.failures_since(client_address, TEST_START - FAILURE_WINDOW)) == MAX_FAILURES
