@@ -16,10 +16,9 @@ Every message posted is kept in :attr:`SlackTwin.messages`, in order.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from typing import Any
 
+from gtm_pipeline.twins.chat import MessageTwin
 from gtm_pipeline.twins.server import TwinRequest, TwinServer, TwinSettings
 
 WORKSPACE, HOOK = "T0TWIN0001", "B0TWIN0001"
@@ -31,15 +30,14 @@ def _text(status: int, body: str, headers: dict[str, str] | None = None) -> tupl
 
 
 @dataclass
-class SlackTwin:
+class SlackTwin(MessageTwin):
     """Start with ``with SlackTwin() as slack:`` and give the sender ``slack.webhook_url``."""
 
     secret: str = "twinsecret0000000000000000"
     settings: TwinSettings = field(default_factory=TwinSettings)
 
     def __post_init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._start_keeping()
         prefix = f"/services/{WORKSPACE}/{HOOK}"
         self.server = TwinServer(
             {("POST", f"{prefix}/{self.secret}"): self._post, ("POST", f"{prefix}/*"): self._wrong_secret},
@@ -47,23 +45,8 @@ class SlackTwin:
         )
 
     @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
     def webhook_url(self) -> str:
         return f"{self.url}/services/{WORKSPACE}/{HOOK}/{self.secret}"
-
-    def __enter__(self) -> SlackTwin:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
-
-    def texts(self) -> list[str]:
-        with self._lock:
-            return [str(m.get("text", "")) for m in self.messages]
 
     # ------------------------------------------------------------ API
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from gtm_pipeline.domain.clock import SystemClock
+from gtm_pipeline.twins.chat import MessageTwin
 from gtm_pipeline.twins.server import Route, TwinRequest, TwinServer, TwinSettings
 
 _JSON = {"content-type": "application/json"}
@@ -53,7 +53,7 @@ class _Routes(dict[tuple[str, str], Route]):
 
 
 @dataclass
-class TelegramTwin:
+class TelegramTwin(MessageTwin):
     """Start with ``with TelegramTwin() as telegram:``; the bot API is at ``telegram.url``."""
 
     token: str = "123456789:TWIN-bot-token"
@@ -61,26 +61,10 @@ class TelegramTwin:
     settings: TwinSettings = field(default_factory=TwinSettings)
 
     def __post_init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._start_keeping()
         self._ids = itertools.count(1)
         routes = _Routes({("POST", f"/bot{self.token}/sendMessage"): self._send}, self._unauthorized)
         self.server = TwinServer(routes, self.settings)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def __enter__(self) -> TelegramTwin:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
-
-    def texts(self) -> list[str]:
-        with self._lock:
-            return [str(m.get("text", "")) for m in self.messages]
 
     # ------------------------------------------------------------ API
 
