@@ -38,7 +38,11 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rescore import seed_prospects  # the same prospects as the re-score benchmark
+from rescore import (  # the same twin and prospects as the re-score benchmark
+    rate_limited_twin,
+    seed_prospects,
+    use_twin,
+)
 
 LAUNCH = """
 mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
@@ -103,16 +107,8 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="gtm-backfill-"))
-    with twin(args) as (url, twin_counts):
-        os.environ.update(
-            GTM_HOME=str(home),
-            GTM_BULK_API_KEY="bench-key",
-            GTM_BULK_BASE_URL=url + "/v1",
-            GTM_BULK_RPS=str(args.rate),
-            GTM_WORKERS=str(args.workers),
-            GTM_OFFLINE="on",
-        )
-        os.environ.pop("ANTHROPIC_API_KEY", None)
+    with rate_limited_twin(args.latency, args.rate) as (url, twin_counts):
+        use_twin(home, url, args.rate, args.workers)
         figures = run(args, home)
     figures["twin"] = twin_counts
     try:
@@ -120,27 +116,6 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
-
-
-@contextmanager
-def twin(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, int]]]:
-    """The rate-limited twin in its own process; its own request and 429 counts once it stops."""
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gtm_pipeline.twins", "openai", "--latency", str(args.latency)),
-            *("--rate", str(args.rate), "--burst", str(int(args.rate))),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    counts: dict[str, int] = {}
-    try:
-        yield proc.stdout.readline().strip().removeprefix("url="), counts
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-        counts.update({k: int(v) for k, v in (p.split("=") for p in out.split() if "=" in p)})
 
 
 def instance_config(home: Path, overrides: list[str]) -> Path:

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,39 +34,45 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     args = parser.parse_args()
 
-    twin = subprocess.Popen(
+    home = Path(tempfile.mkdtemp(prefix="gtm-bench-"))
+    with rate_limited_twin(args.latency, args.rate) as (url, _counts):
+        use_twin(home, url, args.rate, args.workers)
+        run(args, home)
+
+
+@contextmanager
+def rate_limited_twin(latency: float, rate: float) -> Iterator[tuple[str, dict[str, int]]]:
+    """The OpenAI-compatible twin in its own process, answering after ``latency`` and 429 above
+    ``rate``; its own request and 429 counts once it stops."""
+    proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "gtm_pipeline.twins",
-            "openai",
-            "--latency",
-            str(args.latency),
-            "--rate",
-            str(args.rate),
-            "--burst",
-            str(int(args.rate)),
+            *(sys.executable, "-m", "gtm_pipeline.twins", "openai", "--latency", str(latency)),
+            *("--rate", str(rate), "--burst", str(int(rate))),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert twin.stdout is not None
-    url = twin.stdout.readline().strip().removeprefix("url=")
-    home = Path(tempfile.mkdtemp(prefix="gtm-bench-"))
+    assert proc.stdout is not None
+    counts: dict[str, int] = {}
+    try:
+        yield proc.stdout.readline().strip().removeprefix("url="), counts
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+        counts.update({k: int(v) for k, v in (p.split("=") for p in out.split() if "=" in p)})
+
+
+def use_twin(home: Path, url: str, rate: float, workers: int) -> None:
+    """This process (and what it starts) on a fresh home, the bulk family on the twin at its rate."""
     os.environ.update(
         GTM_HOME=str(home),
         GTM_BULK_API_KEY="bench-key",
         GTM_BULK_BASE_URL=url + "/v1",
-        GTM_BULK_RPS=str(args.rate),
-        GTM_WORKERS=str(args.workers),
+        GTM_BULK_RPS=str(rate),
+        GTM_WORKERS=str(workers),
         GTM_OFFLINE="on",
     )
     os.environ.pop("ANTHROPIC_API_KEY", None)
-    try:
-        run(args, home)
-    finally:
-        twin.terminate()
-        twin.wait(timeout=10)
 
 
 def seed_prospects(count: int) -> list[str]:
