@@ -64,6 +64,7 @@ EVENT_WORDS = {
     "out_of_office": "Out-of-office reply",
     "not_now_reply": "Reply: not now",
     "not_a_fit_reply": "Reply: not a fit",
+    "contact_gone": "Reply: the person has left or the address is no longer read",
     "meeting_booked": "Meeting booked",
     "deal_won": "Deal won",
     "deal_lost": "Deal lost",

@@ -100,6 +100,7 @@ class Event(StrEnum):
     OUT_OF_OFFICE = "out_of_office"
     NOT_NOW_REPLY = "not_now_reply"
     NOT_A_FIT_REPLY = "not_a_fit_reply"
+    CONTACT_GONE = "contact_gone"  # "has left the company", "this mailbox is no longer monitored"
     MEETING_BOOKED = "meeting_booked"
     DEAL_WON = "deal_won"
     DEAL_LOST = "deal_lost"
@@ -166,6 +167,8 @@ TABLE: dict[tuple[State, Event], State] = {
     ),
     **_edges(IN_SEQUENCE - {State.SCHEDULED} | {State.REPLIED}, Event.NOT_NOW_REPLY, State.NOT_NOW),
     **_edges(IN_SEQUENCE - {State.SCHEDULED} | {State.REPLIED}, Event.NOT_A_FIT_REPLY, State.NOT_A_FIT),
+    # The person is gone from this address: no more mail there (a replacement is a referral, kept apart).
+    **_edges(IN_SEQUENCE - {State.SCHEDULED} | {State.REPLIED}, Event.CONTACT_GONE, State.UNREACHABLE),
     (State.REPLIED, Event.MEETING_BOOKED): State.MEETING_BOOKED,
     (State.MEETING_BOOKED, Event.DEAL_WON): State.WON,
     (State.MEETING_BOOKED, Event.DEAL_LOST): State.LOST,
