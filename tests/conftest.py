@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,6 +149,22 @@ def gtm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def services(gtm_home: Path) -> Iterator[Services]:
     """The pipeline's services on a manual clock at ``TEST_START``: a test moves time explicitly
     (``services.clock.set``), so it gives the same answer on any date."""
+    svc = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
+    yield svc
+    svc.close()
+
+
+OPERATOR_PASSWORD = "a long passphrase"
+
+
+@pytest.fixture
+def app_services(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    """Services as ``gtm serve`` builds them: an operator password set and a private copy of the
+    starter skills (a test may break or promote one without touching the package's)."""
+    skills = tmp_path / "skills"
+    shutil.copytree(STARTER / "skills", skills)
+    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
+    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
     svc = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
     yield svc
     svc.close()

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,11 @@ from gtm_pipeline.config import load_settings
 from gtm_pipeline.console.security import COOKIE, MAX_FAILURES, MAX_FAILURES_ANYWHERE, ConsoleAuth
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import STARTER, TEST_START
+from tests.conftest import OPERATOR_PASSWORD, TEST_START
 from tests.helpers import run_all
 
-PASSWORD = "a long passphrase"
+PASSWORD = OPERATOR_PASSWORD
 PAGES = ["/", "/reviews", "/dead-letters", "/escalations", "/skills", "/charts", "/rights"]
-
-
-@pytest.fixture
-def app_services(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    skills = tmp_path / "skills"
-    shutil.copytree(STARTER / "skills", skills)
-    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
-    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
-    services = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
-    yield services
-    services.close()
 
 
 def _client(services: Services, address: str = "203.0.113.7") -> TestClient:

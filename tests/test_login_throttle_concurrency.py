@@ -4,36 +4,19 @@ compared within the window, and the pause that follows holds for the right passw
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from gtm_pipeline.app import create_app
-from gtm_pipeline.config import load_settings
 from gtm_pipeline.console.security import FAILURE_WINDOW, MAX_FAILURES, ConsoleAuth, LoginAttempt
-from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.pipeline.services import Services
-from tests.conftest import STARTER, TEST_START
+from tests.conftest import OPERATOR_PASSWORD, TEST_START
 from tests.threads import at_once
 
-PASSWORD = "a long passphrase"
+PASSWORD = OPERATOR_PASSWORD
 RACERS = 16
-
-
-@pytest.fixture
-def app_services(gtm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    skills = tmp_path / "skills"
-    shutil.copytree(STARTER / "skills", skills)
-    monkeypatch.setenv("GTM_SKILLS_DIR", str(skills))
-    monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
-    services = Services.from_settings(load_settings(), clock=ManualClock(TEST_START))
-    yield services
-    services.close()
 
 
 def test_parallel_wrong_passwords_are_compared_at_most_max_failures_times(app_services: Services) -> None:
