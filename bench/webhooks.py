@@ -3,7 +3,10 @@
 Two servers are loaded in one run, one after the other, with the same signed Resend events: the
 minimal Starlette + SQLite receiver of ``bench/webhook_baseline.py`` (same Svix verification, one
 insert, uvicorn in its own process) and ``gtm serve --no-console`` (bounded body, typed event,
-correlation, suppressions, one transaction). ``--clients`` keep-alive connections post as fast as
+correlation, suppressions, one transaction per batch of waiting events; on SQLite committed on the
+event loop, the webhook handed to its endpoint ahead of FastAPI's routing and middleware). The
+``server CPU`` line (per event, from /proc) moves far less with the machine's other work than
+events/s does: compare it too. ``--clients`` keep-alive connections post as fast as
 answers come (saturation); a share of posts repeat an earlier ``svix-id`` (answered fast, stored
 once). Prints events/s and p50 / p99 / max latency for each, the ratio, and checks afterwards that
 the store holds each distinct event exactly once.

@@ -10,6 +10,14 @@ This is a composition root (like ``app.py`` and the CLI): the one product module
 use a twin. It works on whatever services it is given; ``gtm rehearse`` gives it a copy of
 the operator's store in a folder of its own, so the operator's data is never changed and
 the rehearsal's approve-all never enters the graduation record.
+
+With ``meetings``, the campaign then goes on to its meetings: the scheduler twins
+(:mod:`gtm_pipeline.twins.booking`) POST signed bookings to the real booking receiver over HTTP,
+each delivered ``duplicates`` times: a prospect who replied books on Cal.com and the meeting is held,
+another books on Calendly, and one who never replied books from the first email and cancels. Then the
+CRM: what replied or booked is pushed to the HubSpot twin (:mod:`gtm_pipeline.twins.hubspot`) through
+the official SDK, the sales team wins the held meeting's deal there, and the poll reads it back as
+``deal_won``.
 """
 
 from __future__ import annotations
@@ -24,15 +32,21 @@ from typing import Any
 import resend
 
 from gtm_pipeline.app import receiver_app
+from gtm_pipeline.crm.rehearse import sync_and_win
 from gtm_pipeline.domain.actors import REHEARSAL_OPERATOR
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.meetings.receiver import create_booking_receiver
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.outreach.processing import InboxProcessor
 from gtm_pipeline.outreach.resend_client import ResendClient
 from gtm_pipeline.outreach.sender import run_sending
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.store import Store
+from gtm_pipeline.store.records import ProspectRecord
+from gtm_pipeline.twins.booking import Booking, BookingSender
+from gtm_pipeline.twins.hubspot import HubSpotTwin
 from gtm_pipeline.twins.resend_twin import BEHAVIOURS, ResendTwin, WebhookTarget
 
 OPERATOR = REHEARSAL_OPERATOR
@@ -48,9 +62,24 @@ class RehearsalReport:
     suppressions: int = 0
     days: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    # prospect id -> what the scheduler twins did ("calcom:booked,held"), when meetings were rehearsed
+    meetings: dict[str, str] = field(default_factory=dict)
+    refused_deliveries: int = 0
+    # the CRM twin at the end: the companies it holds (domains) and the prospects whose deal was won
+    crm_domains: list[str] = field(default_factory=list)
+    won: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.meetings:
+            extra = {
+                "meetings": self.meetings,
+                "refused_booking_deliveries": self.refused_deliveries,
+                "crm_companies": self.crm_domains,
+                "won": self.won,
+            }
         return {
+            **extra,
             "days": self.days,
             "behaviours": self.behaviours,
             "states": self.states,
@@ -75,6 +104,7 @@ def rehearse(
     reorder: bool = True,
     start: dt.datetime | None = None,
     max_days: int = 10,
+    meetings: bool = False,
 ) -> RehearsalReport:
     """Approve what waits for review, then send, receive and process day by day."""
     store = services.store
@@ -110,6 +140,13 @@ def rehearse(
             response_days=services.settings.privacy.rights_response_days,
         )
         app = receiver_app(store, settings, secret, client.received)
+        calcom_secret, calendly_key = secrets.token_hex(24), secrets.token_hex(24)
+        if meetings:
+            app.include_router(
+                create_booking_receiver(
+                    store, calcom_secret=calcom_secret, calendly_signing_key=calendly_key, now=clock.now
+                )
+            )
         try:
             with serving(app) as base:
                 twin.webhook = WebhookTarget(f"{base}/webhooks/resend", secret, duplicates, reorder)
@@ -122,6 +159,15 @@ def rehearse(
                     if not store.prospects.find(states=[State.APPROVED, State.SCHEDULED]):
                         break
                     clock.set(_first_window(clock.now() + dt.timedelta(days=1), settings))
+                if meetings:
+                    sender = BookingSender(base, calcom_secret, calendly_key, clock=clock)
+                    _rehearse_meetings(store, approved, sender, clock, duplicates, report)
+                    with HubSpotTwin(clock=clock) as crm:
+                        held = tuple(p for p, done in report.meetings.items() if done.endswith(",held"))
+                        synced = sync_and_win(
+                            store, crm, console_url=services.settings.alerts.console_url, prefer=held
+                        )
+                    report.crm_domains, report.won = sorted(synced.crm_domains), synced.won
         finally:
             resend.api_key = saved
     for prospect in approved:
@@ -132,3 +178,47 @@ def rehearse(
         report.sends_per_touch[touch] = report.sends_per_touch.get(touch, 0) + 1
     report.suppressions = len(store.privacy.suppressions())
     return report
+
+
+def _rehearse_meetings(
+    store: Store,
+    approved: list[ProspectRecord],
+    sender: BookingSender,
+    clock: ManualClock,
+    duplicates: int,
+    report: RehearsalReport,
+) -> None:
+    """Bookings on the days after the campaign: two who replied book (Cal.com, then Calendly) and
+    the first meeting is held; one who never replied books from the first email, then cancels.
+    Every delivery goes ``duplicates`` times (a scheduler's retry): the receiver stores it once."""
+    ours = {p.id for p in approved}
+    find = store.prospects.find
+    replied = [p for p in find(states=[State.REPLIED]) if p.id in ours and p.contact_email]
+    waiting = [p for p in find(states=[State.AWAITING_REPLY]) if p.id in ours and p.contact_email]
+    clock.set(clock.now() + dt.timedelta(days=1))
+    day_after = clock.now() + dt.timedelta(days=2)
+    plan: list[tuple[ProspectRecord, str, tuple[str, ...]]] = []
+    if replied:
+        plan.append((replied[0], "calcom", ("booked",)))
+    if len(replied) > 1:
+        plan.append((replied[1], "calendly", ("booked",)))
+    if waiting:
+        plan.append((waiting[0], "calcom", ("booked", "cancelled")))
+    bookings = {
+        p.id: Booking(str(p.contact_email), p.contact_name or p.company_name, day_after) for p, _, _ in plan
+    }
+
+    def deliver(prospect: ProspectRecord, provider: str, kind: Any) -> None:
+        for _ in range(max(1, duplicates)):
+            send = sender.calcom if provider == "calcom" else sender.calendly
+            if send(kind, bookings[prospect.id]).status_code >= 400:
+                report.refused_deliveries += 1
+        done = report.meetings.get(prospect.id)
+        report.meetings[prospect.id] = f"{done},{kind}" if done else f"{provider}:{kind}"
+
+    for prospect, provider, kinds in plan:
+        for kind in kinds:
+            deliver(prospect, provider, kind)
+    if replied:  # the first meeting's slot passes: Cal.com says it ended
+        clock.set(day_after + dt.timedelta(hours=1))
+        deliver(replied[0], "calcom", "held")  # its deal is won in the CRM next (see rehearse)

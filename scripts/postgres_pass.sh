@@ -28,4 +28,6 @@ GTM_TEST_POSTGRES="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT" .venv/bin/p
   tests/test_safe_defaults.py tests/test_discovery_live.py \
   tests/test_postgres_instance.py tests/test_automation.py tests/test_exact_runs.py tests/test_demo_postgres.py \
   tests/test_journal_concurrency.py tests/test_login_throttle_concurrency.py \
-  tests/test_receiver_workers.py tests/test_receiver_batching.py tests/test_alerts.py tests/test_scale_cohorts.py
+  tests/test_receiver_workers.py tests/test_receiver_batching.py tests/test_alerts.py tests/test_scale_cohorts.py \
+  tests/test_receiver_fast_path.py tests/test_meetings.py tests/test_meetings_rehearsal.py tests/test_crm.py \
+  tests/test_crm_exports.py tests/test_funnel.py tests/test_console_funnel.py

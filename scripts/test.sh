@@ -38,4 +38,13 @@ fi
 if [ "${GTM_BENCH_DISCOVERY:-1000}" != "0" ]; then
   python bench/discovery.py --companies 300 --hits "${GTM_BENCH_DISCOVERY:-1000}"
 fi
+if [ "${GTM_BENCH_FUNNEL:-100000}" != "0" ]; then
+  python bench/funnel.py --prospects "${GTM_BENCH_FUNNEL:-100000}" --requests 3
+fi
+if [ "${GTM_BENCH_COST:-200}" != "0" ]; then
+  python bench/cost.py --prospects "${GTM_BENCH_COST:-200}"
+  python bench/reply_rules.py
+fi
+# Every skill's eval set through `gtm eval`, offline and on the twins: a miss of a group's bar fails here.
+echo "== gtm eval (every skill; offline, then the twins)"; python bench/evals.py
 echo "== pytest"; pytest -q "$@"

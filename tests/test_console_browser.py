@@ -16,8 +16,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from gtm_pipeline.app import create_app
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.evals import journal_eval, load_eval_set, run_eval, verdict
 from gtm_pipeline.outreach.local_server import serving
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.skills.catalog import load_catalog
 from tests.conftest import STARTER
 from tests.helpers import run_all
 
@@ -179,10 +181,21 @@ def test_promote_a_skill_and_see_the_journal_entry(console: tuple[str, Services]
     page.goto(f"{base}/skills")
     row = page.locator("#skill-draft-first-touch")
     expect(row.locator("form[action$='/promote']")).to_have_count(0)  # below the bar: no button
-    expect(row.locator(".blocker")).to_have_text(["no reviewed drafts yet: 1 review needed"])
+    expect(row.locator(".blocker")).to_have_text(
+        [
+            "no reviewed drafts yet: 1 review needed",
+            "no eval of draft-first-touch@1.0.0 yet: run `gtm eval draft-first-touch`",
+        ]
+    )
     page.goto(f"{base}/reviews")
     page.locator("section.card").first.locator("button[name=approve]").click()
     expect(page.locator(".flash.ok").first).to_contain_text("approved")
+    catalog = load_catalog(services.catalog.root)  # what `gtm eval draft-first-touch` does
+    skill = catalog.skill("draft-first-touch")
+    run = run_eval(
+        catalog, skill.name, load_eval_set(skill), services.router, services.prices, services.clock
+    )
+    journal_eval(services.store, verdict(run), actor="operator:ana")
     page.goto(f"{base}/skills")
     page.locator("#skill-draft-first-touch form[action$='/promote'] button").click()
     expect(page.locator("#skill-result .flash.ok")).to_contain_text(
@@ -193,8 +206,9 @@ def test_promote_a_skill_and_see_the_journal_entry(console: tuple[str, Services]
     expect(page.locator("#skill-draft-first-touch .group")).to_contain_text("writing-dark-factory")
     skills = Path(os.environ["GTM_SKILLS_DIR"])
     assert (skills / "writing-dark-factory" / "draft-first-touch" / "SKILL.md").is_file()
-    (entry,) = services.store.journal.entries("skill:draft-first-touch")
-    assert entry.kind == "skill_promoted" and entry.actor == "operator:ana"
+    evaluated, entry = services.store.journal.entries("skill:draft-first-touch")
+    assert evaluated.kind == "skill_eval" and entry.kind == "skill_promoted" and entry.actor == "operator:ana"
+    assert entry.payload["eval"]["entry_id"] == evaluated.entry_id  # the eval the promotion relied on
     assert entry.payload["record"]["reviews"] == 1 and entry.payload["record"]["approval_rate"] == 1.0
 
 

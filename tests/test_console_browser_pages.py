@@ -136,7 +136,7 @@ def test_the_charts_render_with_axes_labels_and_a_point_per_week(console: str, b
     assert line is not None and line["width"] > 500  # spans the weeks, not two dots
     funnel = page.locator("svg.chart.funnel").first
     expect(funnel).to_be_visible()
-    expect(funnel.locator("rect.bar")).to_have_count(6)
+    expect(funnel.locator("rect.bar")).to_have_count(7)  # discovered ... won
     widths = [b["width"] for b in (r.bounding_box() for r in funnel.locator("rect.bar").all()) if b]
     assert widths[0] > widths[1] > 0  # discovered is the longest bar; qualified fewer
     assert _style(page, "svg.funnel rect.bar.stage-1", "fill") == "rgb(58, 116, 184)"

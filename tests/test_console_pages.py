@@ -20,8 +20,10 @@ from gtm_pipeline.console import charts, queries
 from gtm_pipeline.console.actions import approve
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.domain.states import State
+from gtm_pipeline.evals import journal_eval, load_eval_set, run_eval, verdict
 from gtm_pipeline.pipeline.privacy import record_request
 from gtm_pipeline.pipeline.services import Services
+from gtm_pipeline.skills.catalog import load_catalog
 from tests.conftest import STARTER, TEST_START
 from tests.helpers import run_all, send_first_touch
 
@@ -153,6 +155,14 @@ def test_promote_is_offered_only_when_the_bar_is_met_and_the_blockers_are_listed
 
     group = demo.catalog.root / "writing-copilot" / "GROUP.md"  # the console reads the folders each visit
     group.write_text(group.read_text().replace("promote_min_reviews: 20", "promote_min_reviews: 1"))
+    row = _row(client.get("/skills").text, "skill-draft-first-touch")
+    assert "/promote" not in row  # the review record meets the bar, but this version has no eval yet
+    blocker = "no eval of draft-first-touch@1.0.0 yet: run `gtm eval draft-first-touch`"
+    assert f'<li class="blocker">{blocker}</li>' in row
+    catalog = load_catalog(demo.catalog.root)
+    skill = catalog.skill("draft-first-touch")
+    run = run_eval(catalog, skill.name, load_eval_set(skill), demo.router, demo.prices, demo.clock)
+    journal_eval(demo.store, verdict(run), actor="operator:ana")
     row = _row(client.get("/skills").text, "skill-draft-first-touch")
     assert 'action="/skills/draft-first-touch/promote"' in row and "Promote to writing-dark-factory" in row
     assert 'class="blocker"' not in row and "Meets the bar: at least 1 review," in row

@@ -59,6 +59,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "context_pack_contract",
     }
     assert sorted(s.name for s in _defs().schedules) == [
+        "crm_sync_every_10_minutes",
         "daily_discovery",
         "hourly_time_rules",
         "send_every_15_minutes",

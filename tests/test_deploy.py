@@ -85,7 +85,8 @@ def test_each_dagster_instance_file_loads_as_an_instance_config(
     shutil.copy(source, tmp_path / "dagster.yaml")
     config, _custom = dagster_instance_config(str(tmp_path))
     assert config["telemetry"] == {"enabled": False}
-    assert config["concurrency"]["pools"]["default_limit"] == 4  # one slot per run of a backfill
+    concurrency = config["concurrency"]
+    assert concurrency["pools"]["default_limit"] == concurrency["runs"]["max_concurrent_runs"]  # slot per run
     storage = config.get("storage")
     if source.parent == DEPLOY:
         assert storage is not None and "postgres" in storage

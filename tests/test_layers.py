@@ -17,8 +17,8 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"providers", "sources", "imports"},
     {"skills"},
-    {"outreach", "alerts"},
-    {"pipeline"},
+    {"outreach", "alerts", "meetings", "crm", "funnel"},
+    {"pipeline", "evals"},
     {"console", "defs"},
     {"app", "rehearsal", "sample_web", "orchestrate", "definitions", "dagster_control", "cli"},
 ]

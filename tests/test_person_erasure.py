@@ -293,6 +293,7 @@ def test_an_export_holds_the_persons_own_replies_and_emails_and_no_one_elses(ser
         "to_state": "replied",
         "allowed": True,
         "reason": "sent -> replied on reply_received",
+        "category": "referral",  # the reply's class is decision metadata (the funnel counts it), no words
         "tombstone": {"reason": "request"},
     }
     assert replay_check(store, anchors={}).ok

@@ -53,8 +53,17 @@ def _root(
 
 
 def _register() -> None:
-    import gtm_pipeline.cli.alerts  # noqa: F401
-    from gtm_pipeline.cli import audit, inputs, operator, outreach, privacy, run  # noqa: F401
+    from gtm_pipeline.cli import (  # noqa: F401
+        alerts,
+        audit,
+        evaluate,
+        inputs,
+        operator,
+        outreach,
+        privacy,
+        report,
+        run,
+    )
     from gtm_pipeline.cli import prospect as prospect_commands  # noqa: F401
 
 

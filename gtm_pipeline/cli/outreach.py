@@ -216,7 +216,7 @@ def rehearse(
         copy = source.copy_into(rehearsal.paths.database_url)
     services = Services.from_settings(rehearsal, store=copy)
     try:
-        report = run_rehearsal(services)
+        report = run_rehearsal(services, meetings=True)
     finally:
         services.close()
     kept = home is not None or keep
@@ -231,6 +231,10 @@ def rehearse(
     typer.echo(f"rehearsed {len(data['behaviours'])} prospects over {data['days']} simulated day(s)")
     for pid, behaviour in data["behaviours"].items():
         typer.echo(f"  {pid}  {behaviour:<12} -> {data['states'][pid]}")
+    for pid, done in data.get("meetings", {}).items():
+        typer.echo(f"  {pid}  meetings: {done} -> {data['states'][pid]}")
+    if "crm_companies" in data:
+        typer.echo(f"CRM twin holds {len(data['crm_companies'])} companies; deals won: {len(data['won'])}")
     typer.echo(
         f"suppressions: {data['suppressions']}; most sends of one touch: {data['max_sends_per_touch']}"
     )

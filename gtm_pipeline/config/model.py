@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gtm_pipeline.config.alerts import AlertSettings
+from gtm_pipeline.config.crm import CrmSettings
+from gtm_pipeline.config.meetings import MeetingSettings
 
 NVIDIA_BASE_URL = "https://integrate.api.nvidia.com/v1"
 NEMOTRON = "nvidia/nemotron-3-super-120b-a12b"
@@ -188,6 +190,11 @@ class PolishProvider(Section):
     model: str = setting(CLAUDE, "GTM_POLISH_MODEL", doc="The Claude model.")
     timeout_s: float = setting(60.0, "GTM_POLISH_TIMEOUT", doc="Seconds before a call times out.")
     rps: float = setting(0.0, "GTM_POLISH_RPS", doc="Requests per second, at most (0: no client-side limit).")
+    cache_ttl: Literal["5m", "1h"] = setting(
+        "5m",
+        "GTM_POLISH_CACHE_TTL",
+        doc="Prompt-cache lifetime of the stable prefix: 1h for backfills slower than a call per 5 minutes.",
+    )
 
 
 class ProviderSettings(Section):
@@ -378,6 +385,17 @@ class Secrets(Section):
     resend_webhook_secret: SecretStr | None = setting(
         None, "RESEND_WEBHOOK_SECRET", doc="The webhook's whsec_ signing secret."
     )
+    hubspot_token: SecretStr | None = setting(
+        None, "GTM_HUBSPOT_TOKEN", doc="A HubSpot private app's token (with crm.kind = hubspot)."
+    )
+    calcom_webhook_secret: SecretStr | None = setting(
+        None, "GTM_CALCOM_WEBHOOK_SECRET", doc="Cal.com's webhook secret: enables /webhooks/calcom."
+    )
+    calendly_webhook_signing_key: SecretStr | None = setting(
+        None,
+        "GTM_CALENDLY_WEBHOOK_SIGNING_KEY",
+        doc="The Calendly subscription's signing key: enables /webhooks/calendly.",
+    )
     operator_password: SecretStr | None = setting(
         None, "GTM_OPERATOR_PASSWORD", doc="The console's login (unset: every login is refused)."
     )
@@ -411,6 +429,8 @@ class SettingsModel(Section):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    meetings: MeetingSettings = Field(default_factory=MeetingSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gtm_pipeline.config.alerts import AlertSettings
+from gtm_pipeline.config.meetings import MeetingSettings
 from gtm_pipeline.config.model import (
     ConsoleSettings,
     DiscoverySettings,
@@ -108,6 +109,11 @@ class Settings:
     def alerts(self) -> AlertSettings:
         """The ``[alerts]`` section."""
         return self.model.alerts
+
+    @property
+    def meetings(self) -> MeetingSettings:
+        """The ``[meetings]`` section: the booking link and the schedulers' webhooks."""
+        return self.model.meetings
 
     def alert_secret(self, name: str) -> str | None:
         """A channel's key (``slack_webhook_url``, ``telegram_bot_token``); ``None`` when unset. Only

@@ -21,6 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from gtm_pipeline.domain.actors import LEGACY_REHEARSAL_OPERATOR, REHEARSAL_PREFIX
+from gtm_pipeline.evals.report import EVAL_KIND, bar_problems
+from gtm_pipeline.funnel.outcomes import OutcomeRecord, combined, skill_version_outcomes
+from gtm_pipeline.funnel.outcomes import outcome_blockers as outcome_floor
 from gtm_pipeline.skills.catalog import SkillCatalog, load_catalog
 from gtm_pipeline.store import Store
 from gtm_pipeline.store import schema as t
@@ -153,12 +156,115 @@ def promotion_bar(catalog: SkillCatalog, skill: str) -> str | None:
     )
 
 
-def promotion_blockers(stats: SkillStats | None, catalog: SkillCatalog, skill: str) -> list[str]:
+def eval_bar(catalog: SkillCatalog, skill: str) -> str:
+    """The group's eval bar in words (what ``gtm eval`` must show of the current version)."""
+    group = catalog.skill(skill).group.spec
+    return (
+        f"at least {group.eval_min_accuracy:.0%} of cases passed, contract rate at least "
+        f"{group.eval_min_contract_rate:.0%}, evidence rate at least {group.eval_min_evidence_rate:.0%}, "
+        f"at most {group.eval_max_policy_violations} policy violation(s)"
+    )
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """The newest journaled eval of a skill: of its current version and text, or of an older one."""
+
+    entry_id: str
+    at: str
+    version: str
+    code_version: str
+    current: bool  # of the skill's current version and text
+    summary: dict[str, Any]
+
+    @property
+    def models(self) -> str:
+        return ", ".join(self.summary.get("models") or []) or "no provider call"
+
+
+def latest_eval(store: Store, catalog: SkillCatalog, skill: str) -> EvalRecord | None:
+    """The eval graduation judges: the newest of the current version and text, else the newest
+    of any version (shown as out of date, never counted)."""
+    current = catalog.skill(skill)
+    newest: EvalRecord | None = None
+    for entry in reversed(store.journal.entries(f"skill:{skill}")):
+        if entry.kind != EVAL_KIND:
+            continue
+        payload = dict(entry.payload)
+        record = EvalRecord(
+            entry_id=entry.entry_id,
+            at=entry.created_at.strftime("%Y-%m-%d %H:%M"),
+            version=str(payload.get("version")),
+            code_version=str(payload.get("code_version")),
+            current=payload.get("code_version") == current.code_version,
+            summary=payload,
+        )
+        if record.current:
+            return record
+        newest = newest or record
+    return newest
+
+
+def eval_blockers(evaluation: EvalRecord | None, catalog: SkillCatalog, skill: str) -> list[str]:
+    """Why the eval record does not allow promotion (empty when a passing eval of the current
+    version exists). The group's bar is applied now, to the recorded figures: raising the bar in
+    GROUP.md takes effect at once, without re-running the eval."""
+    current = catalog.skill(skill)
+    run = f"run `gtm eval {skill}`"
+    if evaluation is None:
+        return [f"no eval of {skill}@{current.version} yet: {run}"]
+    if not evaluation.current:
+        return [
+            f"the last eval was of {evaluation.version} (another version or text): "
+            f"{skill}@{current.version} is unproven: {run}"
+        ]
+    problems = bar_problems(evaluation.summary, current.group.spec)
+    if problems:
+        return [
+            f"eval of {skill}@{current.version} on {evaluation.models} fails the bar: " + "; ".join(problems)
+        ]
+    return []
+
+
+def outcome_record(store: Store, catalog: SkillCatalog, skill: str) -> OutcomeRecord | None:
+    """What the prospects the current version touched went on to do (meetings, wins), across the
+    groups it ran in; None before it touched anyone."""
+    return combined(skill_version_outcomes(store, skill, catalog.skill(skill).version))
+
+
+def outcome_blockers(outcome: OutcomeRecord | None, catalog: SkillCatalog, skill: str) -> list[str]:
+    """Where the current version's outcomes fall short of the group's floor (none set: nothing)."""
+    group = catalog.skill(skill).group.spec
+    return outcome_floor(
+        outcome,
+        min_meeting_rate=group.promote_min_meeting_rate,
+        min_sample=group.promote_min_outcome_sample,
+    )
+
+
+def promotion_blockers(
+    stats: SkillStats | None,
+    catalog: SkillCatalog,
+    skill: str,
+    evaluation: EvalRecord | None = None,
+    outcome: OutcomeRecord | None = None,
+) -> list[str]:
     """Why ``skill`` may not be promoted now, each in words (empty when it may): the console shows
-    the promote button only when this is empty, and lists these instead."""
+    the promote button only when this is empty, and lists these instead. Three kinds of evidence:
+    the review record, a passing eval of the current version (none given: none exists), outcomes."""
     group = catalog.skill(skill).group.spec
     if not group.promote_to:
         return [f"group {group.name} names no promote_to group"]
+    return [
+        *review_blockers(stats, catalog, skill),
+        *eval_blockers(evaluation, catalog, skill),
+        *outcome_blockers(outcome, catalog, skill),
+    ]
+
+
+def review_blockers(stats: SkillStats | None, catalog: SkillCatalog, skill: str) -> list[str]:
+    """Where the review record of the current version falls short of the group's bar."""
+    group = catalog.skill(skill).group.spec
     if stats is None or stats.reviews == 0:
         return [f"no reviewed drafts yet: {_reviews(group.promote_min_reviews)} needed"]
     blockers = []
@@ -194,8 +300,10 @@ def move_skill(
     if not target or target not in catalog.groups:
         raise GraduationError(f"group {spec.name} has no {direction} target")
     stats = stats_for(store, catalog, skill)
+    evaluation = latest_eval(store, catalog, skill)
+    outcome = outcome_record(store, catalog, skill)
     if direction == "promote":
-        blockers = promotion_blockers(stats, catalog, skill)
+        blockers = promotion_blockers(stats, catalog, skill, evaluation, outcome)
         if blockers:
             raise GraduationError("; ".join(blockers))
     source_dir = current.path.parent
@@ -220,6 +328,18 @@ def move_skill(
                 "edit_rate": round(stats.edit_rate, 4),
                 "mean_edit_distance": stats.mean_edit_distance,
                 "rejected": stats.rejected,
+            },
+            "outcomes": None if outcome is None else outcome.as_dict(),
+            "eval": None
+            if evaluation is None or not evaluation.current
+            else {
+                "entry_id": evaluation.entry_id,
+                "models": evaluation.summary.get("models"),
+                "set_hash": evaluation.summary.get("set_hash"),
+                **{
+                    key: evaluation.summary.get(key)
+                    for key in ("accuracy", "contract_rate", "evidence_rate", "policy_violations")
+                },
             },
         },
     )

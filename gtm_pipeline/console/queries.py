@@ -23,20 +23,14 @@ from gtm_pipeline.domain.contracts import (
     SkillResult,
 )
 from gtm_pipeline.domain.states import Event, State
+from gtm_pipeline.funnel import Dimension, FunnelRow
+from gtm_pipeline.funnel.cache import cached_funnel
 from gtm_pipeline.pipeline.inputs_report import LEFT_IN_STATE, inputs_status
 from gtm_pipeline.store import ArtifactRecord, Store
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.contacts import ContactRecord
 
 PAGE_SIZE = 50
-STAGES = (
-    ("discovered", {"discovered"}),
-    ("qualified", {"qualified"}),
-    ("approved", {"approved"}),
-    ("sent", {"sent"}),
-    ("replied", {"replied"}),
-    ("meeting", {"meeting_booked"}),
-)
 
 
 @dataclass
@@ -365,26 +359,36 @@ def _counted(key: str, n: int) -> str:
 
 
 def funnel(store: Store) -> dict[str, list[tuple[str, int]]]:
-    """Per hypothesis: how many prospects ever reached each stage (from the journal)."""
-    to_state = t.journal.c.payload["to_state"].as_string()
-    query = (
-        sa.select(
-            t.prospects.c.hypothesis_slug,
-            to_state.label("to_state"),
-            sa.func.count(sa.distinct(t.journal.c.subject)),
-        )
-        .join(t.prospects, t.prospects.c.id == t.journal.c.subject)
-        .where(t.journal.c.kind.in_(["transition", "discovered"]))
-        .group_by(t.prospects.c.hypothesis_slug, to_state)
-    )
-    reached: dict[str, dict[str, int]] = {}
-    with store.reading() as c:
-        for slug, state, n in c.execute(query):
-            reached.setdefault(str(slug), {})[str(state)] = int(n)
-    return {
-        slug: [(label, sum(states.get(s, 0) for s in members)) for label, members in STAGES]
-        for slug, states in sorted(reached.items())
-    }
+    """Per hypothesis: how many prospects ever reached each stage, discovered to won (from the
+    journal, computed with DuckDB: see :mod:`gtm_pipeline.funnel`)."""
+    return {row.key: [(s.name, s.count) for s in row.stages] for row in funnels(store)}
+
+
+def funnels(store: Store, by: Dimension = "hypothesis", *, hypothesis: str | None = None) -> list[FunnelRow]:
+    """Each group's funnel with the rate between stages and its 95 % interval (recomputed only when
+    the journal has moved: see :mod:`gtm_pipeline.funnel.cache`)."""
+    return cached_funnel(store).rows(by, hypothesis=hypothesis)
+
+
+@dataclass
+class HypothesisFunnel:
+    """What the hypothesis page shows: its funnel, and which signal kinds led to meetings."""
+
+    slug: str
+    total: FunnelRow
+    by_signal: list[FunnelRow]
+    by_skill: list[FunnelRow]
+
+
+def hypothesis_funnel(store: Store, slug: str) -> HypothesisFunnel:
+    """One hypothesis' funnel, then the same prospects by strongest signal kind (meetings per
+    prospect written to, best first) and by drafting skill version: one snapshot for all three."""
+    data = cached_funnel(store)
+    total = data.total(hypothesis=slug)
+    by_signal = data.rows("signal", hypothesis=slug)
+    by_skill = data.rows("skill", hypothesis=slug)
+    by_signal.sort(key=lambda r: (-(r.meeting_rate.value or -1.0), -r.count("sent"), r.key))
+    return HypothesisFunnel(slug, total, by_signal, by_skill)
 
 
 def weekly_rates(store: Store, weeks: int = 12, now: dt.datetime | None = None) -> list[dict[str, Any]]:

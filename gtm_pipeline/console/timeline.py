@@ -65,6 +65,10 @@ EVENT_WORDS = {
     "not_now_reply": "Reply: not now",
     "not_a_fit_reply": "Reply: not a fit",
     "contact_gone": "Reply: the person has left or the address is no longer read",
+    "meeting_cancelled": "Meeting cancelled",
+    "meeting_rescheduled": "Meeting moved to another time",
+    "meeting_held": "Meeting held",
+    "meeting_no_show": "The prospect did not come to the meeting",
     "meeting_booked": "Meeting booked",
     "deal_won": "Deal won",
     "deal_lost": "Deal lost",
@@ -99,6 +103,12 @@ KIND_WORDS = {
 }
 # Provider events that are not a person's message, in words.
 PROVIDER_WORDS = {
+    "meeting.booked": "The scheduler reports a booking",
+    "meeting.cancelled": "The scheduler reports a cancellation",
+    "meeting.rescheduled": "The scheduler reports a new time",
+    "meeting.held": "The scheduler reports the meeting's time has passed",
+    "meeting.no_show": "The host marked a no-show",
+    "meeting.no_show_cleared": "The host undid a no-show mark",
     "email.sent": "The provider confirmed the send",
     "email.delivered": "The receiving server accepted the email",
     "email.delivery_delayed": "The provider reports a delivery delay",

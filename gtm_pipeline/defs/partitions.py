@@ -21,10 +21,18 @@ from gtm_pipeline.store import Store
 PROSPECTS = "prospects"
 prospect_partitions = dg.DynamicPartitionsDefinition(name=PROSPECTS)
 
-# A backfill (a re-score after a skill change, say) runs many prospects per run, not one
-# run per prospect: Dagster's per-run overhead would dominate the LLM time otherwise.
+# The most prospects a sensor puts in one run.
 MAX_PARTITIONS_PER_RUN = 500
-PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+# A backfill (a re-score after a skill change, say) runs many prospects per run, not one run per
+# prospect: Dagster's per-run overhead (creating, queueing and starting a run: seconds) would
+# dominate the LLM time otherwise. Not too many either: a run writes its per-partition events and
+# checks after its calls, so the last run's bookkeeping is the backfill's tail, and the first run
+# starts only once its planned events are written. With 100 a run, the runs of a backfill overlap
+# (``max_concurrent_runs``): while one starts or writes its events the others call, the provider
+# stays busy, and the tail is a hundred partitions' events (bench/backfill.py: 500 a run left
+# 25-30 s after the last call, four runs writing 2,000 partitions' events at once).
+BACKFILL_PARTITIONS_PER_RUN = 100
+PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_PARTITIONS_PER_RUN)
 
 # How long a new prospect may wait for its partition before its sensor tells the operator.
 MISSING_PARTITION_GRACE = dt.timedelta(minutes=10)

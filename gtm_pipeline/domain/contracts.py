@@ -198,6 +198,7 @@ ReplyCategory = Literal[
     "complaint",
     "out_of_office",
     "bounce",
+    "unreachable",
     "other",
 ]
 

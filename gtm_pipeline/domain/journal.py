@@ -54,6 +54,7 @@ _KEPT_KEYS: dict[str, tuple[str, ...]] = {
         "revisit_on",
         "resume_on",
         "revisit_when",
+        "category",  # a reply's class (interested, not_now...): the funnel counts it after an erasure
     ),
     "transition_rejected": ("event", "from_state", "to_state", "allowed", "reason"),
     "discovered": (

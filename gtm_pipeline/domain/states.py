@@ -33,6 +33,13 @@ class State(StrEnum):
     FOLLOW_UP_DUE = "follow_up_due"
     REPLIED = "replied"
     MEETING_BOOKED = "meeting_booked"
+    # The booked time has passed (Cal.com's MEETING_ENDED): the meeting took place, or at least its
+    # slot did; a host's later no-show mark corrects it to NO_SHOW.
+    MEETING_HELD = "meeting_held"
+    # Booked, and the prospect did not come. Forward, not back to ``replied``: the funnel must still
+    # count the booking, and "booked and did not come" is its own, weaker signal for the operator
+    # (a nudge to rebook, or a loss), which ``replied`` would hide. A rebooking leaves it.
+    NO_SHOW = "no_show"
     WON = "won"
     LOST = "lost"
     # first-class disqualification destinations
@@ -68,7 +75,8 @@ PRE_SEND: frozenset[State] = frozenset(
 IN_SEQUENCE: frozenset[State] = frozenset(
     {State.SCHEDULED, State.SENT, State.AWAITING_REPLY, State.FOLLOW_UP_DUE}
 )
-ACTIVE: frozenset[State] = PRE_SEND | IN_SEQUENCE | {State.REPLIED, State.MEETING_BOOKED}
+MEETINGS: frozenset[State] = frozenset({State.MEETING_BOOKED, State.MEETING_HELD, State.NO_SHOW})
+ACTIVE: frozenset[State] = PRE_SEND | IN_SEQUENCE | {State.REPLIED} | MEETINGS
 
 
 class Event(StrEnum):
@@ -101,7 +109,12 @@ class Event(StrEnum):
     NOT_NOW_REPLY = "not_now_reply"
     NOT_A_FIT_REPLY = "not_a_fit_reply"
     CONTACT_GONE = "contact_gone"  # "has left the company", "this mailbox is no longer monitored"
+    # meetings (booking webhooks from Cal.com or Calendly)
     MEETING_BOOKED = "meeting_booked"
+    MEETING_CANCELLED = "meeting_cancelled"
+    MEETING_RESCHEDULED = "meeting_rescheduled"
+    MEETING_HELD = "meeting_held"
+    MEETING_NO_SHOW = "meeting_no_show"
     DEAL_WON = "deal_won"
     DEAL_LOST = "deal_lost"
     # compliance: deterministic and immediate
@@ -120,6 +133,10 @@ class Event(StrEnum):
 STOP_EVENTS: frozenset[Event] = frozenset(
     {Event.UNSUBSCRIBED, Event.COMPLAINED, Event.DO_NOT_CONTACT_REQUESTED, Event.ERASED}
 )
+
+
+# Where a booking webhook may move a prospect to MEETING_BOOKED from.
+BOOKABLE: frozenset[State] = IN_SEQUENCE | MEETINGS | {State.REPLIED, State.UNRESPONSIVE, State.NOT_NOW}
 
 
 def _edges(sources: Iterable[State], event: Event, target: State) -> dict[tuple[State, Event], State]:
@@ -169,9 +186,17 @@ TABLE: dict[tuple[State, Event], State] = {
     **_edges(IN_SEQUENCE - {State.SCHEDULED} | {State.REPLIED}, Event.NOT_A_FIT_REPLY, State.NOT_A_FIT),
     # The person is gone from this address: no more mail there (a replacement is a referral, kept apart).
     **_edges(IN_SEQUENCE - {State.SCHEDULED} | {State.REPLIED}, Event.CONTACT_GONE, State.UNREACHABLE),
-    (State.REPLIED, Event.MEETING_BOOKED): State.MEETING_BOOKED,
-    (State.MEETING_BOOKED, Event.DEAL_WON): State.WON,
-    (State.MEETING_BOOKED, Event.DEAL_LOST): State.LOST,
+    # Meetings. Someone may book from the first email (the booking link can be in any touch), from a
+    # reply, after going quiet, or again (a second meeting, a rebooking after a no-show); a send still
+    # scheduled is stopped by leaving SCHEDULED (only SCHEDULED is sendable).
+    **_edges(BOOKABLE, Event.MEETING_BOOKED, State.MEETING_BOOKED),
+    (State.MEETING_BOOKED, Event.MEETING_CANCELLED): State.REPLIED,
+    (State.MEETING_BOOKED, Event.MEETING_RESCHEDULED): State.MEETING_BOOKED,
+    (State.MEETING_BOOKED, Event.MEETING_HELD): State.MEETING_HELD,
+    # A no-show is marked by the host after the slot, often after MEETING_ENDED already said "held".
+    **_edges({State.MEETING_BOOKED, State.MEETING_HELD}, Event.MEETING_NO_SHOW, State.NO_SHOW),
+    **_edges(MEETINGS, Event.DEAL_WON, State.WON),
+    **_edges(MEETINGS, Event.DEAL_LOST, State.LOST),
     (State.REPLIED, Event.DEAL_LOST): State.LOST,
     # rules
     **_edges(PRE_SEND, Event.CONFLICT_DETECTED, State.CONFLICT),

@@ -1,7 +1,9 @@
 """Reply classification in two layers: rules first, then the classify-reply skill.
 
 Layer 1 (deterministic, :mod:`machine_mail` and :mod:`reply_rules`): bounces, complaints,
-auto-replies and out-of-office, then stop requests and complaints in the newest text.
+auto-replies, out-of-office and gone-from-this-address notices, then stop requests and
+complaints in the newest text, then a contact gone ("has left the company", with the
+replacement address kept as a referral) and a human-typed absence ("back in June").
 Layer 2 (the ``classify-reply`` skill, contract-validated, evidence checked against the
 reply itself): interested, question, referral, not now, not a fit, other. A not-now
 revisit date is resolved by plain code from the reply's own date ("circle back in Q3").
@@ -18,10 +20,16 @@ from gtm_pipeline.domain.contracts import ReplyClassificationFinding
 from gtm_pipeline.domain.ids import content_hash
 from gtm_pipeline.domain.signals import kinds_named
 from gtm_pipeline.domain.sources import SourceDoc
-from gtm_pipeline.outreach.dates import revisit_date
+from gtm_pipeline.outreach.dates import absence_return, revisit_date
 from gtm_pipeline.outreach.machine_mail import classify_machine
 from gtm_pipeline.outreach.mailparse import ParsedMail
-from gtm_pipeline.outreach.reply_rules import newest_text, rule_verdict
+from gtm_pipeline.outreach.reply_rules import (
+    absence_verdict,
+    gone_verdict,
+    newest_text,
+    replacement_address,
+    rule_verdict,
+)
 from gtm_pipeline.skills.catalog import SkillCatalog
 from gtm_pipeline.skills.runner import SkillRunner
 
@@ -68,8 +76,12 @@ def deterministic(mail: ParsedMail, received: dt.date) -> Classification | None:
             return Classification("out_of_office", machine.rule, False, resume_on=resume)
         if machine.kind == "bounce":
             return Classification("bounce", machine.rule, False, hard_bounce=machine.hard)
+        if machine.kind == "unreachable":
+            referral = replacement_address(newest_text(mail.text), mail.from_address)
+            return Classification("unreachable", machine.rule, False, referral_to=referral)
         return Classification(machine.kind, machine.rule, False)
-    verdict = rule_verdict(mail.subject, newest_text(mail.text))
+    newest = newest_text(mail.text)
+    verdict = rule_verdict(mail.subject, newest)
     if verdict is not None:
         return Classification(
             verdict.category,
@@ -78,6 +90,15 @@ def deterministic(mail: ParsedMail, received: dt.date) -> Classification | None:
             erasure_requested=verdict.erasure_requested,
             signal=verdict.matched,
         )
+    gone = gone_verdict(mail.subject, newest, mail.from_address)
+    if gone is not None:
+        return Classification(
+            "unreachable", gone.rule, True, referral_to=gone.referral_to, signal=gone.matched
+        )
+    absence = absence_verdict(mail.subject, newest)
+    if absence is not None:
+        resume = absence_return(newest, received) or received + dt.timedelta(days=OOO_DEFAULT_DAYS)
+        return Classification("out_of_office", absence.rule, False, resume_on=resume, signal=absence.matched)
     return None
 
 
@@ -136,13 +157,13 @@ def classify(
     return Classification(
         finding.category,
         decided_by,
-        finding.category not in ("bounce", "out_of_office"),
+        finding.category not in ("bounce", "out_of_office", "unreachable"),
         revisit_on=revisit,
         revisit_when=tuple(k for k in kinds_named(source.text) if k != "public_statement")
         if finding.category == "not_now"
         else (),
         referral_to=finding.referral_to
-        or (_first_address(source.text) if finding.category == "referral" else None),
+        or (_first_address(source.text) if finding.category in ("referral", "unreachable") else None),
         confidence=outcome.result.confidence,
         signal=outcome.result.evidence[0].quote[:200] if outcome.result.evidence else None,
         resume_on=received + dt.timedelta(days=OOO_DEFAULT_DAYS)

@@ -55,6 +55,28 @@ MONTHS.update(
         "diciembre": 12,
         "maart": 3,
         "mei": 5,
+        # Italian, Dutch, Portuguese
+        "gennaio": 1,
+        "febbraio": 2,
+        "aprile": 4,
+        "maggio": 5,
+        "giugno": 6,
+        "luglio": 7,
+        "settembre": 9,
+        "ottobre": 10,
+        "dicembre": 12,
+        "januari": 1,
+        "februari": 2,
+        "augustus": 8,
+        "janeiro": 1,
+        "fevereiro": 2,
+        "março": 3,
+        "maio": 5,
+        "junho": 6,
+        "julho": 7,
+        "setembro": 9,
+        "outubro": 10,
+        "dezembro": 12,
     }
 )
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
@@ -80,7 +102,9 @@ _MONTH_DAY_RE = re.compile(
     rf"\b({_MONTH_ALT})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(20\d\d))?", re.IGNORECASE
 )
 _DAY_MONTH_RE = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({_MONTH_ALT})\b\.?(?:,?\s+(20\d\d))?", re.IGNORECASE
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|"
+    rf"de\s+)?({_MONTH_ALT})\b\.?(?:,?\s+(?:de\s+)?(20\d\d))?",
+    re.IGNORECASE,
 )
 _NUMERIC_RE = re.compile(r"\b(\d{1,2})[./](\d{1,2})(?:[./](20\d\d|\d\d))?\b")
 _QUARTER_RE = re.compile(
@@ -165,10 +189,14 @@ def revisit_date(text: str, received: dt.date) -> dt.date | None:
     if (m := _QUARTER_RE.search(lowered)) is not None:
         quarter = int(m[1]) if m[1] else _QUARTER_WORDS[m[2]]
         return _quarter_start(quarter, int(m[3]) if m[3] else None, received)
-    if "next quarter" in lowered:
+    if re.search(
+        r"next quarter|nächste[sn]? quartal|prochain trimestre|trimestre prochain|próximo trimestre", lowered
+    ):
         current = (received.month - 1) // 3 + 1
         return _quarter_start(current % 4 + 1, received.year + (current == 4), received)
-    if re.search(r"next year|new year|in the new year|beginning of (next )?year", lowered):
+    if re.search(
+        r"next year|new year|in the new year|beginning of (next )?year", lowered
+    ) or _NEXT_YEAR_RE.search(lowered):
         return dt.date(received.year + 1, 1, 1)
     if "next month" in lowered:
         return _add_months(received.replace(day=1), 1)
@@ -184,7 +212,109 @@ def revisit_date(text: str, received: dt.date) -> dt.date | None:
         if unit == "week":
             return received + dt.timedelta(weeks=count)
         return _add_months(received, count * (12 if unit == "year" else 1))
-    if (m := _MONTH_ONLY_RE.search(lowered)) is not None:
+    if (m := _MONTH_ONLY_RE.search(lowered) or _MONTH_BACK_RE.search(lowered)) is not None:
         return _next_occurrence(MONTHS[m[1]], 1, int(m[2]) if m[2] else None, received + dt.timedelta(days=1))
     later = [d for d in explicit_dates(text, received) if d > received]
     return min(later) if later else None
+
+
+_NEXT_YEAR_RE = re.compile(
+    r"nächste[sn]? jahr|kommende[sn]? jahr|l'année prochaine|l'an prochain|"
+    r"(?:el )?próximo año|el año que viene|l'anno prossimo|volgend jaar|no próximo ano",
+    re.IGNORECASE,
+)
+WEEKDAYS: dict[str, int] = {}
+for _index, _names in enumerate(
+    (
+        ("monday", "montag", "lundi", "lunes", "lunedì", "maandag"),
+        ("tuesday", "dienstag", "mardi", "martes", "martedì", "dinsdag"),
+        ("wednesday", "mittwoch", "mercredi", "miércoles", "miercoles", "mercoledì", "woensdag"),
+        ("thursday", "donnerstag", "jeudi", "jueves", "giovedì", "donderdag"),
+        ("friday", "freitag", "vendredi", "viernes", "venerdì", "vrijdag"),
+        ("saturday", "samstag", "samedi", "sábado", "sabato", "zaterdag"),
+        ("sunday", "sonntag", "dimanche", "domingo", "domenica", "zondag"),
+    )
+):
+    for _name in _names:
+        WEEKDAYS[_name] = _index
+WEEKDAY_ALT = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_WEEKDAY_RE = re.compile(rf"\b({WEEKDAY_ALT})\b", re.IGNORECASE)
+# "until the 14th", "bis zum 14.", "jusqu'au 14", "hasta el 14": a day of a month left unsaid.
+_DAY_ONLY_RE = re.compile(
+    r"\b(?:until|till|til|back on|back|from|on|by|after)\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b|"
+    r"\b(?:bis|ab|am)\s+(?:zum\s+|dem\s+)?(\d{1,2})\.(?!\d)|"
+    r"\b(?:jusqu'au|jusqu\u2019au|dès le|à partir du|le)\s+(\d{1,2})(?:er)?\b|"
+    r"\b(?:hasta el|a partir del|el día)\s+(\d{1,2})\b",
+    re.IGNORECASE,
+)
+# A month alone, in more languages than ``_MONTH_ONLY_RE``: "back in June", "bis Juni", "jusqu'en juin".
+_MONTH_BACK_RE = re.compile(
+    rf"\b(?:in|after|until|till|by|from|bis|ab|im|nach|jusqu'en|jusqu\u2019en|en|hasta|desde|a partir de|"
+    rf"fino a|a|tot|até)"
+    rf"\s+(?:early\s+|mid[- ]|late\s+|anfang\s+|mitte\s+|début\s+|"
+    rf"principios de\s+)?({_MONTH_ALT})\b(?:\s+(20\d\d))?",
+    re.IGNORECASE,
+)
+_ABSENCE_RELATIVE_RE = re.compile(
+    r"\b(?:for|in|back in)\s+(\d+|one|two|three|four|five|six|a couple of|a few|a|an)\s+(day|week|"
+    r"month)s?\b|"
+    r"\b(?:für|in)\s+(\d+|zwei|drei|vier)\s+(tag|woche|monat)(?:e|en)?\b|"
+    r"\b(?:pendant|dans)\s+(\d+|deux|trois|quatre)\s+(jour|semaine|mois)s?\b|"
+    r"\b(?:durante|en)\s+(\d+|dos|tres|cuatro)\s+(día|dia|semana|mes)(?:s|es)?\b",
+    re.IGNORECASE,
+)
+_ABSENCE_NUMBERS = {
+    **_NUMBER_WORDS,
+    "zwei": 2,
+    "drei": 3,
+    "vier": 4,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "dos": 2,
+}
+_ABSENCE_NUMBERS.update({"tres": 3, "cuatro": 4})
+_ABSENCE_UNITS = {"day": 1, "tag": 1, "jour": 1, "día": 1, "dia": 1, "week": 7, "woche": 7, "semaine": 7}
+_ABSENCE_UNITS.update({"semana": 7})
+
+
+def _next_day_of_month(day: int, received: dt.date) -> dt.date | None:
+    """The next date after ``received`` falling on ``day`` of a month (this month or the next ones)."""
+    year, month = received.year, received.month
+    for _ in range(3):
+        candidate = _safe(year, month, day)
+        if candidate is not None and candidate > received:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def absence_return(text: str, received: dt.date, horizon_days: int = 270) -> dt.date | None:
+    """The day an absence notice says its writer is back, resolved against ``received``.
+
+    Human-typed notices are vaguer than auto-replies ("on leave, back in June", "out until the
+    14th", "back Monday"), so after the explicit dates of :func:`return_date` come, in order:
+    a month alone (its first day), a weekday (the next one), a day of the month alone (its next
+    occurrence), then a duration ("for two weeks"). None when the notice names no time at all.
+    """
+    explicit = return_date(text, received, horizon_days)
+    if explicit is not None:
+        return explicit
+    if (m := _MONTH_BACK_RE.search(text)) is not None:
+        return _next_occurrence(
+            MONTHS[m[1].lower()], 1, int(m[2]) if m[2] else None, received + dt.timedelta(days=1)
+        )
+    if (m := _WEEKDAY_RE.search(text)) is not None:
+        ahead = (WEEKDAYS[m[1].lower()] - received.weekday()) % 7 or 7
+        return received + dt.timedelta(days=ahead)
+    if (m := _DAY_ONLY_RE.search(text)) is not None:
+        day = next(int(g) for g in m.groups() if g)
+        return _next_day_of_month(day, received)
+    if (m := _ABSENCE_RELATIVE_RE.search(text)) is not None:
+        groups = [g for g in m.groups() if g]
+        count_word, unit = groups[0].lower(), groups[1].lower()
+        count = int(count_word) if count_word.isdigit() else _ABSENCE_NUMBERS.get(count_word, 1)
+        if unit in _ABSENCE_UNITS:
+            return received + dt.timedelta(days=count * _ABSENCE_UNITS[unit])
+        return _add_months(received, count)
+    return None

@@ -12,8 +12,10 @@ an inbound message, in this order:
    return path) *and* carrying an SMTP reply code, an enhanced status code or a
    well-known failure subject; hard or soft from the codes, then from the wording;
 4. an automatic reply (RFC 3834 ``Auto-Submitted``, ``X-Autoreply`` and the like, or a
-   well-known auto-reply subject): out of office when it says so (with the return date
-   when it gives one), otherwise a plain auto-reply. Neither is ever a human reply.
+   well-known auto-reply subject): unreachable when it says the address is no longer read
+   or the person has left ("this mailbox is no longer monitored"), out of office when it says
+   so (with the return date when it gives one), otherwise a plain auto-reply. None of them is
+   ever a human reply.
 
 A mailer notice without any status code or failure wording is *not* counted as a bounce
 (it cannot say hard or soft); it is machine mail, never answered, never a reply. Bounces
@@ -29,10 +31,11 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
-from gtm_pipeline.outreach.dates import return_date
+from gtm_pipeline.outreach.dates import absence_return
 from gtm_pipeline.outreach.mailparse import ParsedMail, part_text
+from gtm_pipeline.outreach.reply_rules import gone_verdict
 
-MachineKind = Literal["complaint", "bounce", "out_of_office", "auto_reply"]
+MachineKind = Literal["complaint", "bounce", "out_of_office", "auto_reply", "unreachable"]
 
 _ENHANCED_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_RE = re.compile(r"(?<![\d.\-])([45][0-5]\d)(?:[ -](?=\S)|\s)(?!\d)")
@@ -240,8 +243,10 @@ def classify_machine(mail: ParsedMail, received: dt.date) -> MachineVerdict | No
     if auto is None:
         return None
     received = mail.date.date() if mail.date else received
+    if gone_verdict(mail.subject, mail.text) is not None:
+        return MachineVerdict("unreachable", f"{auto}+gone-wording")
     if _OOO_WORDS.search(mail.subject) or _OOO_WORDS.search(mail.text):
         return MachineVerdict(
-            "out_of_office", f"{auto}+ooo-wording", resume_on=return_date(mail.text, received)
+            "out_of_office", f"{auto}+ooo-wording", resume_on=absence_return(mail.text, received)
         )
     return MachineVerdict("auto_reply", auto)

@@ -8,11 +8,12 @@ classified (as machine mail or as a human reply) instead of being lost.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 
@@ -135,3 +136,40 @@ def parse_mail(raw: bytes | str) -> ParsedMail:
         raw_text=data.decode("utf-8", errors="replace"),
         content_types=[part.get_content_type() for part in message.walk()],
     )
+
+
+def compose_raw(
+    subject: str,
+    body: str,
+    received_at: dt.datetime,
+    *,
+    headers: dict[str, str] | None = None,
+    from_addr: str = "prospect@example.com",
+    to_addr: str = "sender@example.org",
+) -> bytes:
+    """An RFC 822 message built from the parts an eval case gives (its own headers win).
+
+    Eval sets and benchmarks state a reply as subject, body and a few headers; building the raw
+    message here, once, means every reader of such a set (``bench/reply_rules.py``, ``gtm eval``)
+    classifies exactly the same bytes. A body that is itself MIME (a ``multipart/report`` bounce)
+    comes with its own ``Content-Type`` header in ``headers``.
+    """
+    given = {name.lower(): (name, value) for name, value in (headers or {}).items()}
+    base = {
+        "from": ("From", from_addr),
+        "to": ("To", to_addr),
+        "subject": ("Subject", subject),
+        "date": ("Date", format_datetime(received_at)),
+        "message-id": (
+            "Message-ID",
+            f"<eval-{hashlib.sha256((subject + body).encode()).hexdigest()[:16]}@example.com>",
+        ),
+        "mime-version": ("MIME-Version", "1.0"),
+        "content-type": ("Content-Type", "text/plain; charset=utf-8"),
+        "content-transfer-encoding": ("Content-Transfer-Encoding", "8bit"),
+    }
+    if "content-type" in given:
+        base.pop("content-transfer-encoding")
+    merged = {**base, **given}
+    head = "".join(f"{name}: {value}\r\n" for name, value in merged.values())
+    return (head + "\r\n" + body.replace("\r\n", "\n").replace("\n", "\r\n")).encode("utf-8")

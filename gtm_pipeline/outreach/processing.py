@@ -42,6 +42,8 @@ _REPLY_EVENTS: dict[str, Event] = {
     "unsubscribe": Event.UNSUBSCRIBED,
     "complaint": Event.COMPLAINED,
     "out_of_office": Event.OUT_OF_OFFICE,
+    # The person is gone from this address; a replacement offered is journaled as ``referral_to``.
+    "unreachable": Event.CONTACT_GONE,
 }
 
 

@@ -7,11 +7,12 @@ about half of each thread's time went to those sleeps, and the unlucky ones wait
 from one thread of this process to the next the moment it is free, so SQLite's busy handler is left
 to arbitrate only between *processes* (another ``gtm serve`` worker, a Dagster run, the CLI).
 
-The webhook path goes further (:mod:`gtm_pipeline.outreach.batch_writer`): one writer thread
-commits the events waiting at that moment in one transaction, so they share one ``BEGIN IMMEDIATE``
-and one commit. The lock is what that thread and every other write of the receiver in this process
-(one-click unsubscribes, :func:`~gtm_pipeline.outreach.ingest.ingest` called directly, a batch's
-events written one by one after it failed) take turns at.
+The webhook path goes further (:mod:`gtm_pipeline.outreach.batch_writer`): the events waiting at
+that moment are committed in one transaction (by the event loop when this lock is free at once, else
+by one writer thread), so they share one ``BEGIN IMMEDIATE`` and one commit. The lock is what they
+and every other write of the receiver in this process (one-click unsubscribes,
+:func:`~gtm_pipeline.outreach.ingest.ingest` called directly, a batch's events written one by one
+after it failed) take turns at.
 
 Postgres locks rows, not the database: writes there run concurrently, and two deliveries of one
 ``svix-id`` meet at the inbox's unique key (``ON CONFLICT DO NOTHING`` waits for the first to
@@ -41,8 +42,15 @@ _GUARD = threading.Lock()
 def write_lock(store: Store) -> AbstractContextManager[object]:
     """The lock that serializes this process's write transactions on ``store`` (SQLite), or a no-op
     (Postgres: the database arbitrates rows itself)."""
+    lock = sqlite_lock(store)
+    return nullcontext() if lock is None else lock
+
+
+def sqlite_lock(store: Store) -> threading.Lock | None:
+    """:func:`write_lock` as the lock itself, for a caller that must not wait for it (the receiver's
+    event loop tries it and hands its batch to the writer thread when it is taken); None on Postgres."""
     if store.engine.dialect.name != "sqlite":
-        return nullcontext()
+        return None
     with _GUARD:
         lock = _LOCKS.get(store)
         if lock is None:

@@ -4,14 +4,21 @@ Both run only for qualified prospects and read the stored, contract-validated pr
 What happens to a draft is the group's mode, applied here in code: in copilot mode it
 waits in the review queue; in dark-factory mode it is approved, unless its confidence is
 below the group's floor (escalated, waits) or it is sampled for an after-the-fact audit.
+
+When the operator has a booking page (``[meetings]``: a Cal.com or Calendly link), the skill is
+given it, so a follow-up answering interest (or a first touch) can offer it, and the output policy
+admits exactly that link: not its domain (any other page on cal.com is still a link outside the
+allowlist), only the operator's own address, character for character.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from gtm_pipeline.config.meetings import MeetingSettings
 from gtm_pipeline.domain.contracts import DraftFinding, SkillResult, result_model
 from gtm_pipeline.domain.draft_policy import violations
 from gtm_pipeline.domain.history import fold
@@ -40,6 +47,24 @@ class _Produced:
     fresh: bool = False
 
 
+def booking_link(services: Services) -> str | None:
+    """The operator's booking link when the ``[meetings]`` section names one (else None)."""
+    meetings = getattr(services.settings, "meetings", None)
+    return meetings.link if isinstance(meetings, MeetingSettings) else None
+
+
+def policy_violations(draft: DraftFinding, allowed_domains: list[str], link: str | None) -> list[str]:
+    """The output policy's findings, the operator's own booking link excepted (that exact link only:
+    it is removed from the text before the check, so a look-alike or a longer path still counts)."""
+    if link:
+        # Where the link ends the URL (space, punctuation, end): "<link>-other" or "<link>/x" stay.
+        exact = re.compile(re.escape(link) + r"""/?(?=$|[\s)>\]"'.,;:!?])""")
+        draft = draft.model_copy(
+            update={"subject": exact.sub("", draft.subject), "body": exact.sub("", draft.body)}
+        )
+    return violations(draft, allowed_domains)
+
+
 def _first_name(full_name: str | None) -> str | None:
     return full_name.split()[0] if full_name and full_name.split() else None
 
@@ -66,12 +91,16 @@ def _produce(
     profile = profile_result(profile_artifact)
     skill = services.catalog.skill(skill_name)
     sources = stored_sources(services, prospect_id)
-    inputs = {
+    sender: dict[str, str] = {"signature": services.sender.signature}
+    link = booking_link(services)
+    if link:  # only when set: a workspace without one keeps its inputs (and their hash) unchanged
+        sender["booking_link"] = link
+    inputs: dict[str, Any] = {
         "hypothesis": {"slug": hypothesis.slug, "value_proposition": hypothesis.value_proposition},
         "company": {"name": prospect.company_name, "domain": prospect.company_domain},
         "contact": {"first_name": _first_name(prospect.contact_name), "role": prospect.contact_role},
         "profile": profile.finding.model_dump(mode="json"),
-        "sender": {"signature": services.sender.signature},
+        "sender": sender,
     }
     touches = fold(services.store.journal.entries(prospect_id)).touches
     if touches and skill_name == DRAFT_SKILL:
@@ -98,7 +127,9 @@ def _produce(
         "group": skill.group.spec.name,
     }
     if isinstance(outcome.result.finding, DraftFinding):
-        broken = violations(outcome.result.finding, [*services.sender.domains, prospect.company_domain])
+        broken = policy_violations(
+            outcome.result.finding, [*services.sender.domains, prospect.company_domain], link
+        )
         if broken:
             meta.update(blocked=True, violations=broken)
     artifact_id, _ = services.store.artifacts.add(

@@ -7,7 +7,11 @@ and the reason stay, so the audit trail the DPDP Rules require (logs kept at lea
 holds with no personal data in it, and the journal's hash chain still verifies. The
 identity goes on the permanent suppression list, so the person is never rediscovered or
 contacted again. Copies held outside the store go too: the fetcher's HTTP cache of pages is
-emptied (``pages``), since a cached page can name the person.
+emptied (``pages``), since a cached page can name the person, and what was pushed to the team's
+CRM is marked for deletion there (``crm_pushes``: the next CRM pass deletes it and keeps the
+outcome as evidence; see :mod:`gtm_pipeline.crm.sync`). The CRM call is queued rather than made
+here so an unreachable CRM can neither block nor half-finish an erasure: a failed delete is
+escalated and tried again.
 
 An erasure or export by address follows the person beyond their prospects (a reply that matched
 no touch, a referral naming them in someone else's record): see :mod:`.person_search`.
@@ -31,6 +35,7 @@ from gtm_pipeline.pipeline.person_search import (
 )
 from gtm_pipeline.sources.page_cache import PageCache
 from gtm_pipeline.store import Store
+from gtm_pipeline.store.crm_pushes import CrmPushes
 
 PRIVACY_ACTOR = "operator:privacy"
 PURPOSE = "B2B outbound prospecting: research of public company sources and one-to-one business email"
@@ -212,6 +217,10 @@ def _erase(
             now=now,
             details={"erasure_entry": entry},
         )
+    # What reached the CRM goes too: queued here, deleted (and recorded) by the next CRM pass.
+    report.counts["crm_deletions_due"] = CrmPushes(store).mark_erase_due(
+        prospect_ids, subject_hash if person is not None else None
+    )
     found_elsewhere = False
     if person is not None:
         elsewhere = erase_person(store, person, reason=reason, now=now)

@@ -51,7 +51,12 @@ def _polish(connection: Connection) -> Provider:
 
     settings = connection.settings
     assert isinstance(settings, PolishProvider)
-    config = AnthropicConfig(base_url=settings.base_url, model=settings.model, timeout_s=settings.timeout_s)
+    config = AnthropicConfig(
+        base_url=settings.base_url,
+        model=settings.model,
+        timeout_s=settings.timeout_s,
+        cache_ttl=settings.cache_ttl,
+    )
     return AnthropicProvider("polish", config, api_key=connection.api_key)
 
 

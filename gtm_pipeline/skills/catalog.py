@@ -53,6 +53,19 @@ class GroupSpec(BaseModel):
     promote_min_reviews: int = Field(default=20, ge=1)
     promote_min_approval_rate: float = Field(default=0.9, ge=0, le=1)
     promote_max_edit_rate: float = Field(default=0.25, ge=0, le=1)
+    # Outcomes: the share of the prospects a version touched that booked a meeting, judged only once
+    # at least ``promote_min_outcome_sample`` were touched (None: the group sets no outcome floor).
+    promote_min_meeting_rate: float | None = Field(default=None, ge=0, le=1)
+    promote_min_outcome_sample: int = Field(default=30, ge=1)
+    # Evals (``gtm eval``): the bar the current version of a skill of this group must clear on its
+    # eval set before it may be promoted; the review record alone is not evidence of a new version.
+    eval_min_accuracy: float = Field(default=0.8, ge=0, le=1)  # share of cases meeting every expectation
+    eval_min_contract_rate: float = Field(default=0.95, ge=0, le=1)
+    eval_min_evidence_rate: float = Field(default=0.9, ge=0, le=1)
+    eval_max_policy_violations: int = Field(default=0, ge=0)
+    # The voice's length and tone rules in a form a check can read (drafting evals apply them).
+    max_words: int | None = Field(default=None, ge=1)
+    banned_phrases: list[str] = Field(default_factory=list)
     description: str = ""
 
     @field_validator("providers")

@@ -82,9 +82,11 @@ def build_request(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]
     )
 
 
-def _parse(
+def parse_reply(
     skill: Skill, reply: ProviderReply, sources: list[SourceDoc]
 ) -> tuple[SkillOutput[Any] | None, DeadLetterReason | None]:
+    """The on-read check of one reply: JSON, the contract, evidence from the given sources. Public
+    because a batch's results (providers.batches) are checked by the same rules as a direct call."""
     try:
         json.loads(reply.text)
     except (json.JSONDecodeError, TypeError) as exc:
@@ -164,7 +166,7 @@ class SkillRunner:
                 usage=reply.usage,
                 cost_usd=cost,
             )
-            output, failure = _parse(skill, reply, sources)
+            output, failure = parse_reply(skill, reply, sources)
             if output is not None:
                 result = self._result(skill, output, reply, request, sources, attempt, cost)
                 entry = self.store.journal.append(

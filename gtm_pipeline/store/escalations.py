@@ -35,6 +35,7 @@ KINDS = (
     "missing_partition",  # a sensor waits on a prospect Dagster has no partition for
     "research_blocked",  # nothing could be fetched for a company, for a reason that may pass
     "rights_overdue",  # a data principal's request is past its due date
+    "crm_failed",  # a CRM push, deal poll or erasure delete failed (the store keeps the truth)
     "alert_failed",  # an alert channel did not take a message (the escalation is still in the console)
 )
 

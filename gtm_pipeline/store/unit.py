@@ -34,6 +34,7 @@ from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.artifacts import Artifacts
 from gtm_pipeline.store.console_sessions import ConsoleSessions
 from gtm_pipeline.store.contacts import Contacts
+from gtm_pipeline.store.crm_pushes import CrmPushes
 from gtm_pipeline.store.dead_letters import DeadLetters
 from gtm_pipeline.store.engine import (
     READ_ONLY,
@@ -76,6 +77,7 @@ class Store:
         self.source_answers = SourceAnswers(self)
         self.console_sessions = ConsoleSessions(self)
         self.rate_buckets = RateBuckets(self)
+        self.crm = CrmPushes(self)
 
     def now(self) -> dt.datetime:
         """The injected clock's time: every timestamp the store writes or compares comes from here."""

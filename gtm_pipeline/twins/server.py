@@ -116,6 +116,7 @@ class TwinServer:
             do_GET = _serve
             do_POST = _serve
             do_PATCH = _serve
+            do_DELETE = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

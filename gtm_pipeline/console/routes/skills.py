@@ -1,4 +1,4 @@
-"""Skill graduation: each skill version's review record, and promote / demote (the folder moves)."""
+"""Skill graduation: each skill version's review record and eval, and promote / demote (the folder moves)."""
 
 from __future__ import annotations
 
@@ -31,13 +31,19 @@ def skills_page(request: Request, session: Annotated[Session, Depends(viewer)]) 
     rows = []
     for skill in sorted(catalog.skills.values(), key=lambda s: s.name):
         found = stats.get((skill.name, skill.version, skill.group.spec.name))
+        evaluation = graduation.latest_eval(store, catalog, skill.name)
+        outcome = graduation.outcome_record(store, catalog, skill.name)
         rows.append(
             {
                 "skill": skill,
                 "stats": found,
+                "eval": evaluation,
+                "eval_problems": graduation.eval_blockers(evaluation, catalog, skill.name),
                 # promote is offered only when this is empty; otherwise the page lists it instead
-                "blockers": graduation.promotion_blockers(found, catalog, skill.name),
+                "outcome": outcome,
+                "blockers": graduation.promotion_blockers(found, catalog, skill.name, evaluation, outcome),
                 "bar": graduation.promotion_bar(catalog, skill.name),
+                "eval_bar": graduation.eval_bar(catalog, skill.name),
                 "demote_to": skill.group.spec.demote_to,
             }
         )

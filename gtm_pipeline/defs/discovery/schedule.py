@@ -8,6 +8,9 @@ discovery_job = dg.define_asset_job(
     "discovery_job",
     selection=dg.AssetSelection.groups(DISCOVERY_GROUP),
     description="Every hypothesis' discovery.",
+    # a process per step, as before the location's default became in process (../executor.py):
+    # the hypotheses' discoveries ask their sources side by side
+    executor_def=dg.multi_or_in_process_executor,
 )
 
 daily_discovery = dg.ScheduleDefinition(

@@ -1,0 +1,100 @@
+"""A CRM-less team's export: companies, contacts and notes as CSV files any CRM imports.
+
+Why not Salesforce here: ``simple-salesforce`` would fit the calls (SOQL by ``Website`` / ``Email``,
+``sobject.create`` / ``delete``, ``Opportunity.StageName``), but an Account has no unique domain
+to match on, Leads and Contacts are two models a team chooses between, and a twin of Salesforce's
+REST + SOQL is its own piece of work; files cover "import into any CRM" honestly until then.
+
+The files live under the workspace's home (readable by the owner only, like the store); ids are
+stable hashes of the domain and address, so a repeated push rewrites the same row, and an erasure
+deletes the contact's row and its note's. No deal comes back from a file: :meth:`deal_stages` is
+empty, and the pass says nothing was read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+
+from gtm_pipeline.crm.sink import CrmError, DealStage, Upserted
+
+FILES = {
+    "companies": ("id", "domain", "name"),
+    "contacts": ("id", "email", "name", "role", "company_id"),
+    "notes": ("id", "company_id", "contact_id", "body"),
+}
+
+
+def _id(kind: str, key: str) -> str:
+    return f"{kind[:2]}_{hashlib.sha256(f'{kind}:{key.lower()}'.encode()).hexdigest()[:16]}"
+
+
+class CsvSink:
+    """:class:`~gtm_pipeline.crm.sink.CrmSink` writing ``companies.csv``, ``contacts.csv``, ``notes.csv``."""
+
+    name = "csv"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def rows(self, kind: str) -> list[dict[str, str]]:
+        path = self.folder / f"{kind}.csv"
+        if not path.is_file():
+            return []
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+        except OSError as exc:  # a failure the pass records, like an HTTP one (no content in it)
+            raise CrmError(f"CSV export: reading {kind}.csv failed ({exc.strerror})") from None
+
+    def _write(self, kind: str, rows: list[dict[str, str]]) -> None:
+        path, temporary = self.folder / f"{kind}.csv", self.folder / f".{kind}.csv.tmp"
+        try:
+            fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=FILES[kind])
+                writer.writeheader()
+                writer.writerows(rows)
+            temporary.replace(path)  # a reader never sees half a file
+        except OSError as exc:
+            raise CrmError(f"CSV export: writing {kind}.csv failed ({exc.strerror})") from None
+
+    def _upsert(self, kind: str, row: dict[str, str]) -> Upserted:
+        rows = self.rows(kind)
+        created = all(r["id"] != row["id"] for r in rows)
+        self._write(kind, [r for r in rows if r["id"] != row["id"]] + [row])
+        return Upserted(row["id"], created=created)
+
+    def upsert_company(self, *, domain: str, name: str) -> Upserted:
+        return self._upsert("companies", {"id": _id("companies", domain), "domain": domain, "name": name})
+
+    def upsert_contact(self, *, email: str, name: str | None, role: str | None, company_id: str) -> Upserted:
+        row = {"id": _id("contacts", email), "email": email, "name": name or "", "role": role or ""}
+        return self._upsert("contacts", {**row, "company_id": company_id})
+
+    def add_note(self, body: str, *, company_id: str, contact_id: str) -> str:
+        row = {"id": _id("notes", f"{contact_id}:{body}"), "company_id": company_id, "contact_id": contact_id}
+        return self._upsert("notes", {**row, "body": body}).id
+
+    def _delete(self, kind: str, object_id: str) -> bool:
+        rows = self.rows(kind)
+        kept = [r for r in rows if r["id"] != object_id]
+        if len(kept) == len(rows):
+            return False
+        self._write(kind, kept)
+        return True
+
+    def delete_contact(self, contact_id: str) -> bool:
+        return self._delete("contacts", contact_id)
+
+    def delete_company(self, company_id: str) -> bool:
+        return self._delete("companies", company_id)
+
+    def delete_note(self, note_id: str) -> bool:
+        return self._delete("notes", note_id)
+
+    def deal_stages(self) -> list[DealStage]:
+        return []
