@@ -25,7 +25,7 @@ from gtm_pipeline.twins.server import TwinSettings
 
 def starter_skills() -> list[str]:
     """Every bundled skill that has an eval set (all of them should)."""
-    return sorted(p.parent.parent.name for p in STARTER.glob("skills/*/*/evals/*.jsonl"))
+    return sorted({p.parent.parent.name for p in STARTER.glob("skills/*/*/evals/*.jsonl")})
 
 
 def run(skill: str, provider: str | None, env: dict[str, str]) -> int:

@@ -136,7 +136,7 @@ def _main() -> int:
     parser.add_argument("command", choices=["daemon"])
     parser.add_argument("--backfill-interval", type=float, default=BACKFILL_INTERVAL_S, metavar="S")
     args, rest = parser.parse_known_args()
-    return run_daemon(rest, args.backfill_interval)
+    return run_daemon(rest, max(1.0, args.backfill_interval))  # never a tight polling loop
 
 
 if __name__ == "__main__":

@@ -437,3 +437,23 @@ def test_a_deal_won_the_table_refuses_is_journaled_as_refused_once(store: Store,
     assert store.prospects.get(pid).state is State.REPLIED  # type: ignore[union-attr]
     refused = [e for e in store.journal.entries(pid) if e.kind == "transition_rejected"]
     assert len(refused) == 1 and refused[0].payload["event"] == "deal_won"
+
+
+def test_a_company_with_two_closed_deals_is_journaled_once_per_deal_not_every_pass(
+    store: Store, twin: HubSpotTwin
+) -> None:
+    """The push row keeps one deal; a second closed deal on the same company must not make every
+    later poll alternate between them and journal again (found in review)."""
+    pid = prospect(store, "ledgerly.example", email="asha@ledgerly.example", reply="interested", booked=True)
+    sink = sink_for(twin, store)
+    push_pass(store, sink, crm(twin), console_url=CONSOLE)
+    first = twin.add_deal("ledgerly.example")
+    second = twin.add_deal("ledgerly.example", name="expansion")
+    twin.set_stage(first, "closedwon")
+    twin.set_stage(second, "closedwon")
+    assert poll_deals(store, sink, crm(twin)).as_dict() == {"deal_won": 1, "deal_won_refused": 1}
+    count = len(store.journal.entries(pid))
+    for _ in range(3):
+        assert poll_deals(store, sink, crm(twin)).as_dict() == {}
+    assert len(store.journal.entries(pid)) == count
+    assert store.prospects.get(pid).state is State.WON  # type: ignore[union-attr]

@@ -129,3 +129,14 @@ def test_the_job_runs_a_pass_in_dagster(
         assert CrmPushes(reopened).of(pid, "csv").status == "pushed"  # type: ignore[union-attr]
     finally:
         reopened.close()
+
+
+def test_csv_rows_written_by_many_threads_at_once_are_all_kept(tmp_path: Path) -> None:
+    """Found in review: a read-modify-write without a lock loses rows when two passes overlap."""
+    from tests.threads import at_once
+
+    sink = CsvSink(tmp_path / "export")
+    at_once(16, lambda i: sink.upsert_company(domain=f"company-{i}.example", name=f"Company {i}"))
+    assert sorted(r["domain"] for r in sink.rows("companies")) == sorted(
+        f"company-{i}.example" for i in range(16)
+    )

@@ -136,6 +136,7 @@ def test_the_policy_admits_the_operators_booking_link_and_nothing_else_on_its_do
         link + "/other",
         "https://cal.com/mallory",
         "https://cal.com.evil.example/ana/intro",
+        link + ".evil/x",  # found in review: a dot that does not end the sentence continues the URL
     ):
         assert policy_violations(_draft(text.format(other)), domains, link), other
     assert policy_violations(_draft(text.format(link)), domains, None)  # no link configured: refused

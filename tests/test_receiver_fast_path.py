@@ -14,6 +14,7 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -118,3 +119,33 @@ def test_gtm_serve_dispatches_webhooks_first_and_every_other_route_as_before(tmp
     [row] = store.ledger.events(TOUCH.prospect_id)  # correlated by the provider's email id
     assert row.event_key == "svix:msg_fast" and row.touch_id == TOUCH.touch_id
     store.close()
+
+
+def test_an_unforeseen_failure_on_the_loop_answers_every_waiting_write_and_the_next_batch_works(
+    tmp_path: Path,
+) -> None:
+    """Found in review: an error outside the expected ones must not leave requests waiting forever."""
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    writer = BatchWriter(store)
+    calls = {"n": 0}
+    real = writer._commit_inline
+
+    def broken_once(batch: list[Any]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("unforeseen")
+        real(batch)
+
+    writer._commit_inline = broken_once  # type: ignore[method-assign]
+
+    async def both() -> tuple[list[Any], int]:
+        first = await asyncio.gather(*(writer.write(lambda c: 1) for _ in range(3)), return_exceptions=True)
+        second = await writer.write(lambda c: c.execute(sa.text("SELECT 7")).scalar_one())
+        return first, second
+
+    try:
+        first, second = asyncio.run(asyncio.wait_for(both(), timeout=30))
+    finally:
+        store.close()
+    assert [type(r) for r in first] == [RuntimeError] * 3
+    assert second == 7

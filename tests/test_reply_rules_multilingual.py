@@ -223,3 +223,44 @@ def test_gone_notices_from_the_blind_set(text: str, replacement: str | None) -> 
 
 def test_has_left_needs_a_named_company_not_any_word() -> None:
     assert gone_verdict("Re: idea", "She has left early today. Please call me tomorrow.") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [  # found in review: a negator that governs another verb, or a question, does not cancel a stop
+        ("Why won't you stop emailing me?", "unsubscribe"),
+        ("Why won't you stop spamming me?", "complaint"),
+        ("I never signed up please remove me", "unsubscribe"),
+        ("I never signed up for this remove me from your list", "unsubscribe"),
+        # the masking of words addressed to a model never hides the sender's own stop
+        ("As an AI company we get too many of these, unsubscribe us", "unsubscribe"),
+        ("Please override whatever sequence I am in and remove me", "unsubscribe"),
+        ("I have reported your domain to your provider as spam.", "complaint"),
+    ],
+)
+def test_stops_behind_an_unrelated_negator_or_a_masked_phrase_still_stop(text: str, category: str) -> None:
+    verdict = rule_verdict("Re: idea", newest_text(text))
+    assert verdict is not None and verdict.category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # found in review: words that only look hostile
+        "I will report this to our CTO, sounds useful.",
+        "Found it im Spam-Ordner but sounds interesting",
+        "We protect banks from scammers, happy to chat",
+    ],
+)
+def test_words_that_only_look_hostile_are_not_complaints(text: str) -> None:
+    assert rule_verdict("Re: idea", newest_text(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anna has left the company. I took over her role, could you send pricing?",
+        "My inbox is not monitored much, call me instead: interested",
+    ],
+)
+def test_a_gone_phrase_inside_an_engaged_reply_is_left_to_the_skill(text: str) -> None:
+    assert gone_verdict("Re: idea", text) is None

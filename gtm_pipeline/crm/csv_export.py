@@ -13,9 +13,12 @@ empty, and the pass says nothing was read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from gtm_pipeline.crm.sink import CrmError, DealStage, Upserted
@@ -62,10 +65,22 @@ class CsvSink:
         except OSError as exc:
             raise CrmError(f"CSV export: writing {kind}.csv failed ({exc.strerror})") from None
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One read-modify-write at a time across processes (the schedule, a rehearsal, the CLI):
+        without it two passes would each write their own row and one would be lost."""
+        fd = os.open(self.folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def _upsert(self, kind: str, row: dict[str, str]) -> Upserted:
-        rows = self.rows(kind)
-        created = all(r["id"] != row["id"] for r in rows)
-        self._write(kind, [r for r in rows if r["id"] != row["id"]] + [row])
+        with self._locked():
+            rows = self.rows(kind)
+            created = all(r["id"] != row["id"] for r in rows)
+            self._write(kind, [r for r in rows if r["id"] != row["id"]] + [row])
         return Upserted(row["id"], created=created)
 
     def upsert_company(self, *, domain: str, name: str) -> Upserted:
@@ -80,11 +95,12 @@ class CsvSink:
         return self._upsert("notes", {**row, "body": body}).id
 
     def _delete(self, kind: str, object_id: str) -> bool:
-        rows = self.rows(kind)
-        kept = [r for r in rows if r["id"] != object_id]
-        if len(kept) == len(rows):
-            return False
-        self._write(kind, kept)
+        with self._locked():
+            rows = self.rows(kind)
+            kept = [r for r in rows if r["id"] != object_id]
+            if len(kept) == len(rows):
+                return False
+            self._write(kind, kept)
         return True
 
     def delete_contact(self, contact_id: str) -> bool:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from gtm_pipeline.config.crm import CrmSettings
 from gtm_pipeline.crm.sink import CrmError, CrmSink
 from gtm_pipeline.crm.summary import conversation_summary
-from gtm_pipeline.domain.ids import email_hash
+from gtm_pipeline.domain.ids import email_hash, legacy_email_hashes
 from gtm_pipeline.domain.states import Event
 from gtm_pipeline.store import Store
 from gtm_pipeline.store import schema as t
@@ -100,7 +100,10 @@ def _withheld_reason(store: Store, push: CrmPush) -> str | None:
     prospect = store.prospects.get(push.prospect_id)
     if prospect is None or not prospect.contact_email:
         return "erased (or no contact left): nothing is pushed"
-    reason = store.privacy.suppression_reason(email_hash(prospect.contact_email), push.prospect_id)
+    # The same identities the send path checks: the address's hash, the prospect, and the hash an IDN
+    # address had before IDNA2008 (a person suppressed under it is suppressed here too).
+    identities = [email_hash(prospect.contact_email), *legacy_email_hashes(prospect.contact_email)]
+    reason = store.privacy.suppression_reason(*identities, push.prospect_id)
     return f"suppressed ({reason}): nothing is pushed" if reason is not None else None
 
 
@@ -142,7 +145,10 @@ def push_pass(store: Store, sink: CrmSink, settings: CrmSettings, *, console_url
             report.outcomes[WITHHELD] += 1
             continue
         prospect = store.prospects.get(push.prospect_id)
-        assert prospect is not None and prospect.contact_email is not None
+        if prospect is None or prospect.contact_email is None:  # erased since the check just above
+            pushes.mark_withheld(push.id, claimer, reason="erased (or no contact left): nothing is pushed")
+            report.outcomes[WITHHELD] += 1
+            continue
         made: dict[str, str | bool | None] = {}
         try:
             company = sink.upsert_company(domain=prospect.company_domain, name=prospect.company_name)
@@ -218,6 +224,10 @@ def poll_deals(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport
         for push in targets:
             if push.deal_id == deal.deal_id and push.deal_stage == deal.stage:
                 continue  # read before: one outcome per deal and stage
+            if _journaled(store, push.prospect_id, deal.deal_id, deal.stage):
+                # A company with several closed deals: the row keeps one, the journal has them all.
+                pushes.mark_deal(push.id, deal_id=deal.deal_id, stage=deal.stage)
+                continue
             decision = store.prospects.apply_event(
                 push.prospect_id,
                 event,
@@ -229,6 +239,14 @@ def poll_deals(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport
             report.outcomes[event.value if decision.allowed else f"{event.value}_refused"] += 1
             report.prospects.append(push.prospect_id)
     return report
+
+
+def _journaled(store: Store, prospect_id: str, deal_id: str, stage: str) -> bool:
+    """Whether this deal in this stage was already applied to the prospect (allowed or refused)."""
+    return any(
+        e.payload.get("deal_id") == deal_id and e.payload.get("dealstage") == stage
+        for e in store.journal.entries(prospect_id)
+    )
 
 
 def erase_pass(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport:

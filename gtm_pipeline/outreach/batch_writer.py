@@ -107,6 +107,14 @@ class BatchWriter:
             return
         try:
             self._commit_inline(batch)
+        except Exception as failure:  # anything unforeseen: every request still gets its answer (a 5xx)
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(failure)
+            connection, self._connection = self._connection, None  # a fresh one for the next batch
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
         finally:
             self._lock.release()
 

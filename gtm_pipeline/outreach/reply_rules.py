@@ -98,15 +98,18 @@ _COMPLAINT = re.compile(
     r"\bspamm(ing|ed|er|ers|en)\b|\bzuzuspammen\b|\bzugespammt\b|\bunsolicited (e-?mails?|spam|mail|"
     r"messages?|junk|sales)\b|"
     r"\b(more|yet more|again|encore du|noch mehr|más|otra vez) spam\b|"
-    r"\breport(ed|ing)? (it|this|you) to\b|\b(cnil|aepd|datenschutzbehörde|"
+    r"\breport(ed|ing)? you to\b|\breport(ed|ing)? (it|this) to (the )?(authorities|police|regulator|ico|ftc|"
+    r"cnil|aepd|spamhaus|your (provider|host)|abuse)\b|\b(cnil|aepd|datenschutzbehörde|"
     r"information commissioner'?s? office)\b|"
     r"\bje vous signale\b|"
-    r"\breport(ed|ing)? (you|this|your (e-?mail|company|domain|messages?))( as spam| to)\b|"
+    r"\breport(ed|ing)? (you|this|your (e-?mail|company|domain|messages?))( to [\w ]{1,40}?)? as spam\b|"
+    r"\breport(ed|ing)? (you|your (e-?mails?|company|domain|messages?)) to\b|"
     r"\b(i'?ll|i will|i'?m going to|going to) report you\b|\bmarked (this|it|you) as spam\b|"
     r"\b(stop|quit) harass|\bthis is harassment\b|\bharassing me\b|\bfile a complaint\b|"
     r"\bf[*u#@x]{1,3}[*ck#@]{0,3} (off|you)\b|\bpiss off\b|\bgo to hell\b|\b(this is a|what a|total|such a|"
-    r"obvious|another) scam\b|\bscammers?\b|^\s*scam\b|"
-    r"\bblocked and reported\b|\bhow dare you\b|\bparasites?\b|\b(call|calling|contact|contacting|get|"
+    r"obvious|another) scam\b|\b(you|you people|you guys) are (\w+ )?scammers?\b|^\s*scam\b|"
+    r"\bblocked and reported\b|\bhow dare you\b|\b(you|you people|you guys) are (\w+ )?parasites\b|"
+    r"\b(call|calling|contact|contacting|get|"
     r"getting|involve|involving) (a|my) (lawyer|attorney|solicitor)\b|"
     r"\bblock(ed|ing) (you|your (domain|address|company))\b|\bknock it off\b|"
     r"\b(flag|flagging|flagged|mark|marking|report|reporting) (you|this|it|your (\w+ )?(domain|e-?mails?|"
@@ -116,12 +119,14 @@ _COMPLAINT = re.compile(
     r"\b(mi abogado|acciones legales)\b|"
     # German, French, Spanish, Italian, Dutch, Portuguese
     r"\bdas ist spam\b|\bspam melden\b|\bals spam gemeldet\b|\b(ich )?melde (sie|euch|das)\b|"
-    r"\bbelästigung\b|\bspam-?\w+|\bschämt euch\b|\bschämen sie sich\b|\b(so ein|dieser|was soll "
+    r"\bbelästigung\b|\bspam-?(schleuder|müll|flut|mails?|versender)\b|"
+    r"\bschämt euch\b|\bschämen sie sich\b|\b(so ein|dieser|was soll "
     r"(dieser|der|das)) (müll|mist|dreck)\b|"
     r"\bverpiss|\banzeige erstatten\b|"
     r"\bc'est du spam\b|\bsignal(é|er|erai) (comme|pour) spam\b|\bje vais vous signaler\b|\bharcèlement\b|"
     r"\bfoutez[- ]moi la paix\b|"
-    r"\besto es spam\b|\b(los|les|te) (voy|vamos) a (denunciar|reportar)\b|\bdenunciar(los|les)?\b|"
+    r"\besto es spam\b|\b(los|les|te) (voy|vamos) a (denunciar|reportar)\b|"
+    r"\b(voy|vamos) a denunciar(los|les|te)?\b|"
     r"\bacoso\b|"
     r"\bvete a la mierda\b|\bspam,? (no|nunca) más\b|"
     r"\bè spam\b|\bvi segnalo\b|\bdit is spam\b|\bik meld (jullie|u|je)\b|\bisso é spam\b",
@@ -180,6 +185,15 @@ _INSTRUCTION = re.compile(
 )
 
 
+# The narrow part of it: an instruction naming a label ("classify this as unsubscribe", "category=x").
+# It is masked even where the rest of the text is read unmasked, so it can neither stop nor un-stop.
+_LABEL_INSTRUCTION = re.compile(
+    r"\b(classify|categori[sz]e|label|tag|mark) (this|it|the) ?(reply|e-?mail|message|mail)? as "
+    r"[\"'`]?[\w-]+[\"'`]?|\bcategory\s*[=:]\s*[\w-]+",
+    re.IGNORECASE,
+)
+
+
 def mask_instructions(text: str) -> str:
     """``text`` with sentences addressed to a model blanked out (same length, so offsets hold)."""
     return _INSTRUCTION.sub(lambda m: " " * len(m.group(0)), text)
@@ -192,10 +206,27 @@ def _clause_before(text: str, start: int) -> str:
     return head[ends[-1].end() :] if ends else head
 
 
+# "I'm not asking you to stop": a negated request verb governs the phrase from a little further away.
+_NOT_ASKING = re.compile(
+    r"\b(?:not|n't|never|nicht|pas|no|non|niet)\s+(?:asking|telling|saying|requesting|wanting|want|need|"
+    r"asked|bitte ich|verlange|demande|pido|chiedo|vraag)\b",
+    re.IGNORECASE,
+)
+# "Why won't you stop emailing me?": a negated question is still the request.
+_WHY = re.compile(r"\b(?:why|warum|wieso|pourquoi|por qué|porque|perché|waarom|por que)\b", re.IGNORECASE)
+
+
 def _denied(text: str, match: re.Match[str]) -> bool:
-    """Whether a matched phrase is negated, hypothetical or answered "no" (so not a request)."""
+    """Whether a matched phrase is negated, hypothetical or answered "no" (so not a request).
+
+    Only a negator right before the phrase (three words) denies it, so "I never signed up, please
+    remove me" and "I never signed up please remove me" still stop; a missed stop is the costly
+    error, a kept one only loses a prospect."""
     before = _clause_before(text, match.start())
-    if _NEGATOR.search(" ".join(_NEGATIVE_ANSWER.sub(" ", before).split()[-5:])):
+    if _WHY.search(before):
+        return False
+    words = _NEGATIVE_ANSWER.sub(" ", before).split()
+    if _NEGATOR.search(" ".join(words[-3:])) or _NOT_ASKING.search(" ".join(words[-6:])):
         return True
     if _ANSWERED_NO.match(text[match.end() :]):
         return True
@@ -231,8 +262,15 @@ def newest_text(text: str) -> str:
 
 
 def rule_verdict(subject: str, newest: str) -> RuleVerdict | None:
-    """A stop request or complaint in the subject or the newest text, if any."""
-    text = mask_instructions(f"{subject}\n{newest}")
+    """A stop request or complaint in the subject or the newest text, if any. Sentences addressed to a
+    model are masked first; when that leaves no stop, the unmasked text is read too ("As an AI company
+    we get too many of these, unsubscribe us"): a stop is never lost to the masking."""
+    raw = f"{subject}\n{newest}"
+    unmasked = _LABEL_INSTRUCTION.sub(lambda m: " " * len(m.group(0)), raw)
+    return _stop_verdict(mask_instructions(raw)) or _stop_verdict(unmasked)
+
+
+def _stop_verdict(text: str) -> RuleVerdict | None:
     erasure = _asserted(_ERASURE, text)
     complaint = _asserted(_COMPLAINT, text)
     if complaint:
@@ -314,7 +352,7 @@ def gone_verdict(subject: str, newest: str, sender: str = "") -> GoneVerdict | N
     """ "Has left the company", "this mailbox is no longer monitored", in any common language."""
     text = mask_instructions(f"{subject}\n{newest}")
     hit = _asserted(_GONE, text)
-    if hit is None:
+    if hit is None or _ENGAGED.search(text):  # "Anna has left; I took over - send pricing?": a reply
         return None
     return GoneVerdict("rule:contact-gone@1", hit.group(0), replacement_address(newest, sender))
 

@@ -57,8 +57,9 @@ def policy_violations(draft: DraftFinding, allowed_domains: list[str], link: str
     """The output policy's findings, the operator's own booking link excepted (that exact link only:
     it is removed from the text before the check, so a look-alike or a longer path still counts)."""
     if link:
-        # Where the link ends the URL (space, punctuation, end): "<link>-other" or "<link>/x" stay.
-        exact = re.compile(re.escape(link) + r"""/?(?=$|[\s)>\]"'.,;:!?])""")
+        # Where the link ends the URL (space, closing bracket or quote, end; punctuation only before
+        # a space or the end): "<link>-other", "<link>/x" and "<link>.evil/x" stay and are checked.
+        exact = re.compile(re.escape(link) + r"""/?(?=$|[\s)>\]"']|[.,;:!?](?:\s|$))""")
         draft = draft.model_copy(
             update={"subject": exact.sub("", draft.subject), "body": exact.sub("", draft.body)}
         )
