@@ -22,12 +22,16 @@ import datetime as dt
 import json
 import os
 import secrets
+import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from gtm_pipeline.domain.contracts import Usage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rescore import seed_prospects  # the re-score benchmark's prospects (here with contacts)
 
 GOAL_COST_USD = 0.02
 GOAL_CACHE_SHARE = 0.80
@@ -121,57 +125,6 @@ _ENV = (
 )
 
 
-def seed_prospects(count: int) -> list[str]:
-    """``count`` prospects of the first hypothesis with the raw sources of a sample company (domains
-    made unique) and, as discovery records it, the company's contact: as ``bench/rescore.py`` seeds
-    them, plus the contact, so qualified prospects get a first-touch draft (without one they get
-    only a context pack)."""
-    from gtm_pipeline.config import load_settings
-    from gtm_pipeline.domain.ids import prospect_id
-    from gtm_pipeline.pipeline.services import Services
-    from gtm_pipeline.store import NewProspect
-
-    services = Services.from_settings(load_settings())
-    candidates = [c for c in services.corpus.candidates() if c.folder != "sparrow-health"]
-    slug = next(iter(services.hypotheses))
-    ids = []
-    try:
-        for i in range(count):
-            candidate = candidates[i % len(candidates)]
-            domain = f"{candidate.folder}-{i}.example"
-            pid = prospect_id(domain)
-            ids.append(pid)
-            contact = candidate.contact
-            services.store.prospects.add(
-                NewProspect(
-                    pid,
-                    slug,
-                    domain,
-                    candidate.name,
-                    contact_name=contact.name if contact else None,
-                    contact_email=f"{contact.email.split('@')[0]}@{domain}" if contact else None,
-                    contact_role=contact.role if contact else None,
-                    contact_timezone=contact.timezone if contact else None,
-                ),
-                actor="bench",
-                payload={},
-            )
-            for doc in services.corpus.fetch(candidate.domain):
-                services.store.artifacts.add(
-                    prospect_id=pid,
-                    kind="raw_source",
-                    content=doc.text,
-                    source_id=doc.source_id,
-                    url=doc.url,
-                    source_kind=doc.kind,
-                    published_on=doc.published_on,
-                    meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
-                )
-    finally:
-        services.close()
-    return ids
-
-
 def _run(prospects: int, clock: Any, gap_s: float) -> dict[str, Any]:
     from gtm_pipeline.config import load_settings
     from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
@@ -179,7 +132,7 @@ def _run(prospects: int, clock: Any, gap_s: float) -> dict[str, Any]:
     from gtm_pipeline.pipeline.services import Services
     from gtm_pipeline.providers.pricing import PriceTable
 
-    ids = seed_prospects(prospects)
+    ids = seed_prospects(prospects, with_contacts=True)
     services = Services.from_settings(load_settings())
     try:
         researched = 0

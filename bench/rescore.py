@@ -75,9 +75,11 @@ def use_twin(home: Path, url: str, rate: float, workers: int) -> None:
     os.environ.pop("ANTHROPIC_API_KEY", None)
 
 
-def seed_prospects(count: int) -> list[str]:
+def seed_prospects(count: int, *, with_contacts: bool = False) -> list[str]:
     """``count`` prospects of the first hypothesis, each with the raw sources of a sample company
-    (domains made unique), in the store under ``$GTM_HOME``; returns their ids in creation order."""
+    (domains made unique), in the store under ``$GTM_HOME``; returns their ids in creation order.
+    ``with_contacts`` records each company's contact as discovery does (an address at the unique
+    domain), so a qualified prospect gets a first-touch draft, not only a context pack."""
     from gtm_pipeline.config import load_settings
     from gtm_pipeline.domain.ids import prospect_id
     from gtm_pipeline.pipeline.services import Services
@@ -89,26 +91,40 @@ def seed_prospects(count: int) -> list[str]:
     candidates = [c for c in services.corpus.candidates() if c.folder != "sparrow-health"]
     slug = next(iter(services.hypotheses))
     ids = []
-    for i in range(count):
-        candidate = candidates[i % len(candidates)]
-        domain = f"{candidate.folder}-{i}.example"
-        pid = prospect_id(domain)
-        ids.append(pid)
-        services.store.prospects.add(
-            NewProspect(pid, slug, domain, candidate.name), actor="bench", payload={}
-        )
-        for doc in services.corpus.fetch(candidate.domain):
-            services.store.artifacts.add(
-                prospect_id=pid,
-                kind="raw_source",
-                content=doc.text,
-                source_id=doc.source_id,
-                url=doc.url,
-                source_kind=doc.kind,
-                published_on=doc.published_on,
-                meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
+    try:
+        for i in range(count):
+            candidate = candidates[i % len(candidates)]
+            domain = f"{candidate.folder}-{i}.example"
+            pid = prospect_id(domain)
+            ids.append(pid)
+            contact = candidate.contact if with_contacts else None
+            services.store.prospects.add(
+                NewProspect(
+                    pid,
+                    slug,
+                    domain,
+                    candidate.name,
+                    contact_name=contact.name if contact else None,
+                    contact_email=f"{contact.email.split('@')[0]}@{domain}" if contact else None,
+                    contact_role=contact.role if contact else None,
+                    contact_timezone=contact.timezone if contact else None,
+                ),
+                actor="bench",
+                payload={},
             )
-    services.close()
+            for doc in services.corpus.fetch(candidate.domain):
+                services.store.artifacts.add(
+                    prospect_id=pid,
+                    kind="raw_source",
+                    content=doc.text,
+                    source_id=doc.source_id,
+                    url=doc.url,
+                    source_kind=doc.kind,
+                    published_on=doc.published_on,
+                    meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
+                )
+    finally:
+        services.close()
     return ids
 
 
