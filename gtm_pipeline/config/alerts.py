@@ -8,17 +8,9 @@ from the environment or the secrets file only, like every other key, never from 
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-
-def _setting(default: Any, env: str, doc: str, *, csv: bool = False) -> Any:
-    """A field as :func:`gtm_pipeline.config.model.setting` makes one (its variable, its doc line)."""
-    extra: dict[str, Any] = {"env": [env]}
-    if csv:
-        extra["csv"] = True
-    return Field(default=default, description=doc, json_schema_extra=extra)
+from gtm_pipeline.config.fields import setting
 
 
 class AlertSettings(BaseModel):
@@ -26,34 +18,36 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    console_url: str = _setting(
+    console_url: str = setting(
         "http://127.0.0.1:8025",
         "GTM_CONSOLE_URL",
-        "The console's address as the operator opens it (the link in every alert).",
+        doc="The console's address as the operator opens it (the link in every alert).",
     )
-    telegram_chat_id: str | None = _setting(
+    telegram_chat_id: str | None = setting(
         None,
         "GTM_TELEGRAM_CHAT_ID",
-        "The Telegram chat alerts go to (with GTM_TELEGRAM_BOT_TOKEN). Unset: no Telegram.",
+        doc="The Telegram chat alerts go to (with GTM_TELEGRAM_BOT_TOKEN). Unset: no Telegram.",
     )
-    telegram_api_url: str = _setting(
-        "https://api.telegram.org", "GTM_TELEGRAM_API_URL", "The Telegram Bot API's address."
+    telegram_api_url: str = setting(
+        "https://api.telegram.org", "GTM_TELEGRAM_API_URL", doc="The Telegram Bot API's address."
     )
-    resolved: bool = _setting(
-        True, "GTM_ALERTS_RESOLVED", "Also post when an operator acknowledges an escalation that was posted."
+    resolved: bool = setting(
+        True,
+        "GTM_ALERTS_RESOLVED",
+        doc="Also post when an operator acknowledges an escalation that was posted.",
     )
-    mute: list[str] = _setting(
-        [], "GTM_ALERTS_MUTE", "Escalation kinds never posted (the console still shows them).", csv=True
+    mute: list[str] = setting(
+        [], "GTM_ALERTS_MUTE", doc="Escalation kinds never posted (the console still shows them).", csv=True
     )
-    max_per_pass: int = _setting(
-        20, "GTM_ALERTS_MAX_PER_PASS", "Messages one pass posts at most (the rest wait for the next)."
+    max_per_pass: int = setting(
+        20, "GTM_ALERTS_MAX_PER_PASS", doc="Messages one pass posts at most (the rest wait for the next)."
     )
-    max_attempts: int = _setting(
+    max_attempts: int = setting(
         9,
         "GTM_ALERTS_MAX_ATTEMPTS",
-        "Requests for one message before it is given up (a pass makes up to 3; a failure is escalated).",
+        doc="Requests for one message before it is given up (a pass makes up to 3; a failure is escalated).",
     )
-    timeout_s: float = _setting(10.0, "GTM_ALERTS_TIMEOUT_S", "Seconds one request to a channel may take.")
+    timeout_s: float = setting(10.0, "GTM_ALERTS_TIMEOUT_S", doc="Seconds one request to a channel may take.")
 
     @field_validator("console_url", "telegram_api_url")
     @classmethod

@@ -9,20 +9,14 @@ Off by default (``kind = "none"``): the demo and a fresh workspace need no CRM a
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from gtm_pipeline.config.fields import setting
 
 # What can start a push: a reply of one of the classifier's positive categories, or a booking.
 TRIGGERS = ("reply:interested", "reply:question", "reply:referral", "meeting_booked")
-
-
-def _setting(default: Any, env: str, doc: str, *, csv: bool = False) -> Any:
-    """A field as :func:`gtm_pipeline.config.model.setting` makes one (its variable, its doc line)."""
-    extra: dict[str, Any] = {"env": [env]}
-    if csv:
-        extra["csv"] = True
-    return Field(default=default, description=doc, json_schema_extra=extra)
 
 
 class CrmSettings(BaseModel):
@@ -30,37 +24,39 @@ class CrmSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["none", "hubspot", "csv"] = _setting(
-        "none", "GTM_CRM_KIND", "Where conversations go: none (off), hubspot, or csv (files to import)."
+    kind: Literal["none", "hubspot", "csv"] = setting(
+        "none", "GTM_CRM_KIND", doc="Where conversations go: none (off), hubspot, or csv (files to import)."
     )
-    api_url: str = _setting(
-        "https://api.hubapi.com", "GTM_CRM_API_URL", "HubSpot's API address (a twin's in tests)."
+    api_url: str = setting(
+        "https://api.hubapi.com", "GTM_CRM_API_URL", doc="HubSpot's API address (a twin's in tests)."
     )
-    csv_folder: str = _setting(
-        "crm-export", "GTM_CRM_CSV_FOLDER", "The csv export's folder, under home unless absolute."
+    csv_folder: str = setting(
+        "crm-export", "GTM_CRM_CSV_FOLDER", doc="The csv export's folder, under home unless absolute."
     )
-    triggers: list[str] = _setting(
+    triggers: list[str] = setting(
         list(TRIGGERS),
         "GTM_CRM_TRIGGERS",
-        "What pushes a prospect: reply:interested, reply:question, reply:referral, meeting_booked.",
+        doc="What pushes a prospect: reply:interested, reply:question, reply:referral, meeting_booked.",
         csv=True,
     )
-    won_stages: list[str] = _setting(
-        ["closedwon"], "GTM_CRM_WON_STAGES", "Deal stages that mean the deal was won.", csv=True
+    won_stages: list[str] = setting(
+        ["closedwon"], "GTM_CRM_WON_STAGES", doc="Deal stages that mean the deal was won.", csv=True
     )
-    lost_stages: list[str] = _setting(
-        ["closedlost"], "GTM_CRM_LOST_STAGES", "Deal stages that mean the deal was lost.", csv=True
+    lost_stages: list[str] = setting(
+        ["closedlost"], "GTM_CRM_LOST_STAGES", doc="Deal stages that mean the deal was lost.", csv=True
     )
-    max_per_pass: int = _setting(50, "GTM_CRM_MAX_PER_PASS", "Prospects one pass pushes at most.")
-    max_attempts: int = _setting(
-        3, "GTM_CRM_MAX_ATTEMPTS", "Passes that may fail on one prospect before it is given up and escalated."
+    max_per_pass: int = setting(50, "GTM_CRM_MAX_PER_PASS", doc="Prospects one pass pushes at most.")
+    max_attempts: int = setting(
+        3,
+        "GTM_CRM_MAX_ATTEMPTS",
+        doc="Passes that may fail on one prospect before it is given up and escalated.",
     )
-    rate_limit_retries: int = _setting(
+    rate_limit_retries: int = setting(
         4,
         "GTM_CRM_RATE_LIMIT_RETRIES",
-        "Times one request waits out a 429 (its Retry-After) and tries again.",
+        doc="Times one request waits out a 429 (its Retry-After) and tries again.",
     )
-    timeout_s: float = _setting(15.0, "GTM_CRM_TIMEOUT_S", "Seconds one request to the CRM may take.")
+    timeout_s: float = setting(15.0, "GTM_CRM_TIMEOUT_S", doc="Seconds one request to the CRM may take.")
 
     @field_validator("api_url")
     @classmethod

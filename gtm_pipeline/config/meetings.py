@@ -8,9 +8,11 @@ from the environment or the secrets file only, never from ``gtm.toml``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from gtm_pipeline.config.fields import setting
 
 Provider = Literal["calcom", "calendly"]
 # Calendly signs a timestamp with the body; a delivery older than this (or this far ahead) is a
@@ -18,30 +20,27 @@ Provider = Literal["calcom", "calendly"]
 CALENDLY_TOLERANCE_S = 180
 
 
-def _setting(default: Any, env: str, doc: str) -> Any:
-    """A field as :func:`gtm_pipeline.config.model.setting` makes one (its variable, its doc line)."""
-    return Field(default=default, description=doc, json_schema_extra={"env": [env]})
-
-
 class MeetingSettings(BaseModel):
     """Where prospects book a meeting, and how the scheduler's webhooks are checked."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Provider | None = _setting(
+    provider: Provider | None = setting(
         None,
         "GTM_MEETINGS_PROVIDER",
-        "The scheduler the booking link belongs to (calcom or calendly). Unset: no booking link.",
+        doc="The scheduler the booking link belongs to (calcom or calendly). Unset: no booking link.",
     )
-    booking_url: str | None = _setting(
+    booking_url: str | None = setting(
         None,
         "GTM_BOOKING_URL",
-        "The operator's booking page (https://cal.com/... or https://calendly.com/...), offered in drafts.",
+        doc="The operator's booking page (https://cal.com/... or "
+        "https://calendly.com/...), offered in drafts.",
     )
-    calendly_tolerance_s: int = _setting(
+    calendly_tolerance_s: int = setting(
         CALENDLY_TOLERANCE_S,
         "GTM_CALENDLY_TOLERANCE_S",
-        "Seconds a Calendly webhook's signed timestamp may be off from now (older is refused as a replay).",
+        doc="Seconds a Calendly webhook's signed timestamp may be off "
+        "from now (older is refused as a replay).",
     )
 
     @field_validator("booking_url")

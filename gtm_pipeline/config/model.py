@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gtm_pipeline.config.alerts import AlertSettings
 from gtm_pipeline.config.crm import CrmSettings
+from gtm_pipeline.config.fields import setting
 from gtm_pipeline.config.meetings import MeetingSettings
 
 NVIDIA_BASE_URL = "https://integrate.api.nvidia.com/v1"
@@ -37,18 +38,6 @@ DEFAULT_NOTICE = (
 def mailbox_of(from_address: str) -> str:
     """The address of a From header (``Name <you@mail.example>`` -> ``you@mail.example``), lower case."""
     return parseaddr(from_address)[1].lower()
-
-
-def setting(default: Any, *env: str, doc: str, lines: bool = False, csv: bool = False) -> Any:
-    """A field with its environment variable(s) (first wins) and the line of documentation that
-    ``gtm init`` writes above it. ``lines``: ``\\n`` in the variable is a new line; ``csv``: the
-    variable is a comma-separated list."""
-    extra: dict[str, Any] = {"env": list(env)}
-    if lines:
-        extra["lines"] = True
-    if csv:
-        extra["csv"] = True
-    return Field(default=default, description=doc, json_schema_extra=extra)
 
 
 class Section(BaseModel):
