@@ -17,6 +17,8 @@ from gtm_pipeline.defs.partitions import (
     RANGE_START_TAG,
     contiguous_groups,
     exact_run_requests,
+    position_cursor,
+    position_text,
     report_blocked,
     row_cursor,
     tick_for_rows,
@@ -142,7 +144,7 @@ def test_replies_for_two_prospects_far_apart_run_only_their_partitions(gtm_home:
         resources = {"gtm": gtm_resource(settings), "resend": resend_resource(settings)}
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             result = inbox_events(context)
-        assert isinstance(result, dg.SensorResult) and result.cursor == "3"
+        assert isinstance(result, dg.SensorResult) and position_cursor(result.cursor)[1] == 3
         assert sorted(r.partition_key for r in result.run_requests or []) == sorted([a, b])
         for request in result.run_requests or []:
             run = _job("conversation_job").execute_in_process(
@@ -166,6 +168,15 @@ def test_the_same_prospect_due_again_later_is_a_new_run_and_the_same_rows_are_on
 def test_a_cursor_from_the_older_list_format_starts_over_instead_of_failing() -> None:
     assert row_cursor(None) == (0, False) and row_cursor("42") == (42, False)
     assert row_cursor("p_0001,p_0002") == (0, True)
+
+
+def test_a_commit_ordered_cursor_reads_back_and_an_id_cursor_keeps_its_place() -> None:
+    """The inbox cursor on Postgres is (transaction id, row id); one written before it was (a plain
+    row id) is (0, id): rows stored before migration 0017 have commit order 0, so none is walked twice."""
+    assert position_text((0, 42)) == "42" and position_text((7301, 42)) == "7301.42"
+    assert position_cursor(position_text((7301, 42))) == (7301, 42)
+    assert position_cursor("42") == (0, 42) and position_cursor(None) == (0, 0)
+    assert position_cursor("p_0001,p_0002") == (0, 0) and position_cursor("x.y") == (0, 0)
 
 
 def test_a_prospect_without_a_partition_holds_its_sensor_and_is_escalated_once_it_lingers(

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gtm_pipeline.config import load_settings
+from gtm_pipeline.defs.outreach.conversation import HELD_GRACE, held_reason
 from gtm_pipeline.domain.clock import FixedClock
+from gtm_pipeline.outreach.write_lock import serialized_write
 from gtm_pipeline.pipeline.audit import chain_problems
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import Store
@@ -135,14 +137,17 @@ def test_a_journal_row_never_becomes_visible_before_a_lower_one(services: Servic
     assert later_row and later_row[0] > first_row
 
 
-def test_an_inbox_row_never_becomes_visible_before_a_lower_one(services: Services) -> None:
-    """The inbox_events sensor's cursor is an inbox row id: a webhook stored in one transaction
-    makes a second one (another worker's) wait for its commit, so a reply is never passed over."""
+def test_the_inbox_walk_never_passes_an_event_that_commits_after_a_later_one(services: Services) -> None:
+    """The inbox_events sensor walks the inbox with a cursor, so an event must never become visible
+    behind it. SQLite: a second webhook waits for the first one's commit (ids are commit order).
+    Postgres: the second commits at once (workers store side by side), and the walk holds it back
+    until the first, lower id's transaction ends; held too long, the operator is told."""
     store = services.store
+    ledger = store.ledger
     later_row: list[int] = []
 
     def event(c: Any, key: str) -> int:
-        row, _new = store.ledger.add_event_in(
+        row, _new = ledger.add_event_in(
             c,
             event_key=key,
             event_type="email.delivered",
@@ -157,12 +162,69 @@ def test_an_inbox_row_never_becomes_visible_before_a_lower_one(services: Service
         with store.writing() as c:
             later_row.append(event(c, "svix:later"))
 
+    postgres = store.engine.dialect.name == "postgresql"
     with store.writing() as c:
         first_row = event(c, "svix:first")
-        writer = threading.Thread(target=second_writer)
-        writer.start()
-        time.sleep(0.5)  # a plain sleep: timed joins misbehave under libfaketime (CI's date passes)
-        assert writer.is_alive(), "the second webhook did not wait for the first one's commit"
-        assert later_row == []
-    writer.join()
-    assert later_row and later_row[0] > first_row
+        if postgres:
+            second_writer()  # commits now, with a higher id, while the first is still open
+            assert later_row[0] > first_row
+            assert ledger.events_after((0, 0)) == []
+            held, oldest = ledger.events_held((0, 0))
+            assert held == 1 and oldest is not None
+            services.clock.set(services.clock.now() + HELD_GRACE + dt.timedelta(seconds=1))
+            assert "1 stored event(s) wait" in (held_reason(store, (0, 0)) or "")
+            assert [e.kind for e in store.escalations.open()] == ["inbox_held"]
+        else:
+            writer = threading.Thread(target=second_writer)
+            writer.start()
+            time.sleep(0.5)  # a plain sleep: timed joins misbehave under libfaketime (CI's date passes)
+            assert writer.is_alive(), "the second webhook did not wait for the first one's commit"
+            assert later_row == []
+    if not postgres:
+        writer.join()
+    walked = [position for position, _prospect in ledger.events_after((0, 0))]
+    assert [row for _order, row in walked] == [first_row, later_row[0]]
+    assert ledger.events_held(walked[-1]) == (0, None)
+    assert ledger.events_after(walked[0]) == [(walked[1], None)]
+
+
+def test_receivers_storing_side_by_side_never_lose_an_event_to_the_walk(services: Services) -> None:
+    """Many writers store events at once while the sensor's walk runs beside them: every event is
+    walked over exactly once, whatever order the commits land in."""
+    store = services.store
+    ledger = store.ledger
+    writers, per_writer = 6, 40
+    done = threading.Event()
+    seen: list[int] = []
+
+    def walk() -> None:
+        cursor = (0, 0)
+        while True:
+            finished = done.is_set()  # read before the walk: the last pass sees every commit
+            for position, _prospect in ledger.events_after(cursor, limit=7):
+                seen.append(position[1])
+                cursor = position
+            if finished and not ledger.events_after(cursor):
+                return
+
+    def store_events(writer: int) -> None:
+        for n in range(per_writer):
+            serialized_write(
+                store,
+                lambda c, n=n: ledger.add_event_in(
+                    c,
+                    event_key=f"svix:{writer}:{n}",
+                    event_type="email.delivered",
+                    payload={"type": "email.delivered"},
+                    prospect_id=None,
+                    touch_id=None,
+                    provider_email_id=None,
+                ),
+            )
+
+    walker = threading.Thread(target=walk)
+    walker.start()
+    at_once(writers, store_events)
+    done.set()
+    walker.join()
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == writers * per_writer

@@ -26,6 +26,7 @@ KIND_WORDS = {
     "touch_uncertain": "whether an email went out is uncertain",
     "unmatched_event": "an inbound event matched no email we sent",
     "missing_partition": "a sensor waits on a prospect Dagster does not know yet",
+    "inbox_held": "replies and delivery events wait behind a database transaction left open",
     "research_blocked": "research on a company is blocked",
     "rights_overdue": "a rights request is overdue",
     "alert_failed": "an alert channel is failing",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import dagster as dg
 
@@ -35,6 +36,8 @@ BACKFILL_PARTITIONS_PER_RUN = 100
 PROSPECT_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_PARTITIONS_PER_RUN)
 
 # How long a new prospect may wait for its partition before its sensor tells the operator.
+# A row's place in a sensor's walk: a row id, or (commit order, row id) for the inbox.
+Position = TypeVar("Position", int, tuple[int, int])
 MISSING_PARTITION_GRACE = dt.timedelta(minutes=10)
 
 # Dagster's documented run tags for a run over a partition range.
@@ -103,24 +106,24 @@ def exact_run_requests(
 
 
 @dataclass(frozen=True)
-class Tick:
+class Tick(Generic[Position]):
     """What a cursor sensor asks for this tick, and the cursor after it."""
 
     requests: list[dg.RunRequest]
-    cursor: int
+    cursor: Position
     prospects: int
     unmatched: int  # rows that name no prospect (passed over; shown in `gtm status`)
     blocked_by: str | None = None  # a prospect with no partition yet: everything after it waits
 
 
 def tick_for_rows(
-    rows: Sequence[tuple[int, str | None]],
+    rows: Sequence[tuple[Position, str | None]],
     ordered: Sequence[str],
     key: str,
     *,
-    cursor: int,
+    cursor: Position,
     max_runs: int = 25,
-) -> Tick:
+) -> Tick[Position]:
     """Runs for the longest prefix of ``rows`` (row id, prospect id), in row order, whose prospects are
     registered partitions and fit in about ``max_runs`` exact runs; the cursor moves to that prefix's
     end. Rows that name no prospect are passed over.
@@ -155,7 +158,7 @@ def tick_for_rows(
     keys = {ordered[i] for i in wanted}
     # The rows in the run key: the same prospect due again later (a second follow-up) is a new run,
     # while a tick evaluated twice over the same rows is requested once.
-    scope = f"{key}@{rows[0][0]}-{end}" if rows else key
+    scope = f"{key}@{position_text(rows[0][0])}-{position_text(end)}" if rows else key
     runs = exact_run_requests(ordered, keys, scope, max_runs=len(keys) or 1)
     return Tick(
         requests=runs.requests, cursor=end, prospects=len(keys), unmatched=unmatched, blocked_by=blocked_by
@@ -177,6 +180,29 @@ def report_blocked(store: Store, sensor: str, tick: Tick) -> None:
         detail=f"{sensor} waits: prospect {tick.blocked_by} has no Dagster partition yet; the next "
         "discovery run registers it (gtm demo, or materialize its hypothesis' discovery asset)",
     )
+
+
+def position_text(position: int | tuple[int, int]) -> str:
+    """A row position as a cursor (and in run keys): a row id, or ``order.id`` where the rows'
+    commit order is not their id order (the inbox on Postgres, ``OutreachLedger.events_after``)."""
+    if isinstance(position, tuple):
+        order, row = position
+        return f"{order}.{row}" if order else str(row)
+    return str(position)
+
+
+def position_cursor(value: str | None) -> tuple[int, int]:
+    """:func:`position_text` read back. A plain row id (every cursor before commit order was kept)
+    is ``(0, id)``: rows stored before migration 0017 have commit order 0, so it keeps its place."""
+    if not value:
+        return 0, 0
+    order, dot, row = value.partition(".")
+    if not dot:
+        return 0, row_cursor(value)[0]
+    try:
+        return int(order), int(row)
+    except ValueError:  # not ours: start over, as row_cursor does (the runs are idempotent)
+        return 0, 0
 
 
 def row_cursor(value: str | None) -> tuple[int, bool]:

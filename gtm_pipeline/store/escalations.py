@@ -33,6 +33,7 @@ KINDS = (
     "touch_uncertain",
     "unmatched_event",
     "missing_partition",  # a sensor waits on a prospect Dagster has no partition for
+    "inbox_held",  # stored events wait behind a Postgres transaction left open (the inbox sensor)
     "research_blocked",  # nothing could be fetched for a company, for a reason that may pass
     "rights_overdue",  # a data principal's request is past its due date
     "crm_failed",  # a CRM push, deal poll or erasure delete failed (the store keeps the truth)

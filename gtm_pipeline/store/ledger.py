@@ -30,8 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.domain.states import Decision, Event
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.journal import lock_journal
-from gtm_pipeline.store.records import JournalRecord, record
+from gtm_pipeline.store.records import JournalRecord, record, utc
 
 if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
@@ -131,6 +130,11 @@ _ADD_EVENT = {
     "postgresql": _add_event_statement(postgresql.insert),
     "sqlite": _add_event_statement(sqlite.insert),
 }
+# A position in the inbox's commit order: (Postgres transaction id or 0, row id); see events_after.
+EventPosition = tuple[int, int]
+# The oldest transaction still running (Postgres): every transaction below it has ended, so the
+# rows it stored are all visible now or never will be.
+_OLDEST_RUNNING: sa.ColumnElement[int] = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger)
 _EVENT_ID = sa.select(t.inbox.c.id).where(t.inbox.c.event_key == sa.bindparam("event_key"))
 # The same statements as SQL for SQLite's own driver (see :func:`_driver`).
 _OUTBOX_COLUMNS = tuple(column.name for column in t.outbox.columns)
@@ -512,11 +516,8 @@ class OutreachLedger:
         its compliance effect (suppression) together, so a fault between them leaves neither and the
         provider's retry of the same key does both.
 
-        The ``inbox_events`` sensor's cursor is an inbox row id, so rows must become visible in id
-        order: on Postgres (whose sequence hands out ids before commit) the transaction takes the
-        journal writers' turn first (one lock for both, so no lock-order deadlock with a
-        transaction that also journals); SQLite's write lock already gives that order."""
-        lock_journal(c)
+        No lock orders these inserts: the ``inbox_events`` sensor reads in commit order, not id
+        order (:meth:`events_after`), so receiver workers on Postgres store events side by side."""
         received_at = at or self.store.now()
         if (driver := _driver(c)) is not None:
             values = (
@@ -591,16 +592,51 @@ class OutreachLedger:
         with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)
 
-    def events_after(self, last_id: int, limit: int = 5000) -> list[tuple[int, str | None]]:
-        """(row id, prospect id) of events stored after ``last_id``: the inbox sensor's cursor walk."""
-        query = (
-            sa.select(t.inbox.c.id, t.inbox.c.prospect_id)
-            .where(t.inbox.c.id > last_id)
-            .order_by(t.inbox.c.id)
-            .limit(limit)
-        )
+    def events_after(self, after: EventPosition, limit: int = 5000) -> list[tuple[EventPosition, str | None]]:
+        """(position, prospect id) of the events stored after ``after``, in commit order: the inbox
+        sensor's cursor walk.
+
+        SQLite commits one writer at a time, so row ids are commit order: a position is ``(0, id)``.
+        On Postgres ids are handed out before commit, so a lower id can become visible after a higher
+        one; a position is ``(transaction id, id)`` (the ``commit_order`` column, migration 0017)
+        and only rows of transactions older than every transaction still running are returned.
+        Those are final: nothing can appear behind the cursor later."""
+        inbox = t.inbox
         with self.store.reading() as c:
-            return [(int(r.id), r.prospect_id) for r in c.execute(query)]
+            if c.dialect.name != "postgresql":
+                query = (
+                    sa.select(inbox.c.id, inbox.c.prospect_id)
+                    .where(inbox.c.id > after[1])
+                    .order_by(inbox.c.id)
+                    .limit(limit)
+                )
+                return [((0, int(r.id)), r.prospect_id) for r in c.execute(query)]
+            query = (
+                sa.select(inbox.c.commit_order, inbox.c.id, inbox.c.prospect_id)
+                .where(
+                    sa.tuple_(inbox.c.commit_order, inbox.c.id) > sa.tuple_(*after),
+                    inbox.c.commit_order < _OLDEST_RUNNING,
+                )
+                .order_by(inbox.c.commit_order, inbox.c.id)
+                .limit(limit)
+            )
+            return [((int(r.commit_order), int(r.id)), r.prospect_id) for r in c.execute(query)]
+
+    def events_held(self, after: EventPosition) -> tuple[int, dt.datetime | None]:
+        """How many stored events wait behind a Postgres transaction that is still running (see
+        :meth:`events_after`), and when the oldest of them arrived: a session left open holds the
+        inbox sensor back, and the operator must hear of it. Always ``(0, None)`` on SQLite."""
+        inbox = t.inbox
+        with self.store.reading() as c:
+            if c.dialect.name != "postgresql":
+                return 0, None
+            row = c.execute(
+                sa.select(sa.func.count(), sa.func.min(inbox.c.received_at)).where(
+                    sa.tuple_(inbox.c.commit_order, inbox.c.id) > sa.tuple_(*after),
+                    inbox.c.commit_order >= _OLDEST_RUNNING,
+                )
+            ).one()
+            return int(row[0] or 0), utc(row[1]) if row[1] is not None else None
 
     def claim_event(
         self, event_id: int, claimer: str, *, at: dt.datetime | None = None, lease: dt.timedelta = CLAIM_LEASE

@@ -206,6 +206,10 @@ inbox = sa.Table(
     # The inbox pass that holds the event while its status is ``processing`` (see ``claim_event``).
     sa.Column("claimed_by", sa.String(80)),
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    # Postgres: the id of the transaction that stored the row (its default, set by migration 0017),
+    # so the inbox sensor reads rows in commit order (``OutreachLedger.events_after``). SQLite: NULL.
+    sa.Column("commit_order", sa.BigInteger),
+    sa.Index("ix_inbox_commit_order", "commit_order", "id"),
 )
 
 escalations = sa.Table(

@@ -7,6 +7,7 @@
   prospect pipeline, which drafts the follow-up with the same skill.
 """
 
+import datetime as dt
 from collections import Counter
 
 import dagster as dg
@@ -15,6 +16,8 @@ from gtm_pipeline.defs.location import skill_catalog
 from gtm_pipeline.defs.partitions import (
     PROSPECT_BACKFILL,
     PROSPECTS,
+    position_cursor,
+    position_text,
     prospect_partitions,
     report_blocked,
     row_cursor,
@@ -28,10 +31,13 @@ from gtm_pipeline.domain.states import State
 from gtm_pipeline.outreach.classify import CLASSIFY_SKILL
 from gtm_pipeline.outreach.processing import EventOutcome, InboxProcessor
 from gtm_pipeline.outreach.resend_client import SendingNotConfiguredError
+from gtm_pipeline.store import Store
 
 MAX_EVENTS_PER_TICK = 5000
 
 MAX_RUNS_PER_TICK = 25
+# Events may wait this long behind a Postgres transaction still running before the operator is told.
+HELD_GRACE = dt.timedelta(minutes=5)
 
 
 def _fetch(resend: ResendResource):  # type: ignore[no-untyped-def]
@@ -90,11 +96,13 @@ def conversation(
 
 @dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
-    """New inbox rows -> runs over exactly the affected prospects (cursor: the last row id handled)."""
-    last, _legacy = row_cursor(context.cursor)  # this cursor was always a row id
-    rows = gtm.services.store.ledger.events_after(last, MAX_EVENTS_PER_TICK)
+    """New inbox rows -> runs over exactly the affected prospects (cursor: the last row handled, in
+    commit order: ``OutreachLedger.events_after``)."""
+    store = gtm.services.store
+    last = position_cursor(context.cursor)
+    rows = store.ledger.events_after(last, MAX_EVENTS_PER_TICK)
     if not rows:
-        return dg.SkipReason("no new inbox events")
+        return dg.SkipReason(held_reason(store, last) or "no new inbox events")
     tick = tick_for_rows(
         rows,
         context.instance.get_dynamic_partitions(PROSPECTS),
@@ -102,15 +110,33 @@ def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.Se
         cursor=last,
         max_runs=MAX_RUNS_PER_TICK,
     )
-    report_blocked(gtm.services.store, "inbox_events", tick)
+    report_blocked(store, "inbox_events", tick)
     if not tick.requests:
         reason = (
             f"{tick.unmatched} new event(s) match no prospect (see `gtm status`)"
             if tick.cursor > last
             else "the events' prospects are not registered as partitions yet"
         )
-        return dg.SensorResult(skip_reason=reason, cursor=str(tick.cursor))
-    return dg.SensorResult(run_requests=tick.requests, cursor=str(tick.cursor))
+        return dg.SensorResult(skip_reason=reason, cursor=position_text(tick.cursor))
+    return dg.SensorResult(run_requests=tick.requests, cursor=position_text(tick.cursor))
+
+
+def held_reason(store: Store, last: tuple[int, int]) -> str | None:
+    """Why stored events are not requested yet, if a transaction still running holds them back
+    (Postgres reads the inbox in commit order); escalated once they have waited past HELD_GRACE."""
+    held, oldest = store.ledger.events_held(last)
+    if not held:
+        return None
+    reason = f"{held} stored event(s) wait for an older database transaction still running to end"
+    if oldest is not None and store.now() - oldest > HELD_GRACE:
+        store.escalations.raise_(
+            "inbox_held",
+            f"inbox_held:{position_text(last)}",
+            subject="inbox_events",
+            detail=f"{reason} (the oldest since {oldest:%Y-%m-%d %H:%M} UTC): look for a session idle in "
+            "transaction (pg_stat_activity) and end it; the events are stored and will be processed then",
+        )
+    return reason
 
 
 @dg.sensor(job=prospect_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
