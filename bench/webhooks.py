@@ -262,6 +262,20 @@ def postgres_database(server: str) -> Iterator[str]:
         admin.dispose()
 
 
+def durability(url: str) -> str:
+    """What a 2xx promises on this Postgres server: on disk only with fsync and synchronous commit on
+    (a throwaway test server turns both off, and its figures say "committed", not "durable")."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as c:
+            fsync = c.execute(sa.text("SHOW fsync")).scalar_one()
+            commit = c.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+    finally:
+        engine.dispose()
+    promise = "durable" if fsync == "on" and commit != "off" else "committed, not durable"
+    return f"{promise}: fsync {fsync}, synchronous_commit {commit}"
+
+
 def count_rows(url: str, table: str) -> int:
     engine = sa.create_engine(url)
     try:
@@ -317,7 +331,7 @@ def main() -> None:
                 latencies, statuses, wall = load("gtm", port, posts, args.loader)
                 cpu = cpu_seconds(pid) - before
             stored = count_rows(url, "inbox")
-            backend = "Postgres" if args.postgres else "SQLite"
+            backend = f"Postgres, {durability(url)}" if args.postgres else "SQLite"
             label = f"gtm serve ({backend}, {args.workers} worker{'s' if args.workers > 1 else ''})"
             results.append(Result(label, latencies, statuses, wall, stored, cpu))
     print(

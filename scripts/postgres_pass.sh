@@ -31,3 +31,15 @@ GTM_TEST_POSTGRES="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT" .venv/bin/p
   tests/test_receiver_workers.py tests/test_receiver_batching.py tests/test_alerts.py tests/test_scale_cohorts.py \
   tests/test_receiver_fast_path.py tests/test_meetings.py tests/test_meetings_rehearsal.py tests/test_crm.py \
   tests/test_crm_exports.py tests/test_funnel.py tests/test_console_funnel.py
+# The receiver's durable figure: a second server with Postgres' own defaults (fsync and synchronous
+# commit on: a 2xx means on disk), three `gtm serve` workers at saturation (issue 16: >= 2,000 events/s).
+DURABLE_DIR=$(mktemp -d)
+DURABLE_PORT=$((PG_PORT + 1))
+chmod 755 "$DURABLE_DIR"
+if [ "$(id -u)" = "0" ]; then chown postgres "$DURABLE_DIR"; fi
+as_pg "$PG_BIN/initdb" -D "$DURABLE_DIR/data" -A trust -U postgres >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$DURABLE_DIR/data" -l "$DURABLE_DIR/log" -w \
+  -o "-p $DURABLE_PORT -k $DURABLE_DIR -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null
+trap 'as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; as_pg "$PG_BIN/pg_ctl" -D "$DURABLE_DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+.venv/bin/python bench/webhooks.py --events 20000 --clients 32 --workers 3 --skip-baseline \
+  --postgres "postgresql+psycopg://postgres@127.0.0.1:$DURABLE_PORT"
