@@ -122,8 +122,8 @@ def run_daemon(argv: Sequence[str], backfill_interval_s: float = BACKFILL_INTERV
     sys.argv = ["dagster-daemon", *argv]
     try:
         main()  # a click command: exits
-    except SystemExit as done:
-        return int(done.code or 0)
+    except SystemExit as done:  # click exits with a code, or with a message (an error: 1)
+        return done.code if isinstance(done.code, int) else (1 if done.code else 0)
     return 0
 
 

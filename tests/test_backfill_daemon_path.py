@@ -40,6 +40,7 @@ def test_the_daemon_runs_with_the_backfill_interval_set(
     assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == BACKFILL_INTERVAL_S == 2.0
     assert run_daemon(["--version"], backfill_interval_s=5) == 0
     assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 5
+    assert run_daemon(["no-such-command"]) == 2  # click's usage error: the exit code, not a crash
 
 
 def test_the_starter_instance_submits_backfill_runs_on_threads_and_keeps_the_asset_daemons_cadence() -> None:
