@@ -14,7 +14,7 @@ from markupsafe import escape
 
 from gtm_pipeline.app import create_app
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.console import timeline
+from gtm_pipeline.console import timeline, timeline_text
 from gtm_pipeline.console.actions import approve
 from gtm_pipeline.pipeline.privacy import erase
 from gtm_pipeline.pipeline.services import Services
@@ -119,7 +119,7 @@ def test_the_story_reads_in_order_with_the_email_sent_and_the_reply_text(campaig
     assert prospect is not None and prospect.contact_email
     dumped = json.dumps(story.as_json())
     assert prospect.contact_email not in dumped  # an address is given by its hash only
-    assert timeline.as_text(story).count(answer["text"]) == 1
+    assert timeline_text.as_text(story).count(answer["text"]) == 1
 
 
 def test_a_stop_request_was_decided_by_a_rule(campaign: Campaign) -> None:
@@ -193,7 +193,7 @@ def test_an_erased_person_leaves_a_tombstone_and_the_story_still_reads(
     dumped = json.dumps(story.as_json())
     assert reply_text not in dumped and "Why you are getting this" not in dumped
     assert "Reply received → now replied" in [i.title for i in story.items]  # decisions stay
-    timeline.as_text(story)  # no failure on any tombstoned part
+    timeline_text.as_text(story)  # no failure on any tombstoned part
 
     monkeypatch.setenv("GTM_OPERATOR_PASSWORD", PASSWORD)
     with TestClient(create_app(load_settings(), services=services)) as client:
@@ -270,5 +270,5 @@ def test_each_message_is_placed_when_it_was_written_and_says_when_it_was_process
     assert second.at == received + dt.timedelta(hours=1)  # a sender's date after arrival is not believed
     assert not second.detail.get("classification") and second.detail["status"] == "new"
     assert [i.at for i in story.items] == sorted(i.at for i in story.items)
-    text = timeline.as_text(story)
+    text = timeline_text.as_text(story)
     assert "2026-11-25 09:30:00 UTC (processed 2026-11-25 15:00:00 UTC)  Reply received: question" in text

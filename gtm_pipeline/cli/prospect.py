@@ -8,7 +8,6 @@ text as written (which may include a signature's address) (console/timeline.py).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -73,13 +72,14 @@ def show(
 ) -> None:
     """Show one prospect's story in order: emails sent, replies and their classification, drafts and
     their edits, the context pack, and every journal entry as "event → new state"."""
-    from gtm_pipeline.console.timeline import as_text, story
+    from gtm_pipeline.console.timeline import story
+    from gtm_pipeline.console.timeline_text import as_text, dumps
 
     with open_store() as store:
         told = story(store, resolve(store, target))
     if told is None:  # erased between the two reads: a tombstoned prospect stays, so only a race
         raise CommandError("the prospect is gone")
     if as_json:
-        typer.echo(json.dumps(told.as_json(), indent=2, ensure_ascii=False))
+        typer.echo(dumps(told))
         return
     typer.echo(as_text(told, quoted=quoted))

@@ -23,12 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from gtm_pipeline.console.timeline_words import KIND_WORDS, PROVIDER_WORDS, event_words, state_words
 from gtm_pipeline.domain.contracts import ContextPackFinding, DraftFinding, SkillResult, result_model
 from gtm_pipeline.domain.ids import content_hash, email_hash
 from gtm_pipeline.outreach.mailparse import parse_mail
@@ -39,94 +39,6 @@ from gtm_pipeline.store.records import JournalRecord, utc
 
 # The headers of a sent email an operator may need to check (threading, one-click unsubscribe).
 SHOWN_HEADERS = ("Message-ID", "In-Reply-To", "References", "List-Unsubscribe", "List-Unsubscribe-Post")
-
-# Each event in words: what happened (the state it leads to is said after the arrow).
-EVENT_WORDS = {
-    "research_started": "Research started",
-    "qualified": "Qualified by the hypothesis' rules",
-    "disqualified": "Disqualified by the hypothesis' rules",
-    "draft_created": "First email drafted",
-    "draft_ready_for_review": "Draft sent for the operator's review",
-    "draft_auto_approved": "Draft approved automatically (dark-factory group)",
-    "no_reachable_contact": "No reachable person to write to",
-    "draft_approved": "Draft approved",
-    "draft_rejected": "Draft rejected",
-    "operator_disqualified": "Disqualified by the operator",
-    "operator_reopened": "Reopened by the operator",
-    "conflict_resolved": "Account conflict resolved",
-    "send_scheduled": "Email written to the outbox",
-    "sent": "Email accepted by the provider",
-    "delivered": "Email delivered",
-    "delivery_delayed": "Delivery delayed",
-    "soft_bounced": "Soft bounce (a temporary failure)",
-    "hard_bounced": "Hard bounce (the address does not exist)",
-    "reply_received": "Reply received",
-    "out_of_office": "Out-of-office reply",
-    "not_now_reply": "Reply: not now",
-    "not_a_fit_reply": "Reply: not a fit",
-    "contact_gone": "Reply: the person has left or the address is no longer read",
-    "meeting_cancelled": "Meeting cancelled",
-    "meeting_rescheduled": "Meeting moved to another time",
-    "meeting_held": "Meeting held",
-    "meeting_no_show": "The prospect did not come to the meeting",
-    "meeting_booked": "Meeting booked",
-    "deal_won": "Deal won",
-    "deal_lost": "Deal lost",
-    "unsubscribed": "Unsubscribed",
-    "complained": "Marked as spam",
-    "do_not_contact_requested": "Asked not to be contacted",
-    "erased": "Personal data erased",
-    "conflict_detected": "Account conflict detected",
-    "no_reply_timeout": "No reply in time",
-    "unresponsive_timeout": "Unresponsive after every touch",
-    "revisit_due": "Time to revisit",
-    "signal_reopened": "An awaited signal reopened it",
-}
-# Journal kinds other than transitions, in words.
-KIND_WORDS = {
-    "discovered": "Discovered",
-    "skill_result": "Skill result",
-    "fetch_refused": "Fetch refused",
-    "fetch_skipped": "Fetch skipped",
-    "contact_found": "Contact found",
-    "addressee_chosen": "Addressee chosen",
-    "draft_edited": "Draft edited by the operator",
-    "audit_reviewed": "Audit sample reviewed",
-    "conflict_noted": "Conflict noted",
-    "signal_observed": "Signal observed",
-    "signal_rejected": "Signal rejected",
-    "send_refused": "Send refused",
-    "source_failed": "Source failed",
-    "dead_letter": "Dead letter",
-    "erasure": "Erasure",
-    "transition_rejected": "Transition refused",
-}
-# Provider events that are not a person's message, in words.
-PROVIDER_WORDS = {
-    "meeting.booked": "The scheduler reports a booking",
-    "meeting.cancelled": "The scheduler reports a cancellation",
-    "meeting.rescheduled": "The scheduler reports a new time",
-    "meeting.held": "The scheduler reports the meeting's time has passed",
-    "meeting.no_show": "The host marked a no-show",
-    "meeting.no_show_cleared": "The host undid a no-show mark",
-    "email.sent": "The provider confirmed the send",
-    "email.delivered": "The receiving server accepted the email",
-    "email.delivery_delayed": "The provider reports a delivery delay",
-    "email.bounced": "The email bounced",
-    "email.complained": "The recipient marked the email as spam",
-    "email.opened": "The email was opened",
-    "email.clicked": "A link in the email was clicked",
-    "unsubscribe": "One-click unsubscribe",
-}
-
-
-def state_words(state: str | None) -> str:
-    """A state as words (``awaiting_review`` -> ``awaiting review``)."""
-    return (state or "?").replace("_", " ")
-
-
-def event_words(event: str | None) -> str:
-    return EVENT_WORDS.get(event or "", (event or "?").replace("_", " ").capitalize())
 
 
 @dataclass
@@ -595,87 +507,3 @@ def _erasure_reason(journal: list[JournalRecord]) -> str | None:
         if isinstance(tomb, dict) and tomb.get("reason"):
             return str(tomb["reason"])
     return None
-
-
-def as_text(s: Story, *, quoted: bool = False) -> str:
-    """The story for a terminal: one block per item, texts indented (a reply's quoted history
-    folded to one line unless ``quoted``)."""
-    lines = [
-        f"{s.company_name} ({s.company_domain}) {s.prospect_id}",
-        f"state {s.state} since {_stamp(s.state_since)} · hypothesis {s.hypothesis}",
-    ]
-    if s.erased_at:
-        lines.append(f"personal data erased {_stamp(s.erased_at)}")
-    for item in s.items:
-        lines.append("")
-        when = _stamp(item.at)
-        if item.processed_later and item.processed_at:
-            when += f" (processed {_stamp(item.processed_at)})"
-        lines.append(f"{when}  {item.title}" + (f"  [{item.actor}]" if item.actor else ""))
-        lines += ["    " + line for line in _text_lines(item, quoted)]
-    return "\n".join(lines)
-
-
-def who_decided(classification: dict[str, Any]) -> str:
-    """ "skill classify-reply@1.0.0" or "rule unsubscribe-phrase": the kind, then its name."""
-    name = str(classification.get("decided_by") or "")
-    for prefix in ("skill:", "rule:"):
-        name = name.removeprefix(prefix)
-    return f"{classification.get('by')} {name}"
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _text_lines(item: Item, quoted: bool) -> list[str]:
-    d = item.detail
-    out: list[str] = []
-    if item.kind == "email_sent":
-        if d.get("subject"):
-            out.append(f"Subject: {d['subject']}")
-        out += [f"{k}: {v}" for k, v in d.get("headers", {}).items()]
-        out.append(f"idempotency key (sha256): {d['idempotency_key_hash']}")
-        if d.get("text"):
-            out += ["", *str(d["text"]).splitlines()]
-    elif item.kind == "email_received":
-        if d.get("subject"):
-            out.append(f"Subject: {d['subject']}")
-        cls = d.get("classification")
-        if cls:
-            conf = f", confidence {cls['confidence']:.2f}" if isinstance(cls.get("confidence"), float) else ""
-            out.append(f"classified {cls['category']} by {who_decided(cls)}{conf}")
-        if d.get("text"):
-            out += ["", *str(d["text"]).splitlines()]
-        if d.get("quoted") and quoted:
-            out += ["", *str(d["quoted"]).splitlines()]
-        elif d.get("quoted"):
-            out.append(
-                f"[quoted history: {len(str(d['quoted']).splitlines())} lines folded; --quoted shows it]"
-            )
-    elif item.kind == "draft":
-        if d.get("subject"):
-            out += [f"Subject: {d['subject']}", "", *str(d.get("body", "")).splitlines()]
-        if d.get("diff"):
-            out += ["", "changed by the edit:", *d["diff"]]
-    elif item.kind == "context_pack":
-        if d.get("connection_note"):
-            out.append(f"connection note: {d['connection_note']}")
-        out += [f"- {point}" for point in d.get("talking_points", [])]
-    elif item.kind == "journal":
-        if d.get("category"):
-            out.append(f"category {d['category']}")
-        if isinstance(d.get("confidence"), float):
-            out.append(f"confidence {d['confidence']:.2f}")
-        why = d.get("why") or d.get("rationale")
-        if why:
-            out.append(str(why))
-    elif item.kind == "provider_event" and d.get("note"):
-        out.append(str(d["note"]))
-    elif item.kind == "tombstone" and d.get("reason"):
-        out.append(f"reason: {d['reason']}")
-    return out
-
-
-def dumps(s: Story) -> str:
-    return json.dumps(s.as_json(), indent=2, ensure_ascii=False)
