@@ -90,3 +90,13 @@ def test_the_offline_skill_judges_short_and_poisoned_replies(
 def test_a_referral_keeps_the_address_written(services: Services) -> None:
     got = _classify(services, "Not the right person. Please reach out to jane.doe@example.com.")
     assert got.category == "referral" and got.referral_to == "jane.doe@example.com"
+
+
+@pytest.mark.parametrize("body", ["Ok", "👍", "k."])
+def test_a_reply_of_a_word_or_an_emoji_is_classified_not_dead_lettered(services: Services, body: str) -> None:
+    """The whole reply is its evidence: a reply too short to quote a sentence from must not become a
+    dead letter (and an escalation) for the operator."""
+    got = _classify(services, body)
+    assert got.category == "other" and got.decided_by == "skill:classify-reply@1.0.0"
+    assert got.signal == body
+    assert services.store.escalations.open() == []

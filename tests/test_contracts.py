@@ -105,6 +105,25 @@ def test_evidence_must_quote_a_fetched_source_verbatim() -> None:
     assert "was not fetched" in problems[1]
 
 
+def test_a_quote_shorter_than_three_characters_grounds_only_a_source_that_says_nothing_else() -> None:
+    reply = SourceDoc(
+        source_id="reply",
+        url="mailto:reply",
+        kind="reply",
+        title="Reply",
+        text="  Ok\n",
+        published_on=None,
+        retrieved_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        content_hash=content_hash("Ok"),
+    )
+    assert evidence_problems([EvidenceRef(source_id="reply", quote="Ok")], [reply]) == []
+    # "on" occurs in the news text, but two letters out of a sentence ground nothing
+    short = evidence_problems([EvidenceRef(source_id="acme/news", quote="on")], [SOURCE])
+    assert short and "shorter than 3 characters" in short[0]
+    with pytest.raises(ValidationError):
+        EvidenceRef(source_id="reply", quote="")
+
+
 def test_the_schema_handed_to_providers_names_the_contract_fields() -> None:
     schema = output_json_schema(ProfileFinding)
     text = json.dumps(schema)

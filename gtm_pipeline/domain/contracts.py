@@ -35,7 +35,9 @@ class EvidenceRef(StrictModel):
     """Evidence as a provider states it: which fetched source, and the exact words."""
 
     source_id: str = Field(min_length=1, max_length=200)
-    quote: str = Field(min_length=3, max_length=1200)
+    # A quote under MIN_QUOTE characters must be its whole source ("Ok", "👍" as a whole reply):
+    # checked against the source by ``domain.sources.evidence_problems``.
+    quote: str = Field(min_length=1, max_length=1200)
 
 
 class Evidence(EvidenceRef):

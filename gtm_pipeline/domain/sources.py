@@ -34,6 +34,9 @@ class SourceDoc:
     content_hash: str
 
 
+MIN_QUOTE = 3  # characters; a shorter quote must be its whole source
+
+
 def normalize_for_match(text: str) -> str:
     """Fold whitespace, typographic quotes and Unicode forms so layout does not matter."""
     return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)).strip()
@@ -47,6 +50,12 @@ def evidence_problems(evidence: list[EvidenceRef], sources: list[SourceDoc]) -> 
         text = by_id.get(ref.source_id)
         if text is None:
             problems.append(f"evidence[{index}]: source {ref.source_id!r} was not fetched for this prospect")
-        elif normalize_for_match(ref.quote) not in text:
+        elif (quote := normalize_for_match(ref.quote)) not in text:
             problems.append(f"evidence[{index}]: quote does not occur in source {ref.source_id!r}")
+        elif len(quote) < MIN_QUOTE and quote != text:
+            # A character or two occurs in almost any text: it grounds nothing unless it is all
+            # the source says (a reply of "Ok").
+            problems.append(
+                f"evidence[{index}]: quote shorter than {MIN_QUOTE} characters and not the whole source"
+            )
     return problems
