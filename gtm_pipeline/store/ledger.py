@@ -134,7 +134,9 @@ _ADD_EVENT = {
 EventPosition = tuple[int, int]
 # The oldest transaction still running (Postgres): every transaction below it has ended, so the
 # rows it stored are all visible now or never will be.
-_OLDEST_RUNNING: sa.ColumnElement[int] = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger)
+_OLDEST_RUNNING: sa.ColumnElement[int] = sa.literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
+)
 _EVENT_ID = sa.select(t.inbox.c.id).where(t.inbox.c.event_key == sa.bindparam("event_key"))
 # The same statements as SQL for SQLite's own driver (see :func:`_driver`).
 _OUTBOX_COLUMNS = tuple(column.name for column in t.outbox.columns)
