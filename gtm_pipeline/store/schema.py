@@ -304,3 +304,21 @@ rate_buckets = sa.Table(
     sa.Column("name", sa.String(80), primary_key=True),
     sa.Column("tat", sa.Float, nullable=False),
 )
+
+# The console board's indexes (migration 0018): each filter of the board (state, hypothesis, both or
+# none; age is a range on state_since) finds its page in index order and picks the page's ids from
+# the index alone however deep the page; counts by state under a hypothesis read an index alone;
+# the week's fetch refusals and discovery rejections are a range of a few journal kinds.
+sa.Index("ix_prospects_state_since", prospects.c.state, prospects.c.state_since, prospects.c.id)
+sa.Index("ix_prospects_since", prospects.c.state_since, prospects.c.id)
+sa.Index(
+    "ix_prospects_hypothesis_since", prospects.c.hypothesis_slug, prospects.c.state_since, prospects.c.id
+)
+sa.Index(
+    "ix_prospects_hypothesis_state",
+    prospects.c.hypothesis_slug,
+    prospects.c.state,
+    prospects.c.state_since,
+    prospects.c.id,
+)
+sa.Index("ix_journal_kind_created", journal.c.kind, journal.c.created_at)
