@@ -508,3 +508,10 @@ def test_a_row_left_sending_by_a_dead_pass_is_closed_once_acknowledged(
     (closed,) = deliveries.of(number)
     assert closed.status == CLOSED and "without saying whether it posted" in (closed.last_error or "")
     assert dispatch(store, _channels(slack, None, settings), settings).outcomes == []
+
+
+def test_every_escalation_kind_is_put_in_words_for_the_operator() -> None:
+    from gtm_pipeline.alerts.message import KIND_WORDS
+    from gtm_pipeline.store.escalations import KINDS
+
+    assert set(KIND_WORDS) == set(KINDS)

@@ -383,7 +383,13 @@ def test_an_erasure_during_a_push_still_reaches_what_it_created(store: Store, tw
 
     erase(store, "asha@ledgerly.example", reason="request", now=TEST_START, response_days=30, pages=None)
     settled = pushes.mark_pushed(
-        row.id, "pass-a", company_id=company.id, company_created=True, contact_id=contact.id, note_id="n0"
+        row.id,
+        "pass-a",
+        company_id=company.id,
+        company_created=True,
+        contact_id=contact.id,
+        contact_created=True,
+        note_id="n0",
     )
 
     assert not settled

@@ -30,6 +30,8 @@ KIND_WORDS = {
     "research_blocked": "research on a company is blocked",
     "rights_overdue": "a rights request is overdue",
     "alert_failed": "an alert channel is failing",
+    "crm_failed": "the CRM refused a push, a deal poll or an erasure",
+    "crm_erasure_handoff": "an erasure request must be finished in the CRM by hand",
 }
 _ADDRESS = re.compile(r"[^\s<>()\[\]{}\"',;:]+@[^\s<>()\[\]{}\"',;:]+\.[A-Za-z]{2,}")
 REMOVED = "[address removed]"

@@ -7,8 +7,10 @@ REST + SOQL is its own piece of work; files cover "import into any CRM" honestly
 
 The files live under the workspace's home (readable by the owner only, like the store); ids are
 stable hashes of the domain and address, so a repeated push rewrites the same row, and an erasure
-deletes the contact's row and its note's. No deal comes back from a file: :meth:`deal_stages` is
-empty, and the pass says nothing was read.
+deletes the contact's row and its note's. Each row keeps the key of the push that first wrote it
+(``push_key``, opaque), as HubSpot's objects keep ``gtm_push_id``: a retry that finds the row
+knows it is its own, and :meth:`CsvSink.find_tagged` answers an erasure's search. No deal comes
+back from a file: :meth:`deal_stages` is empty, and the pass says nothing was read.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from pathlib import Path
 from gtm_pipeline.crm.sink import CrmError, DealStage, Upserted
 
 FILES = {
-    "companies": ("id", "domain", "name"),
-    "contacts": ("id", "email", "name", "role", "company_id"),
-    "notes": ("id", "company_id", "contact_id", "body"),
+    "companies": ("id", "domain", "name", "push_key"),
+    "contacts": ("id", "email", "name", "role", "company_id", "push_key"),
+    "notes": ("id", "company_id", "contact_id", "body", "push_key"),
 }
 
 
@@ -76,23 +78,32 @@ class CsvSink:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _upsert(self, kind: str, row: dict[str, str]) -> Upserted:
+    def _upsert(self, kind: str, row: dict[str, str], key: str | None) -> Upserted:
+        """Write ``row``; a row already there keeps the key of the push that first wrote it, and
+        counts as created by this push only when that key is this push's."""
         with self._locked():
             rows = self.rows(kind)
-            created = all(r["id"] != row["id"] for r in rows)
-            self._write(kind, [r for r in rows if r["id"] != row["id"]] + [row])
-        return Upserted(row["id"], created=created)
+            before = next((r for r in rows if r["id"] == row["id"]), None)
+            first_key = (before.get("push_key") or "") if before is not None else (key or "")
+            self._write(kind, [r for r in rows if r["id"] != row["id"]] + [{**row, "push_key": first_key}])
+        return Upserted(row["id"], created=before is None or (bool(key) and first_key == key))
 
-    def upsert_company(self, *, domain: str, name: str) -> Upserted:
-        return self._upsert("companies", {"id": _id("companies", domain), "domain": domain, "name": name})
+    def upsert_company(self, *, domain: str, name: str, key: str | None = None) -> Upserted:
+        row = {"id": _id("companies", domain), "domain": domain, "name": name}
+        return self._upsert("companies", row, key)
 
-    def upsert_contact(self, *, email: str, name: str | None, role: str | None, company_id: str) -> Upserted:
+    def upsert_contact(
+        self, *, email: str, name: str | None, role: str | None, company_id: str, key: str | None = None
+    ) -> Upserted:
         row = {"id": _id("contacts", email), "email": email, "name": name or "", "role": role or ""}
-        return self._upsert("contacts", {**row, "company_id": company_id})
+        return self._upsert("contacts", {**row, "company_id": company_id}, key)
 
-    def add_note(self, body: str, *, company_id: str, contact_id: str) -> str:
+    def add_note(self, body: str, *, company_id: str, contact_id: str, key: str | None = None) -> str:
         row = {"id": _id("notes", f"{contact_id}:{body}"), "company_id": company_id, "contact_id": contact_id}
-        return self._upsert("notes", {**row, "body": body}).id
+        return self._upsert("notes", {**row, "body": body}, key).id
+
+    def find_tagged(self, kind: str, key: str) -> list[str]:
+        return [r["id"] for r in self.rows(kind) if r.get("push_key") == key]
 
     def _delete(self, kind: str, object_id: str) -> bool:
         with self._locked():

@@ -9,9 +9,14 @@
 * :func:`poll_deals`: every deal's stage is read; a stage mapped to won or lost on a company the
   pipeline pushed becomes ``deal_won`` / ``deal_lost`` through the transition table (journaled; a
   transition the table refuses is journaled as refused), once per deal and stage.
-* :func:`erase_pass`: rows an erasure marked ``erase_due`` have their note and contact deleted, and
-  the company when the pipeline created it and no other live push uses it; the outcome (ids and
-  counts, no personal data) is kept on the row and journaled as the evidence; a failure is escalated.
+* :func:`erase_pass`: rows an erasure marked ``erase_due`` are claimed (one pass carries each out;
+  a dead pass's claim expires), then what the pipeline created is deleted: the note, the contact
+  when the pipeline created it, the company when it created it and no other live push uses it, and
+  whatever carries the push's key without its id on the row (a create whose answer was lost). A
+  contact the team's CRM held before the push is never deleted (that would destroy the team's own
+  record): only what the push added to it goes (the note, with its associations), and the operator
+  is told, by an escalation, to carry out that part of the request in the CRM. The outcome (ids and
+  words, no personal data) is kept on the row and journaled as the evidence; a failure is escalated.
 """
 
 from __future__ import annotations
@@ -24,14 +29,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from gtm_pipeline.config.crm import CrmSettings
-from gtm_pipeline.crm.sink import CrmError, CrmSink
+from gtm_pipeline.crm.sink import CrmError, CrmSink, push_key
 from gtm_pipeline.crm.summary import conversation_summary
 from gtm_pipeline.domain.ids import email_hash, legacy_email_hashes
 from gtm_pipeline.domain.states import Event
 from gtm_pipeline.store import Store
 from gtm_pipeline.store import schema as t
 from gtm_pipeline.store.crm_pushes import (
-    ERASE_DUE,
     ERASE_FAILED,
     GAVE_UP,
     PENDING,
@@ -43,6 +47,10 @@ from gtm_pipeline.store.crm_pushes import (
 
 CRM_ACTOR = "system:crm"
 ESCALATION_KIND = "crm_failed"
+# The operator must finish an erasure in the CRM (a contact the team held before the push).
+HANDOFF_KIND = "crm_erasure_handoff"
+KINDS = ("note", "contact", "company")
+_PLURAL = {"note": "notes", "contact": "contacts", "company": "companies"}
 # States a prospect can be in once a conversation turned positive or a meeting was booked.
 _AFTER_REPLY = ("replied", "meeting_booked", "meeting_held", "no_show", "won", "lost")
 log = logging.getLogger(__name__)
@@ -149,23 +157,31 @@ def push_pass(store: Store, sink: CrmSink, settings: CrmSettings, *, console_url
             pushes.mark_withheld(push.id, claimer, reason="erased (or no contact left): nothing is pushed")
             report.outcomes[WITHHELD] += 1
             continue
+        key = push_key(push.prospect_id, push.id)
         made: dict[str, str | bool | None] = {}
         try:
-            company = sink.upsert_company(domain=prospect.company_domain, name=prospect.company_name)
+            company = sink.upsert_company(domain=prospect.company_domain, name=prospect.company_name, key=key)
             made.update(company_id=company.id, company_created=company.created or push.company_created)
             contact = sink.upsert_contact(
                 email=prospect.contact_email,
                 name=prospect.contact_name,
                 role=prospect.contact_role,
                 company_id=company.id,
+                key=key,
             )
-            made["contact_id"] = contact.id
-            note = push.note_id or sink.add_note(
+            made.update(contact_id=contact.id, contact_created=contact.created or push.contact_created)
+            # A note create whose answer was lost left a note tagged with the key: reuse it.
+            lost = sink.find_tagged("notes", key) if push.maybe_created and not push.note_id else []
+            note = push.note_id or (lost[0] if lost else None)
+            note = note or sink.add_note(
                 conversation_summary(prospect, store.journal.entries(prospect.id), console_url=console_url),
                 company_id=company.id,
                 contact_id=contact.id,
+                key=key,
             )
         except CrmError as exc:
+            if exc.maybe_written or push.maybe_created:  # sticky: the object may still be out there
+                made["maybe_created"] = True
             report.outcomes[_fail(store, push, exc, settings, claimer, made)] += 1
             continue
         settled = pushes.mark_pushed(
@@ -174,6 +190,7 @@ def push_pass(store: Store, sink: CrmSink, settings: CrmSettings, *, console_url
             company_id=company.id,
             company_created=bool(made["company_created"]),
             contact_id=contact.id,
+            contact_created=bool(made["contact_created"]),
             note_id=note,
         )
         if not settled:  # erased while in flight: what was created is due for deletion, not journaled
@@ -250,52 +267,124 @@ def _journaled(store: Store, prospect_id: str, deal_id: str, stage: str) -> bool
 
 
 def erase_pass(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport:
-    """Delete from the CRM what was pushed for erased people; keep the outcome as the evidence."""
+    """Delete from the CRM what the pipeline created for erased people, hand over to the operator
+    what it did not create, and keep the outcome as the evidence (see the module's docstring)."""
     report, pushes = PassReport(), CrmPushes(store)
-    for push in pushes.with_status(sink.name, (ERASE_DUE, ERASE_FAILED), limit=settings.max_per_pass):
-        deleted: dict[str, str] = {}
+    claimer = f"crm-erase:{uuid.uuid4().hex[:12]}"
+    for due in pushes.erasable(sink.name, limit=settings.max_per_pass):
+        push = pushes.claim_erasure(due.id, claimer)
+        if push is None:
+            report.outcomes["claimed_elsewhere"] += 1
+            continue
         try:
-            if push.note_id:
-                deleted["note"] = "deleted" if sink.delete_note(push.note_id) else "already gone"
-            if push.contact_id:
-                deleted["contact"] = "deleted" if sink.delete_contact(push.contact_id) else "already gone"
-            if push.company_id:
-                if not push.company_created:
-                    deleted["company"] = "kept (it was in the CRM before the pipeline)"
-                elif pushes.others_sharing_company(sink.name, push.company_id, push.id):
-                    deleted["company"] = "kept (another prospect's push uses it)"
-                else:
-                    deleted["company"] = "deleted" if sink.delete_company(push.company_id) else "already gone"
+            done = _erase_one(pushes, sink, push)
         except CrmError as exc:
-            pushes.mark_erase_failed(push.id, error=str(exc))
-            store.escalations.raise_(
-                ESCALATION_KIND,
-                f"crm:{push.system}:erase:{push.id}",
-                subject=push.prospect_id,
-                detail=f"an erasure could not delete what {push.system} holds (tried again each pass): {exc}",
-            )
+            if pushes.mark_erase_failed(push.id, claimer, error=str(exc)):
+                store.escalations.raise_(
+                    ESCALATION_KIND,
+                    f"crm:{push.system}:erase:{push.id}",
+                    subject=push.prospect_id,
+                    detail=(
+                        f"an erasure could not delete what {push.system} holds (tried again each pass): {exc}"
+                    ),
+                )
             report.outcomes[ERASE_FAILED] += 1
             continue
-        outcome = "; ".join(f"{kind} {push_id_of(push, kind)} {what}" for kind, what in deleted.items())
-        pushes.mark_erased(push.id, outcome=outcome)
-        store.journal.append(
-            subject=push.prospect_id,
-            kind="crm_erased",
-            actor=CRM_ACTOR,
-            payload={"system": sink.name, "push_id": push.id, "deleted": deleted, "ids": _ids(push)},
-        )
+        if done.kept_contact:  # raised first (once per key): a crash before the row settles keeps it
+            _hand_over(store, push, done.kept_contact)
+            report.outcomes["left_for_operator"] += 1
+        outcome = "; ".join(f"{kind} {','.join(ids)} {done.words[kind]}" for kind, ids in done.ids.items())
+        if not pushes.mark_erased(push.id, claimer, outcome=outcome):
+            # A push that finished late put new ids on the row (due again), or our claim expired
+            # and another pass took it: that pass records the outcome, once.
+            report.outcomes["erase_requeued"] += 1
+            continue
+        payload: dict[str, object] = {
+            "system": sink.name,
+            "push_id": push.id,
+            "deleted": done.words,
+            "ids": {kind: ",".join(ids) for kind, ids in done.ids.items()},
+        }
+        if done.kept_contact:
+            payload["left_for_operator"] = {"contact": done.kept_contact}
+        store.journal.append(subject=push.prospect_id, kind="crm_erased", actor=CRM_ACTOR, payload=payload)
         report.outcomes["erased"] += 1
         report.prospects.append(push.prospect_id)
     return report
 
 
-def push_id_of(push: CrmPush, kind: str) -> str:
-    return str(_ids(push).get(kind, ""))
+@dataclass
+class _Erased:
+    """What one erasure did, by kind: the CRM ids it reached and, in words, what became of them."""
+
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    words: dict[str, str] = field(default_factory=dict)
+    kept_contact: str | None = None  # the team's own contact, left for the operator
+
+    def add(self, kind: str, object_id: str, what: str) -> None:
+        self.ids.setdefault(kind, []).append(object_id)
+        self.words[kind] = f"{self.words[kind]}; {what}" if kind in self.words else what
 
 
-def _ids(push: CrmPush) -> dict[str, str]:
-    ids = {"note": push.note_id, "contact": push.contact_id, "company": push.company_id}
-    return {k: v for k, v in ids.items() if v}
+def _erase_one(pushes: CrmPushes, sink: CrmSink, push: CrmPush) -> _Erased:
+    """Delete what this push created. The ids on the row first; then, for a kind whose id the row
+    lacks (or every kind, when a create's answer was lost), what carries the push's key."""
+    done, key = _Erased(), push_key(push.prospect_id, push.id)
+    known = {"note": push.note_id, "contact": push.contact_id, "company": push.company_id}
+    tagged = {
+        kind: [i for i in sink.find_tagged(_PLURAL[kind], key) if i != known[kind]]
+        for kind in KINDS
+        if push.maybe_created or not known[kind]
+    }
+    lost = " (found by the push's key: its id was never recorded)"
+    if push.note_id:
+        done.add("note", push.note_id, "deleted" if sink.delete_note(push.note_id) else "already gone")
+    for note in tagged.get("note", []):
+        done.add("note", note, ("deleted" if sink.delete_note(note) else "already gone") + lost)
+    if push.contact_id:
+        if push.contact_created:
+            done.add(
+                "contact",
+                push.contact_id,
+                "deleted" if sink.delete_contact(push.contact_id) else "already gone",
+            )
+        else:
+            done.add(
+                "contact",
+                push.contact_id,
+                "kept (it was in the CRM before the pipeline): left for the operator",
+            )
+            done.kept_contact = push.contact_id
+    for contact in tagged.get("contact", []):
+        done.add("contact", contact, ("deleted" if sink.delete_contact(contact) else "already gone") + lost)
+    companies = [(push.company_id, push.company_created, "")] if push.company_id else []
+    companies += [(company, True, lost) for company in tagged.get("company", [])]
+    for company, created, why in companies:
+        if not created:
+            done.add("company", company, "kept (it was in the CRM before the pipeline)")
+        elif pushes.others_sharing_company(sink.name, company, push.id):
+            done.add("company", company, "kept (another prospect's push uses it)")
+        else:
+            done.add(
+                "company", company, ("deleted" if sink.delete_company(company) else "already gone") + why
+            )
+    return done
+
+
+def _hand_over(store: Store, push: CrmPush, contact_id: str) -> None:
+    """Tell the operator the rest of the erasure is theirs: the contact predates the pipeline, so it is
+    the team's own record, which the pipeline must not destroy; whether it goes is the team's call."""
+    store.escalations.raise_(
+        HANDOFF_KIND,
+        f"crm:{push.system}:erase-handoff:{push.id}",
+        subject=push.prospect_id,
+        detail=(
+            f"erasure: {push.system} contact {contact_id} was in the CRM before the pipeline pushed, so only"
+            f" what the pipeline added (its note) was deleted; the contact itself was left. Carry out this"
+            f" part of the erasure request in {push.system} (delete the contact, or record why it is kept),"
+            f" then acknowledge."
+        ),
+    )
 
 
 def run_all(store: Store, sink: CrmSink, settings: CrmSettings, *, console_url: str) -> dict[str, int]:

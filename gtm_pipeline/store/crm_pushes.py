@@ -4,15 +4,24 @@ The row is what makes a push idempotent (a prospect pushed once per CRM, whateve
 passes or triggers), what maps a deal read back to its prospect (by the CRM's company id), and what
 an erasure follows to reach the CRM (the ids of the objects created there). Its status:
 
-    pending -> pushing (claimed by one pass) -> pushed -> erase_due -> erased | erase_failed
+    pending -> pushing (claimed by one pass) -> pushed -> erase_due -> erasing (claimed) -> erased
                                              -> failed (tried again next pass) -> ... -> gave_up (escalated)
             -> withheld (the person is suppressed or erased: nothing is ever pushed)
     pending | failed | gave_up -> withheld   (erased before anything reached the CRM)
+    erasing -> erase_failed (escalated, tried again next pass) -> erasing -> ...
 
 A pass pushes a row only after one conditional UPDATE moved it to ``pushing`` under its own name
 (the alert deliveries' claim), so two passes at once (the schedule beside a rehearsal) push it once;
 a claim older than :data:`CLAIM_LEASE` belongs to a pass that died and is taken over. An erasure
 that lands while a push is in flight wins: the push's ids are kept and the row stays due for deletion.
+An erasure is claimed the same way (``erase_due`` -> ``erasing`` under one pass's name, taken over
+once its lease is over), so two runs of the CRM job carry it out, journal it and escalate it once.
+
+What the row says the CRM holds: the ids, whether the pipeline created the company and the contact
+(``company_created``, ``contact_created``: a matched one was the team's before, and an erasure never
+deletes it), and ``maybe_created``: a create was sent and its answer lost, so the CRM may hold an
+object whose id the row lacks; it carries the push's key (:func:`gtm_pipeline.crm.sink.push_key`)
+and the erasure finds it by that.
 
 It holds the CRM's opaque object ids, the email *hash*, counts and status words, never an address,
 a name or a reply: no personal data, so an erasure keeps it as the audit of the deletion.
@@ -45,6 +54,10 @@ crm_pushes = sa.Table(
     sa.Column("company_id", sa.String(64)),
     sa.Column("company_created", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("contact_id", sa.String(64)),
+    # False: the contact was matched by address, the team's CRM held it before (never deleted by us).
+    sa.Column("contact_created", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A create was sent and its answer lost: the CRM may hold an object tagged with this push's key.
+    sa.Column("maybe_created", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("note_id", sa.String(64)),
     sa.Column("deal_id", sa.String(64)),
     sa.Column("deal_stage", sa.String(64)),
@@ -60,9 +73,10 @@ crm_pushes = sa.Table(
 )
 PENDING, PUSHING, PUSHED, FAILED = "pending", "pushing", "pushed", "failed"
 GAVE_UP, WITHHELD = "gave_up", "withheld"
-ERASE_DUE, ERASED, ERASE_FAILED = "erase_due", "erased", "erase_failed"
+ERASE_DUE, ERASING, ERASED, ERASE_FAILED = "erase_due", "erasing", "erased", "erase_failed"
 TO_PUSH = (PENDING, FAILED)
 TO_ERASE = (ERASE_DUE, ERASE_FAILED)
+ERASURE_BOUND = (ERASE_DUE, ERASING, ERASE_FAILED, ERASED)  # an erasure reached the row
 # Longer than one push can take (three requests or so, each under its timeout and 429 waits).
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
@@ -80,6 +94,8 @@ class CrmPush:
     company_id: str | None
     company_created: bool
     contact_id: str | None
+    contact_created: bool
+    maybe_created: bool
     note_id: str | None
     deal_id: str | None
     deal_stage: str | None
@@ -168,7 +184,7 @@ class CrmPushes:
         with self.store.writing() as c:
             c.execute(
                 p.update()
-                .where(p.c.id == push_id, p.c.status.in_((WITHHELD, ERASE_DUE, ERASE_FAILED, ERASED)))
+                .where(p.c.id == push_id, p.c.status.in_((WITHHELD, *ERASURE_BOUND)))
                 .values(
                     status=ERASE_DUE,
                     claimed_by=None,
@@ -188,12 +204,14 @@ class CrmPushes:
         company_created: bool,
         contact_id: str,
         note_id: str,
+        contact_created: bool,
     ) -> bool:
         """Settle a push; False (and the row kept due for deletion) when an erasure came first."""
         ids = {
             "company_id": company_id,
             "company_created": company_created,
             "contact_id": contact_id,
+            "contact_created": contact_created,
             "note_id": note_id,
         }
         settled = self._settle(
@@ -233,24 +251,86 @@ class CrmPushes:
     def mark_deal(self, push_id: int, *, deal_id: str, stage: str) -> None:
         self._update(push_id, deal_id=deal_id, deal_stage=stage)
 
-    def mark_erased(self, push_id: int, *, outcome: str) -> None:
-        self._update(push_id, status=ERASED, erased_at=self.store.now(), last_error=outcome[:300])
+    @staticmethod
+    def _erasable(now: dt.datetime, lease: dt.timedelta) -> sa.ColumnElement[bool]:
+        p = crm_pushes
+        return sa.or_(p.c.status.in_(TO_ERASE), sa.and_(p.c.status == ERASING, p.c.claimed_at < now - lease))
 
-    def mark_erase_failed(self, push_id: int, *, error: str) -> None:
-        self._update(push_id, status=ERASE_FAILED, attempts=crm_pushes.c.attempts + 1, last_error=error[:300])
+    def erasable(self, system: str, *, limit: int, lease: dt.timedelta = CLAIM_LEASE) -> list[CrmPush]:
+        """Rows an erase pass may carry out now (due, failed before, or a dead pass's claim), oldest
+        first: a list to claim from, not a claim."""
+        p = crm_pushes
+        query = (
+            sa.select(p)
+            .where(p.c.system == system, self._erasable(self.store.now(), lease))
+            .order_by(p.c.id)
+            .limit(limit)
+        )
+        with self.store.reading() as c:
+            return [record(CrmPush, r) for r in c.execute(query)]
+
+    def claim_erasure(
+        self, push_id: int, claimer: str, *, lease: dt.timedelta = CLAIM_LEASE
+    ) -> CrmPush | None:
+        """Take an erasure for this pass (one conditional UPDATE, as :meth:`claim`): of two passes
+        exactly one gets it; a claim older than ``lease`` belongs to a pass that died and is taken
+        over. None when another pass has it or it is done."""
+        p, now = crm_pushes, self.store.now()
+        with self.store.writing() as c:
+            moved = c.execute(
+                p.update()
+                .where(p.c.id == push_id, self._erasable(now, lease))
+                .values(status=ERASING, claimed_by=claimer, claimed_at=now, updated_at=now)
+            ).rowcount
+            if moved != 1:
+                return None
+            row = c.execute(sa.select(p).where(p.c.id == push_id)).one()
+        return record(CrmPush, row)
+
+    def _settle_erasure(self, push_id: int, claimer: str, **values: object) -> bool:
+        """Compare-and-set from this pass's erasure claim. False when the row left it meanwhile: a
+        push that finished late put new ids on it (``erase_due`` again), or a pass took it over."""
+        p = crm_pushes
+        with self.store.writing() as c:
+            return bool(
+                c.execute(
+                    p.update()
+                    .where(p.c.id == push_id, p.c.status == ERASING, p.c.claimed_by == claimer)
+                    .values(claimed_by=None, claimed_at=None, updated_at=self.store.now(), **values)
+                ).rowcount
+            )
+
+    def mark_erased(self, push_id: int, claimer: str, *, outcome: str) -> bool:
+        return self._settle_erasure(
+            push_id, claimer, status=ERASED, erased_at=self.store.now(), last_error=outcome[:300]
+        )
+
+    def mark_erase_failed(self, push_id: int, claimer: str, *, error: str) -> bool:
+        return self._settle_erasure(
+            push_id, claimer, status=ERASE_FAILED, attempts=crm_pushes.c.attempts + 1, last_error=error[:300]
+        )
 
     def mark_erase_due(self, prospect_ids: list[str], subject_hash: str | None) -> int:
         """An erasure reaches the CRM: every row of these prospects or of this person that created
         anything there becomes ``erase_due`` (the next CRM pass deletes it and records the outcome);
-        a row that created nothing yet becomes ``withheld``, so it never will. Returns the rows due."""
+        a row that surely created nothing (never sent a create, or got a clear refusal) becomes
+        ``withheld``, so it never will. Returns the rows due."""
         p = crm_pushes
         whose: list[sa.ColumnElement[bool]] = [p.c.prospect_id.in_(prospect_ids)] if prospect_ids else []
         if subject_hash:
             whose.append(p.c.subject_hash == subject_hash)
         if not whose:
             return 0
-        created = sa.or_(p.c.company_id.is_not(None), p.c.contact_id.is_not(None), p.c.note_id.is_not(None))
-        live = p.c.status.not_in((ERASED, ERASE_DUE, ERASE_FAILED))  # a ``pushing`` row too: see claim
+        # What may have reached the CRM: ids known, a create whose answer was lost, or a push in
+        # flight (or whose pass died mid-create): the erase pass looks for the rest by the push's key.
+        created = sa.or_(
+            p.c.company_id.is_not(None),
+            p.c.contact_id.is_not(None),
+            p.c.note_id.is_not(None),
+            p.c.maybe_created,
+            p.c.status == PUSHING,
+        )
+        live = p.c.status.not_in(ERASURE_BOUND)
         now = self.store.now()
         with self.store.writing() as c:
             due = c.execute(
@@ -321,13 +401,15 @@ class CrmPushes:
 
     def others_sharing_company(self, system: str, company_id: str, push_id: int) -> int:
         """Live rows besides ``push_id`` that use this CRM company (a company is deleted only when
-        no other prospect's push still uses it)."""
+        no other prospect's push still uses it; one an erasure reached no longer does)."""
         p = crm_pushes
         query = sa.select(sa.func.count()).where(
             p.c.system == system,
             p.c.company_id == company_id,
             p.c.id != push_id,
-            p.c.status.not_in((ERASED, WITHHELD)),
+            # A row an erasure reached does not keep the company: were two erasures of one company
+            # carried out at once, each would otherwise keep it for the other and it would stay.
+            p.c.status.not_in((WITHHELD, *ERASURE_BOUND)),
         )
         with self.store.reading() as c:
             return int(c.execute(query).scalar() or 0)

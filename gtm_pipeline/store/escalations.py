@@ -37,6 +37,7 @@ KINDS = (
     "research_blocked",  # nothing could be fetched for a company, for a reason that may pass
     "rights_overdue",  # a data principal's request is past its due date
     "crm_failed",  # a CRM push, deal poll or erasure delete failed (the store keeps the truth)
+    "crm_erasure_handoff",  # an erasure left a contact the team's CRM held before the pipeline
     "alert_failed",  # an alert channel did not take a message (the escalation is still in the console)
 )
 

@@ -8,7 +8,17 @@ Speaks what HubSpot documents and the official SDK sends, for ``companies``, ``c
 refused with 401; an unknown id is 404; errors carry HubSpot's JSON error body.
 
 Scripted faults (``twin.settings.script(...)``): ``rate_limit`` (429 with ``Retry-After``, as
-HubSpot's burst limit answers), ``server_error`` (500), ``unavailable`` (503).
+HubSpot's burst limit answers), ``server_error`` (500), ``unavailable`` (503), both before anything
+is written; ``accept_then_fail`` (the request is carried out, then a 500) and ``timeout`` (carried
+out, but the answer comes after ``timeout_sleep_s``, past the client's timeout): a create whose
+object exists though its caller never learnt the id.
+
+Properties are checked as HubSpot checks them: a create or a search filter naming a property the
+portal does not define is refused with 400 (``PROPERTY_DOESNT_EXIST``), and ``POST
+/crm/v3/properties/{type}`` defines one (409 when it exists). ``gtm_push_id``, the custom property
+the pipeline tags what it creates with (see :mod:`gtm_pipeline.crm.hubspot`), is defined on
+companies, contacts and notes from the start, as in a portal the pipeline has pushed to before;
+``HubSpotTwin(tag_defined=False)`` is a portal that has never seen it.
 
 Inspection for tests and the rehearsal: :meth:`HubSpotTwin.domains`, :meth:`emails`,
 :meth:`notes`, and :meth:`add_deal` / :meth:`set_stage` to act as the sales team does.
@@ -26,6 +36,14 @@ from gtm_pipeline.domain.clock import Clock, SystemClock
 from gtm_pipeline.twins.server import TwinRequest, TwinServer, TwinSettings
 
 TYPES = ("companies", "contacts", "notes", "deals")
+_OWN = ("hs_object_id", "createdate", "hs_lastmodifieddate")
+# The properties the twin's portal defines (HubSpot's own that the pipeline uses, and the custom tag).
+PROPERTIES: dict[str, frozenset[str]] = {
+    "companies": frozenset(("domain", "name", "gtm_push_id", *_OWN)),
+    "contacts": frozenset(("email", "firstname", "lastname", "jobtitle", "gtm_push_id", *_OWN)),
+    "notes": frozenset(("hs_note_body", "hs_timestamp", "gtm_push_id", *_OWN)),
+    "deals": frozenset(("dealname", "dealstage", "amount", "closedate", *_OWN)),
+}
 _JSON = {"content-type": "application/json;charset=utf-8"}
 _PREFIX = "/crm/v3/objects"
 Answer = tuple[int, dict[str, str], bytes]
@@ -46,12 +64,17 @@ class HubSpotTwin:
     token: str = "pat-twin-0000-0000"
     settings: TwinSettings = field(default_factory=TwinSettings)
     clock: Clock = field(default_factory=SystemClock)
+    tag_defined: bool = True  # False: the portal does not define ``gtm_push_id`` yet
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._next = 1000
         self.objects: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in TYPES}
         self.archived: dict[str, set[str]] = {kind: set() for kind in TYPES}
+        self.defined: dict[str, set[str]] = {
+            kind: {n for n in names if self.tag_defined or n != "gtm_push_id"}
+            for kind, names in PROPERTIES.items()
+        }
         routes = {}
         for kind in TYPES:
             base = f"{_PREFIX}/{kind}"
@@ -61,6 +84,7 @@ class HubSpotTwin:
             routes[("GET", f"{base}/*")] = self._route(kind, self._read)
             routes[("PATCH", f"{base}/*")] = self._route(kind, self._update)
             routes[("DELETE", f"{base}/*")] = self._route(kind, self._archive)
+            routes[("POST", f"/crm/v3/properties/{kind}")] = self._route(kind, self._define)
         self.server = TwinServer(routes, self.settings)
 
     @property
@@ -148,7 +172,7 @@ class HubSpotTwin:
                 )
             if request.fault == "server_error":
                 return _error(500, "internal error", "INTERNAL_ERROR")
-            if request.fault in ("unavailable", "overloaded", "timeout"):
+            if request.fault in ("unavailable", "overloaded"):
                 return _error(503, "service unavailable", "SERVICE_UNAVAILABLE")
             try:
                 body = json.loads(request.body) if request.body else {}
@@ -156,7 +180,12 @@ class HubSpotTwin:
                 return _error(400, "Invalid input JSON", "VALIDATION_ERROR")
             with self._lock:
                 answer: Answer = handler(kind, request, body)
-                return answer
+            # Carried out, the answer lost: the caller cannot tell whether anything was written.
+            if request.fault == "accept_then_fail":
+                return _error(500, "internal error", "INTERNAL_ERROR")
+            if request.fault == "timeout":
+                return _error(504, "gateway timeout", "GATEWAY_TIMEOUT")
+            return answer
 
         return serve
 
@@ -174,10 +203,39 @@ class HubSpotTwin:
             shown["associations"] = linked
         return shown
 
+    def _define(self, kind: str, request: TwinRequest, body: dict[str, Any]) -> Answer:
+        """Define a custom property (the properties API), as an integration does on first use."""
+        name = str(body.get("name") or "")
+        if not name or not body.get("type") or not body.get("fieldType") or not body.get("groupName"):
+            return _error(400, "name, label, type, fieldType and groupName are required", "VALIDATION_ERROR")
+        if name in self.defined[kind]:
+            return _error(409, f"A property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+        self.defined[kind].add(name)
+        return _answer(201, {**body, "createdAt": self._stamp(), "hidden": False})
+
+    def _undefined(self, kind: str, names: list[str]) -> Answer | None:
+        """HubSpot's refusal of a property the portal does not define, or None."""
+        unknown = sorted({n for n in names if n not in self.defined[kind]})
+        if not unknown:
+            return None
+        problems = [
+            {
+                "isValid": False,
+                "message": f'Property "{n}" does not exist',
+                "error": "PROPERTY_DOESNT_EXIST",
+                "name": n,
+            }
+            for n in unknown
+        ]
+        return _error(400, f"Property values were not valid: {json.dumps(problems)}", "VALIDATION_ERROR")
+
     def _create(self, kind: str, request: TwinRequest, body: dict[str, Any]) -> Answer:
         properties = body.get("properties")
         if not isinstance(properties, dict):
             return _error(400, "properties are required", "VALIDATION_ERROR")
+        refused = self._undefined(kind, list(properties))
+        if refused is not None:
+            return refused
         links: dict[str, list[str]] = {}
         for association in body.get("associations") or []:
             target = str(association.get("to", {}).get("id", ""))
@@ -195,6 +253,10 @@ class HubSpotTwin:
 
     def _search(self, kind: str, request: TwinRequest, body: dict[str, Any]) -> Answer:
         groups = body.get("filterGroups") or []
+        named = [str(f.get("propertyName")) for g in groups for f in g.get("filters") or []]
+        refused = self._undefined(kind, named)
+        if refused is not None:
+            return refused
         found = []
         for obj in self.objects[kind].values():
             for group in groups or [{"filters": []}]:
