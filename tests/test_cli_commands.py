@@ -135,7 +135,7 @@ def test_send_and_inbox_process_go_through_the_twin_once_sending_is_on(home: Pat
         (email,) = twin.emails.values()
     store = _store(home)
     (touch,) = store.ledger.touches(first.prospect_id)
-    store.ledger.add_event(
+    store.inbox.add_event(
         event_key="msg_delivered",
         event_type="email.delivered",
         payload={"type": "email.delivered", "data": {"email_id": email["id"]}},

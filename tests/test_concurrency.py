@@ -30,7 +30,8 @@ from gtm_pipeline.outreach.sender import run_sending, schedule, send_pending
 from gtm_pipeline.outreach.settings import SendingSettings, sending_settings
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import CLAIM_LEASE, SENDING, Touch
+from gtm_pipeline.store.claims import CLAIM_LEASE
+from gtm_pipeline.store.ledger import SENDING, Touch
 from gtm_pipeline.twins.resend_twin import ResendTwin
 from tests.conftest import sending_on
 from tests.helpers import run_all
@@ -307,7 +308,7 @@ def test_status_writes_are_compare_and_set(approved: list[str]) -> None:
     from gtm_pipeline.outreach.processing import InboxProcessor
 
     store, touch = _scheduled_touch(approved)
-    ledger = store.ledger
+    ledger, inbox = store.ledger, store.inbox
     assert ledger.claim_touch(touch.touch_id, "pass-a", at=MONDAY_10) is not None
     assert not ledger.set_status(touch.touch_id, "failed", "x", expected=(SENDING,), claimer="pass-b")
     assert not ledger.set_status(touch.touch_id, "failed", "x", expected=("pending", "uncertain"))
@@ -317,7 +318,7 @@ def test_status_writes_are_compare_and_set(approved: list[str]) -> None:
         assert not ledger.set_status(touch.touch_id, "failed", "late", expected=expected)
     ledger.mark_outcome(touch.touch_id, "delivered_at", MONDAY_10)
     for number, kind in enumerate(("email.delivered", "email.failed")):
-        ledger.add_event(
+        inbox.add_event(
             event_key=f"evt_{number}",
             event_type=kind,
             payload={"type": kind, "data": {"email_id": "em_1"}},
@@ -342,7 +343,7 @@ def test_an_event_left_claimed_by_a_dead_pass_is_taken_over_after_the_lease_and_
     event_id, pid = next(iter(events.items()))
     store = _store(MONDAY_10)
     # The dead pass: claimed the event, applied its transition (journaled), then was killed.
-    claimed = store.ledger.claim_event(event_id, "dead-pass", at=MONDAY_10)
+    claimed = store.inbox.claim_event(event_id, "dead-pass", at=MONDAY_10)
     assert claimed is not None and not claimed.resumed
     event = Event.DELIVERED if claimed.row.event_type == "email.delivered" else Event.UNSUBSCRIBED
     store.prospects.apply_event(
@@ -355,7 +356,7 @@ def test_an_event_left_claimed_by_a_dead_pass_is_taken_over_after_the_lease_and_
     assert taken_over.result.to == store.prospects.get(pid).state.value  # type: ignore[union-attr]
     about = [e for e in store.journal.entries(pid) if e.payload.get("inbox_event") == event_id]
     assert len(about) == 1  # the dead pass' transition, not a second one
-    assert store.ledger.pending_events() == []
+    assert store.inbox.pending_events() == []
     store.close()
 
 
@@ -371,7 +372,7 @@ def _sent_and_stored_events(twin: ResendTwin, approved: list[str]) -> dict[int, 
     for number, pid in enumerate(approved):
         (touch,) = store.ledger.touches(pid)
         kind = "email.delivered" if number % 2 else "unsubscribe.one_click"
-        event_id, new = store.ledger.add_event(
+        event_id, new = store.inbox.add_event(
             event_key=f"evt_{pid}",
             event_type=kind,
             payload={"type": kind, "data": {"email_id": touch.provider_email_id}},
@@ -397,7 +398,7 @@ def test_inbox_passes_at_once_journal_each_event_once(
     for event_id, pid in events.items():
         about = [e for e in store.journal.entries(pid) if e.payload.get("inbox_event") == event_id]
         assert [e.kind for e in about] == ["transition"], (event_id, pid)
-    assert {row["status"] for row in store.ledger.outcomes()} == {"processed"}
+    assert {row["status"] for row in store.inbox.outcomes()} == {"processed"}
     states = Counter(store.prospects.get(pid).state for pid in approved)  # type: ignore[union-attr]
     assert states == Counter(
         {State.DO_NOT_CONTACT: (len(approved) + 1) // 2, State.AWAITING_REPLY: len(approved) // 2}

@@ -234,7 +234,7 @@ def test_each_message_is_placed_when_it_was_written_and_says_when_it_was_process
     pid, *_ = run_all(services)
     store = services.store
     received = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
-    early, _ = store.ledger.add_event(
+    early, _ = store.inbox.add_event(
         event_key="svix:early",
         event_type="email.received",
         payload={"type": "email.received"},
@@ -244,13 +244,13 @@ def test_each_message_is_placed_when_it_was_written_and_says_when_it_was_process
         raw_message=_reply("Wed, 25 Nov 2026 09:30:00 +0000", "Could you send pricing?\n\n> our note"),
         at=received,
     )
-    store.ledger.finish_event(
+    store.inbox.finish_event(
         early,
         "processed",
         {"category": "question", "decided_by": "rule:test-question", "confidence": None},
         at=received + dt.timedelta(hours=3),
     )
-    store.ledger.add_event(
+    store.inbox.add_event(
         event_key="svix:future",
         event_type="email.received",
         payload={"type": "email.received"},

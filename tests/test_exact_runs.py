@@ -130,9 +130,9 @@ def test_replies_for_two_prospects_far_apart_run_only_their_partitions(gtm_home:
     services = Services.from_settings(settings)
     with dg.DagsterInstance.ephemeral() as instance:
         a, b = _two_at_the_ends(services, instance, 10_000)
-        ledger = services.store.ledger
+        inbox = services.store.inbox
         for n, pid in enumerate((a, b, a)):
-            ledger.add_event(
+            inbox.add_event(
                 event_key=f"msg_{n}",
                 event_type="email.delivered",
                 payload={"type": "email.delivered", "data": {"email_id": f"em_{n}"}},

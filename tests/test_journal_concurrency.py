@@ -143,7 +143,7 @@ def test_the_inbox_walk_never_passes_an_event_that_commits_after_a_later_one(ser
     Postgres: the second commits at once (workers store side by side), and the walk holds it back
     until the first, lower id's transaction ends; held too long, the operator is told."""
     store = services.store
-    ledger = store.ledger
+    ledger = store.inbox
     later_row: list[int] = []
 
     def event(c: Any, key: str) -> int:
@@ -192,7 +192,7 @@ def test_receivers_storing_side_by_side_never_lose_an_event_to_the_walk(services
     """Many writers store events at once while the sensor's walk runs beside them: every event is
     walked over exactly once, whatever order the commits land in."""
     store = services.store
-    ledger = store.ledger
+    ledger = store.inbox
     writers, per_writer = 6, 40
     done = threading.Event()
     seen: list[int] = []

@@ -61,7 +61,7 @@ class Kit:
         return prospect.state
 
     def inbox(self) -> list[dict[str, object]]:
-        return self.store.ledger.outcomes()
+        return self.store.inbox.outcomes()
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_no_secret_configured_refuses_every_booking(tmp_path: Path) -> None:
         send = BookingSender(base, "x", "y", clock=ManualClock(TEST_START))
         assert send.calcom("booked", booking).status_code == 503
         assert send.calendly("booked", booking).json()["error"].startswith("GTM_CALENDLY_WEBHOOK_SIGNING_KEY")
-    assert store.ledger.outcomes() == []
+    assert store.inbox.outcomes() == []
     store.close()
 
 
@@ -288,5 +288,5 @@ def test_gtm_serve_answers_both_schedulers_with_the_secrets_from_settings(
         assert send.calcom("booked", booking).status_code < 300
         assert send.calendly("booked", booking).status_code < 300
         assert send.calcom("booked", booking, fault="bad_signature").status_code == 401
-    stored = [o for o in app_services.store.ledger.outcomes() if str(o["event_type"]) == "meeting.booked"]
+    stored = [o for o in app_services.store.inbox.outcomes() if str(o["event_type"]) == "meeting.booked"]
     assert len(stored) == 2  # both unmatched here: stored and escalated, never dropped

@@ -33,7 +33,7 @@ def test_a_rehearsed_campaign_ends_with_meetings_a_cancellation_a_won_deal_and_t
     store = services.store
     booked_from_first_email = next(p for p, done in meetings.items() if done == "calcom:booked,cancelled")
     assert report.behaviours[booked_from_first_email] in ("silent", "ooo", "soft-bounce")
-    rows = [o for o in store.ledger.outcomes() if str(o["event_type"]).startswith("meeting.")]
+    rows = [o for o in store.inbox.outcomes() if str(o["event_type"]).startswith("meeting.")]
     assert len(rows) == 5  # two deliveries of each of five events, each stored once
     assert all(o["status"] == "processed" for o in rows)
     for pid, done in meetings.items():

@@ -218,7 +218,7 @@ def test_bad_webhooks_get_a_4xx_and_store_nothing(services: Services) -> None:
         assert _post(base, event, body=json.dumps({"type": "x", "data": "a" * 300_000})).status_code == 413
         unsigned = httpx.post(f"{base}/webhooks/resend", content=json.dumps(event), timeout=10)
         assert unsigned.status_code == 400
-    assert services.store.ledger.outcomes() == []
+    assert services.store.inbox.outcomes() == []
 
 
 def test_a_webhook_delivered_three_times_changes_state_once(approved: Services, twin: ResendTwin) -> None:
@@ -339,7 +339,7 @@ def test_a_rehearsed_campaign_ends_with_every_prospect_in_the_right_state(approv
     back = touch.sent_at.date() + dt.timedelta(days=10)  # what the twin's auto-reply says, that simulated day
     assert paused.payload["resume_on"] == back.isoformat()
     assert paused.created_at == touch.sent_at  # every record of a simulated day carries that day
-    replied = [o for o in store.ledger.outcomes() if o["event_type"] == "email.received"]
+    replied = [o for o in store.inbox.outcomes() if o["event_type"] == "email.received"]
     assert all(o["status"] == "processed" for o in replied)
 
 

@@ -213,13 +213,13 @@ def test_after_erasure_no_form_of_a_replier_a_referral_target_or_an_unmatched_se
     assert stranger.prospect_ids == [] and stranger.counts["inbox_from_person"] == 1
     (row,) = [
         e
-        for e in store.ledger.outcomes()
+        for e in store.inbox.outcomes()
         if e["event_type"] == "email.received" and e["status"] == "unmatched"
     ]
     assert row["outcome"]["note"] == "no touch matches this event"  # what was decided stays
     # the referrer's record stays, with only the target taken out of it
     referrer = prospect_id("quietwater-hospice.example")
-    (reply,) = [e for e in store.ledger.events(referrer) if e.raw_message]
+    (reply,) = [e for e in store.inbox.events(referrer) if e.raw_message]
     assert (
         "I am not the right person" in reply.raw_message
         and f"compliance lead, {ERASED}." in reply.raw_message

@@ -190,9 +190,9 @@ def test_erasure_reaches_the_send_ledger_and_the_inbox(services: Services, gtm_h
     )
     assert report.states[PID] == "replied"
     ledger = services.store.ledger
-    assert ledger.touches(PID) and any(e.raw_message for e in ledger.events(PID))
+    assert ledger.touches(PID) and any(e.raw_message for e in services.store.inbox.events(PID))
     erase(services.store, EMAIL, reason="dpdp-request", now=NOW, response_days=DAYS, pages=services.pages)
     assert scan(gtm_home, personal_forms(EMAIL, NAME)) == []
     assert all(not t.payload for t in ledger.touches(PID))
-    assert all(e.raw_message is None for e in ledger.events(PID))
+    assert all(e.raw_message is None for e in services.store.inbox.events(PID))
     assert replay_check(services.store, anchors={}).ok

@@ -44,7 +44,7 @@ def awaiting(services: Services) -> Services:
 def _reply(services: Services, body: str, key: str, headers: dict[str, str] | None = None) -> str:
     at = TEST_START + dt.timedelta(hours=2)
     raw = compose_raw("Re: idea", body, at, headers=headers, from_addr=SENDER).decode()
-    services.store.ledger.add_event(
+    services.store.inbox.add_event(
         event_key=key,
         event_type="email.received",
         payload={"data": {}},
@@ -75,7 +75,7 @@ def test_a_contact_gone_moves_to_unreachable_and_keeps_the_replacement_as_a_refe
     assert details["event"] == Event.CONTACT_GONE.value
     assert details["referral_to"] == "jane@carepoint.example"
     # The inbox row keeps the decision, never the address.
-    (row,) = [o for o in awaiting.store.ledger.outcomes() if o["event_type"] == "email.received"]
+    (row,) = [o for o in awaiting.store.inbox.outcomes() if o["event_type"] == "email.received"]
     assert "jane@" not in str(row)
 
 

@@ -18,7 +18,7 @@ def _event(store: Store, key: str, seen: list[sa.Connection]) -> Any:
         seen.append(c)
         if key == "svix:bad":
             raise sa.exc.OperationalError("INSERT", {}, Exception("injected: disk I/O error"))
-        return store.ledger.add_event_in(
+        return store.inbox.add_event_in(
             c,
             event_key=key,
             event_type="email.delivered",
@@ -50,7 +50,7 @@ def test_waiting_events_commit_in_one_transaction_and_each_gets_its_own_answer(g
     assert len(seen) == 11 and len(commits) == 2  # the first alone, then the other ten in one transaction
     assert [new for _, new in answers] == [True] * 10 + [False]
     assert answers[3][0] == answers[10][0]
-    assert len(store.ledger.outcomes()) == 10
+    assert len(store.inbox.outcomes()) == 10
     store.close()
 
 
@@ -62,8 +62,8 @@ def test_one_failing_event_in_a_batch_is_answered_alone_and_the_others_are_store
     failed = [key for key, answer in zip(keys, answers, strict=True) if isinstance(answer, BaseException)]
     assert failed == ["svix:bad"]
     assert isinstance(answers[2], sa.exc.OperationalError)
-    stored = {row["event_type"] for row in store.ledger.outcomes()}
-    assert len(store.ledger.outcomes()) == 4 and stored == {"email.delivered"}
+    stored = {row["event_type"] for row in store.inbox.outcomes()}
+    assert len(store.inbox.outcomes()) == 4 and stored == {"email.delivered"}
     with store.reading() as c:
         keys_stored = set(c.execute(sa.text("SELECT event_key FROM inbox")).scalars())
     assert keys_stored == {"svix:first", "svix:a", "svix:b", "svix:c"}

@@ -56,7 +56,7 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_cap(store: Store) ->
     with serving(receiver(store)) as base:
         answer = _raw_request(base, head, frames, wait=5)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert store.ledger.outcomes() == []
+    assert store.inbox.outcomes() == []
 
 
 def test_a_body_that_stops_arriving_is_refused_after_the_receive_timeout(store: Store) -> None:
@@ -96,7 +96,7 @@ def test_a_signed_event_with_a_wrong_type_is_a_422(store: Store, event: Any) -> 
         answer = _post(client, event)
     assert answer.status_code == 422, answer.text
     assert "@" not in answer.text  # where it is wrong, never what it holds
-    assert store.ledger.outcomes() == []
+    assert store.inbox.outcomes() == []
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_a_signed_body_outside_the_bounds_is_a_400(store: Store, body: str) -> N
     with TestClient(receiver(store), raise_server_exceptions=False) as client:
         answer = _post(client, body)
     assert answer.status_code == 400, answer.text
-    assert store.ledger.outcomes() == []
+    assert store.inbox.outcomes() == []
 
 
 def test_the_nesting_scan_is_linear_on_hostile_bodies(store: Store) -> None:
@@ -170,7 +170,7 @@ def test_a_shallow_event_with_unknown_fields_is_stored_as_it_came(store: Store) 
             client, {"type": "contact.created", "data": {"id": "c_1", "email": "x@y.example"}}, "m2"
         )
     assert answer.status_code == contact.status_code == 200
-    rows = store.ledger.events(TOUCH.prospect_id)
+    rows = store.inbox.events(TOUCH.prospect_id)
     assert [r.payload for r in rows] == [event]  # correlated by the list-form tag, stored verbatim
 
 
@@ -185,7 +185,7 @@ def test_headers_and_content_length_out_of_bounds_are_4xx(store: Store) -> None:
         )
     assert long_id.status_code == 400
     assert 400 <= odd_length.status_code < 500
-    assert store.ledger.outcomes() == []
+    assert store.inbox.outcomes() == []
 
 
 @pytest.mark.parametrize(

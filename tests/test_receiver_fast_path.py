@@ -34,7 +34,7 @@ DELIVERED = {
 
 
 def _add(store: Store, c: sa.Connection, key: str) -> tuple[int, bool]:
-    return store.ledger.add_event_in(
+    return store.inbox.add_event_in(
         c,
         event_key=key,
         event_type="email.delivered",
@@ -61,7 +61,7 @@ def test_the_driver_path_reads_and_writes_what_sqlalchemy_does(tmp_path: Path) -
         assert store.ledger.touch(TOUCH.touch_id, c) == TOUCH
         slow = _add(store, c, "svix:slow")
     assert any("INSERT INTO inbox" in statement for statement in seen)
-    rows = {row.event_key: row for row in store.ledger.events(TOUCH.prospect_id)}
+    rows = {row.event_key: row for row in store.inbox.events(TOUCH.prospect_id)}
     assert fast[1] and slow[1] and rows["svix:fast"].id == fast[0]
     first, second = rows["svix:fast"], rows["svix:slow"]
     assert (first.payload, first.received_at, first.status) == (second.payload, second.received_at, "new")
@@ -87,7 +87,7 @@ def test_the_loop_never_waits_for_a_lock_another_process_holds(gtm_home: Path) -
 
     turned, (_, new) = asyncio.run(write_while_locked())
     assert turned < 0.3 + 1.0 and new
-    assert [row.event_key for row in store.ledger.events(TOUCH.prospect_id)] == ["svix:waited"]
+    assert [row.event_key for row in store.inbox.events(TOUCH.prospect_id)] == ["svix:waited"]
     other.close()
     store.close()
 
@@ -116,7 +116,7 @@ def test_gtm_serve_dispatches_webhooks_first_and_every_other_route_as_before(tmp
     assert again.json()["event_id"] == first.json()["event_id"]
     assert forged.status_code == 400 and forged.json()["error"].startswith("rejected")
     assert wrong_method.status_code == 405
-    [row] = store.ledger.events(TOUCH.prospect_id)  # correlated by the provider's email id
+    [row] = store.inbox.events(TOUCH.prospect_id)  # correlated by the provider's email id
     assert row.event_key == "svix:msg_fast" and row.touch_id == TOUCH.touch_id
     store.close()
 

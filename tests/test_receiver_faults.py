@@ -143,7 +143,7 @@ def test_a_fault_at_any_write_leaves_nothing_and_the_retry_does_all_of_it_once(
             with failing_write(store, at):
                 failed = case.send(base)
             assert failed.status_code == 500, (at, writes[at], failed.text)
-            assert store.ledger.outcomes() == [], f"the event outlived a fault at {writes[at]}"
+            assert store.inbox.outcomes() == [], f"the event outlived a fault at {writes[at]}"
             assert store.privacy.suppressions() == [], f"a suppression outlived a fault at {writes[at]}"
             retried, repeated = case.send(base), case.send(base)
         assert retried.status_code == repeated.status_code == 200
@@ -151,7 +151,7 @@ def test_a_fault_at_any_write_leaves_nothing_and_the_retry_does_all_of_it_once(
             assert (retried.json()["stored"], repeated.json()["stored"]) == (True, False)
         held = {s["identity"]: s["reason"] for s in store.privacy.suppressions()}
         assert held == case.suppressed, (at, writes[at])
-        assert len(store.ledger.outcomes()) == 1
+        assert len(store.inbox.outcomes()) == 1
         later = dt.datetime(2026, 11, 23, 11, tzinfo=dt.UTC)
         InboxProcessor(store).process(now=later)
         InboxProcessor(store).process(now=later + dt.timedelta(minutes=1))
@@ -189,7 +189,7 @@ def test_the_repeat_of_an_event_stored_without_its_suppression_applies_it(tmp_pa
     """An event stored by the two-transaction receiver whose suppression then failed: Svix's next
     delivery of the same ``svix-id`` was answered "already stored" and the address stayed sendable."""
     store = fresh_store(template_store(tmp_path), "legacy")
-    store.ledger.add_event(
+    store.inbox.add_event(
         event_key="svix:msg_legacy",
         event_type="email.complained",
         payload=COMPLAINT,
@@ -203,5 +203,5 @@ def test_the_repeat_of_an_event_stored_without_its_suppression_applies_it(tmp_pa
     assert answer["stored"] is False and answer["suppressed"] == "complaint"
     assert store.privacy.suppression_reason(TOUCH.to_hash) == "complaint"
     assert store.privacy.suppression_reason(PID) == "complaint"
-    assert len(store.ledger.outcomes()) == 1
+    assert len(store.inbox.outcomes()) == 1
     store.close()

@@ -139,13 +139,13 @@ def test_no_webhook_request_gets_a_5xx_and_only_signed_events_are_stored(tmp_pat
             signing=st.sampled_from(["valid", "wrong key", "stale", "unsigned"]),
         )
         def post_text(body: str, msg_id: str, signing: str) -> None:
-            before = len(store.ledger.outcomes())
+            before = len(store.inbox.outcomes())
             headers = {} if signing == "unsigned" else _headers(body, msg_id, signing)
             answer = client.post("/webhooks/resend", content=body.encode(), headers=headers)
             assert answer.status_code < 500, (answer.status_code, answer.text, body[:200])
             if signing != "valid":
                 assert 400 <= answer.status_code < 500
-                assert len(store.ledger.outcomes()) == before
+                assert len(store.inbox.outcomes()) == before
 
         @FUZZ
         @given(body=st.binary(max_size=400), msg_id=MSG_IDS)

@@ -128,7 +128,7 @@ def test_receiver_processes_at_once_store_each_event_once_and_suppress_each_pers
         assert {a.json()["suppressed"] for a in pair} == {"complaint"}
     store = Store.open(url)
     try:
-        outcomes = store.ledger.outcomes()
+        outcomes = store.inbox.outcomes()
         suppressions = store.privacy.suppressions()
     finally:
         store.close()

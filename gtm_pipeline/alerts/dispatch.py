@@ -25,7 +25,7 @@ from gtm_pipeline.alerts.message import compose
 from gtm_pipeline.config.alerts import AlertSettings
 from gtm_pipeline.store import Store
 from gtm_pipeline.store.alert_deliveries import Delivery
-from gtm_pipeline.store.ledger import claimer
+from gtm_pipeline.store.claims import claimer
 
 RETRY_FLOOR = dt.timedelta(minutes=1)
 RETRY_CEILING = dt.timedelta(hours=1)

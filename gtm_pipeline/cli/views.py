@@ -138,7 +138,7 @@ def sending_status(store: Store, sending_domain: str | None = None) -> dict[str,
             for t in touches
             if t.status in ("failed", "uncertain")
         ],
-        "unmatched_events": sum(1 for o in ledger.outcomes() if o["status"] == "unmatched"),
+        "unmatched_events": sum(1 for o in store.inbox.outcomes() if o["status"] == "unmatched"),
         "halted_domains": halted,
     }
 

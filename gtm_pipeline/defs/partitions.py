@@ -184,7 +184,7 @@ def report_blocked(store: Store, sensor: str, tick: Tick) -> None:
 
 def position_text(position: int | tuple[int, int]) -> str:
     """A row position as a cursor (and in run keys): a row id, or ``order.id`` where the rows'
-    commit order is not their id order (the inbox on Postgres, ``OutreachLedger.events_after``)."""
+    commit order is not their id order (the inbox on Postgres, ``Inbox.events_after``)."""
     if isinstance(position, tuple):
         order, row = position
         return f"{order}.{row}" if order else str(row)

@@ -108,7 +108,7 @@ def record_in(
     """Store ``event`` once and apply it, inside the caller's write transaction ``c``."""
     prospect_id, matched = match(c, event)
     status = "processed" if prospect_id is not None else "unmatched"
-    event_id, new = store.ledger.add_event_in(
+    event_id, new = store.inbox.add_event_in(
         c,
         event_key=event.event_key,
         event_type=event.inbox_type,

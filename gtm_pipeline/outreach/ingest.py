@@ -182,7 +182,7 @@ def prepare(
     mail: ParsedMail | None = None
     raw: str | None = None
     if fetches(typed, fetch) and isinstance(typed, ReceivedEvent) and fetch is not None:
-        if not store.ledger.has_event(event_key):  # a repeat: its body and effects were stored with it
+        if not store.inbox.has_event(event_key):  # a repeat: its body and effects were stored with it
             raw = _fetch_raw(fetch, str(typed.data.email_id))
         mail = parse_mail(raw) if raw is not None else None
     return partial(_store_event, store, event_key=event_key, event=event, typed=typed, mail=mail, raw=raw)
@@ -234,7 +234,7 @@ def _store_event(
         )
         effect = _reply_compliance(store, mail, touch)
     email_id = typed.data.email_id if isinstance(typed.data, EmailData | ReceivedData) else None
-    event_id, new = ledger.add_event_in(
+    event_id, new = store.inbox.add_event_in(
         c,
         event_key=event_key,
         event_type=typed.type,
@@ -258,7 +258,7 @@ def one_click_unsubscribe(store: Store, touch: Touch, *, via: str) -> Ingested:
 
     def write(c: sa.Connection) -> Ingested:
         suppress_identities_in(store, c, "unsubscribe", touch.to_hash, touch.prospect_id)
-        event_id, new = store.ledger.add_event_in(
+        event_id, new = store.inbox.add_event_in(
             c,
             event_key=f"unsubscribe:{touch.touch_id}",
             event_type="unsubscribe.one_click",

@@ -28,7 +28,9 @@ from gtm_pipeline.outreach.mailparse import parse_mail
 from gtm_pipeline.skills.catalog import SkillCatalog
 from gtm_pipeline.skills.runner import SkillRunner
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import SENDING, InboxRow, OutreachLedger, Touch, claimer
+from gtm_pipeline.store.claims import claimer
+from gtm_pipeline.store.inbox import Inbox, InboxRow
+from gtm_pipeline.store.ledger import SENDING, OutreachLedger, Touch
 
 ACTOR = "step:inbound@1"
 
@@ -120,19 +122,23 @@ class InboxProcessor:
     def ledger(self) -> OutreachLedger:
         return self.store.ledger
 
+    @property
+    def inbox(self) -> Inbox:
+        return self.store.inbox
+
     def process(
         self, prospect_ids: list[str] | None = None, now: dt.datetime | None = None
     ) -> list[EventOutcome]:
         """Process every new event (of ``prospect_ids`` when given); returns the outcomes."""
         at = now or self.store.now()
         rows = (
-            self.ledger.pending_events()
+            self.inbox.pending_events()
             if prospect_ids is None
-            else [row for pid in prospect_ids for row in self.ledger.pending_events(pid)]
+            else [row for pid in prospect_ids for row in self.inbox.pending_events(pid)]
         )
         outcomes, me = [], claimer()
         for listed in sorted(rows, key=lambda r: r.id):
-            claim = self.ledger.claim_event(listed.id, me, at=at)
+            claim = self.inbox.claim_event(listed.id, me, at=at)
             if claim is None:
                 continue  # another pass holds it, or finished it since the list was read
             try:
@@ -147,9 +153,9 @@ class InboxProcessor:
             except BaseException:
                 # This pass is stopping: hand the event back now rather than after the lease.
                 with contextlib.suppress(Exception):
-                    self.ledger.release_event(listed.id, me)
+                    self.inbox.release_event(listed.id, me)
                 raise
-            if self.ledger.finish_event(row.id, result.status, result.record(), at, claimer=me):
+            if self.inbox.finish_event(row.id, result.status, result.record(), at, claimer=me):
                 outcomes.append(EventOutcome(row.id, row.prospect_id, result))
         return outcomes
 
@@ -217,7 +223,7 @@ class InboxProcessor:
         if self.fetch is None or not email_id:
             return None
         raw = rfc822_from_received(self.fetch(str(email_id)))
-        self.ledger.set_raw_message(row.id, raw, row.prospect_id, row.touch_id)
+        self.inbox.set_raw_message(row.id, raw, row.prospect_id, row.touch_id)
         return raw
 
     def _late_correlate(self, row: InboxRow) -> InboxRow:
@@ -228,7 +234,7 @@ class InboxProcessor:
         for mid in parse_mail(raw).thread_ids:
             touch = self.ledger.touch_by_message_id(mid)
             if touch is not None:
-                self.ledger.set_raw_message(row.id, raw, touch.prospect_id, touch.touch_id)
+                self.inbox.set_raw_message(row.id, raw, touch.prospect_id, touch.touch_id)
                 return replace(row, prospect_id=touch.prospect_id, touch_id=touch.touch_id, raw_message=raw)
         return row
 

@@ -35,7 +35,8 @@ from gtm_pipeline.outreach.policy import SendContext, check, health_halt
 from gtm_pipeline.outreach.resend_client import RETRYABLE, concurrent
 from gtm_pipeline.outreach.settings import SendingSettings
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.ledger import SENDING, OutreachLedger, Touch, claimer
+from gtm_pipeline.store.claims import claimer
+from gtm_pipeline.store.ledger import SENDING, OutreachLedger, Touch
 
 ACTOR = "step:send@1"
 POLICY_ACTOR = "rule:deliverability@1"
@@ -218,7 +219,7 @@ def _context(
         recipient_timezone=prospect.contact_timezone,
         blocked_artifact=bool(artifact is None or artifact.meta.get("blocked")),
         domain_halted=halted,
-        pending_inbound=ledger.pending_count(touch.prospect_id),
+        pending_inbound=store.inbox.pending_count(touch.prospect_id),
         last_touch_at=max(previous) if previous else None,
         mailbox_sent_today=ledger.sent_since(day_start, mailbox=touch.mailbox)
         + sum(t.mailbox == touch.mailbox for t in others),

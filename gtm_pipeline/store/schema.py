@@ -207,7 +207,7 @@ inbox = sa.Table(
     sa.Column("claimed_by", sa.String(80)),
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
     # Postgres: the id of the transaction that stored the row (its default, set by migration 0017),
-    # so the inbox sensor reads rows in commit order (``OutreachLedger.events_after``). SQLite: NULL.
+    # so the inbox sensor reads rows in commit order (``Inbox.events_after``). SQLite: NULL.
     sa.Column("commit_order", sa.BigInteger),
     sa.Index("ix_inbox_commit_order", "commit_order", "id"),
 )

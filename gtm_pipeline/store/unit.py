@@ -14,7 +14,8 @@ hash-chained journal entries.
     store.dead_letters  failed skill calls kept for the operator
     store.privacy       suppression list, rights requests, tombstones
     store.spend         the spend ledger
-    store.ledger        the send ledger (outbox), the inbox of provider events, the sending switch
+    store.ledger        the send ledger (outbox), the sending switch
+    store.inbox         the inbox of provider events, stored once and processed once
     store.escalations   what waits for the operator's acknowledgement
 """
 
@@ -46,6 +47,7 @@ from gtm_pipeline.store.engine import (
 )
 from gtm_pipeline.store.escalations import Escalations
 from gtm_pipeline.store.imports import Imports
+from gtm_pipeline.store.inbox import Inbox
 from gtm_pipeline.store.journal import Journal
 from gtm_pipeline.store.ledger import OutreachLedger
 from gtm_pipeline.store.privacy import Privacy
@@ -71,6 +73,7 @@ class Store:
         self.privacy = Privacy(self)
         self.spend = Spend(self)
         self.ledger = OutreachLedger(self)
+        self.inbox = Inbox(self)
         self.escalations = Escalations(self)
         self.contacts = Contacts(self)
         self.imports = Imports(self)

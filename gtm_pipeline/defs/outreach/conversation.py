@@ -97,10 +97,10 @@ def conversation(
 @dg.sensor(job=conversation_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.SensorResult | dg.SkipReason:
     """New inbox rows -> runs over exactly the affected prospects (cursor: the last row handled, in
-    commit order: ``OutreachLedger.events_after``)."""
+    commit order: ``Inbox.events_after``)."""
     store = gtm.services.store
     last = position_cursor(context.cursor)
-    rows = store.ledger.events_after(last, MAX_EVENTS_PER_TICK)
+    rows = store.inbox.events_after(last, MAX_EVENTS_PER_TICK)
     if not rows:
         return dg.SkipReason(held_reason(store, last) or "no new inbox events")
     tick = tick_for_rows(
@@ -124,7 +124,7 @@ def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.Se
 def held_reason(store: Store, last: tuple[int, int]) -> str | None:
     """Why stored events are not requested yet, if a transaction still running holds them back
     (Postgres reads the inbox in commit order); escalated once they have waited past HELD_GRACE."""
-    held, oldest = store.ledger.events_held(last)
+    held, oldest = store.inbox.events_held(last)
     if not held:
         return None
     reason = f"{held} stored event(s) wait for an older database transaction still running to end"
