@@ -30,7 +30,8 @@ GTM_TEST_POSTGRES="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT" .venv/bin/p
   tests/test_journal_concurrency.py tests/test_login_throttle_concurrency.py \
   tests/test_receiver_workers.py tests/test_receiver_batching.py tests/test_alerts.py tests/test_scale_cohorts.py \
   tests/test_receiver_fast_path.py tests/test_meetings.py tests/test_meetings_rehearsal.py tests/test_crm.py \
-  tests/test_crm_exports.py tests/test_funnel.py tests/test_console_funnel.py
+  tests/test_crm_exports.py tests/test_funnel.py tests/test_console_funnel.py tests/test_crm_erasure.py \
+  tests/test_batch_queue_store.py tests/test_batch_pipeline.py tests/test_console_queries_board.py
 # The receiver's durable figure: a second server with Postgres' own defaults (fsync and synchronous
 # commit on: a 2xx means on disk), three `gtm serve` workers at saturation (issue 16: >= 2,000 events/s).
 DURABLE_DIR=$(mktemp -d)

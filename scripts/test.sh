@@ -42,7 +42,7 @@ if [ "${GTM_BENCH_FUNNEL:-100000}" != "0" ]; then
   python bench/funnel.py --prospects "${GTM_BENCH_FUNNEL:-100000}" --requests 3
 fi
 if [ "${GTM_BENCH_COST:-200}" != "0" ]; then
-  python bench/cost.py --prospects "${GTM_BENCH_COST:-200}"
+  python bench/cost.py --prospects "${GTM_BENCH_COST:-200}" --batches
   python bench/reply_rules.py
 fi
 # Every skill's eval set through `gtm eval`, offline and on the twins: a miss of a group's bar fails here.

@@ -13,7 +13,7 @@ from gtm_pipeline.domain.contracts import DeadLetterReason, SkillOutput
 from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.providers.anthropic_provider import AnthropicConfig, AnthropicProvider
-from gtm_pipeline.providers.base import ProviderReply, SkillRequest
+from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.batches import (
     AnthropicBatches,
     BatchCall,
@@ -134,3 +134,29 @@ def test_a_host_without_a_batch_api_is_refused_loudly(services: Services) -> Non
         backend = OpenAIBatches("bulk", OpenAICompatibleConfig(base_url=twin.url + "/v1"), api_key="k")
         with pytest.raises(BatchUnsupported, match="no batch API"):
             backend.submit(calls)
+
+
+def test_a_collected_batch_is_deleted_at_the_provider_and_one_still_running_is_not(
+    services: Services,
+) -> None:
+    clock = ManualClock(TEST_START)
+    _skill, calls = _calls(services, 2)
+    with (
+        AnthropicTwin(clock=clock, batch_duration=dt.timedelta(minutes=10)) as anthropic_twin,
+        OpenAITwin(clock=clock, batch_duration=dt.timedelta(minutes=10)) as openai_twin,
+    ):
+        polish = AnthropicBatches("polish", AnthropicConfig(base_url=anthropic_twin.url, model=SONNET), "k")
+        bulk = OpenAIBatches("bulk", OpenAICompatibleConfig(base_url=openai_twin.url + "/v1"), api_key="k")
+        polish_id, bulk_id = polish.submit(calls), bulk.submit(calls)
+        with pytest.raises(ProviderError):  # Anthropic deletes only an ended batch
+            polish.discard(polish_id)
+        clock.set(clock.now() + dt.timedelta(minutes=10))
+        assert len(polish.results(polish_id)) == len(bulk.results(bulk_id)) == 2
+        polish.discard(polish_id)
+        bulk.discard(bulk_id)
+        assert anthropic_twin.batches[polish_id].deleted
+        with pytest.raises(ProviderError):  # its results are gone
+            polish.results(polish_id)
+        assert set(openai_twin.files) == openai_twin.deleted_files and len(openai_twin.files) == 2
+        with pytest.raises(ProviderError):
+            bulk.results(bulk_id)

@@ -70,6 +70,7 @@ def test_definitions_hold_the_graph_the_design_asks_for() -> None:
         "follow_ups_due",
         "inbox_events",
         "new_prospects",
+        "skill_batches",
     ]
 
 

@@ -32,6 +32,8 @@ KIND_WORDS = {
     "alert_failed": "an alert channel is failing",
     "crm_failed": "the CRM refused a push, a deal poll or an erasure",
     "crm_erasure_handoff": "an erasure request must be finished in the CRM by hand",
+    "batch_unsupported": "a provider has no batch API: deferred calls ran directly at list price",
+    "batch_failed": "a provider batch could not be submitted, read or deleted",
 }
 _ADDRESS = re.compile(r"[^\s<>()\[\]{}\"',;:]+@[^\s<>()\[\]{}\"',;:]+\.[A-Za-z]{2,}")
 REMOVED = "[address removed]"

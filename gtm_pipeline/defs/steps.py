@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from gtm_pipeline.defs.names import batch_requested
 from gtm_pipeline.pipeline.batch import run_many
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.pipeline.step_report import StepReport
@@ -66,6 +67,8 @@ def run_step(
     providers: Counter[str] = Counter()
     fallbacks = 0
     per_partition = PartitionMetadata(context)
+    # A run tagged gtm/batch=1 queues the calls of batch groups for the batch APIs (defs/batches.py).
+    services.runner.batch = batch_requested(context.run.tags)
     # Prospects run concurrently (LLM calls are I/O); metadata is recorded here, in the run's thread.
     for prospect_id, report in run_many(step, services, context.partition_keys, run_id=context.run.run_id):
         statuses[report.status] += 1

@@ -201,6 +201,8 @@ def _erase(
                 store.privacy.suppress(contact.email_hash, kind="email", reason=reason)
         store.privacy.suppress(pid, kind="prospect", reason=reason)
         counts = store.privacy.tombstone(pid, reason=reason, now=now)
+        # Calls queued for a batch API quote the person's sources: deleted, not tombstoned (no evidence).
+        counts["skill_batch_items"] = store.skill_batches.erase(pid)
         for key, value in counts.items():
             report.counts[key] = report.counts.get(key, 0) + value
         entry = store.journal.append(

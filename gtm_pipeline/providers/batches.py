@@ -14,6 +14,8 @@ hash, never a name or an address) because it travels to the provider.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -25,11 +27,18 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from gtm_pipeline.domain.contracts import DeadLetterReason, SkillOutput
-from gtm_pipeline.providers.anthropic_provider import AnthropicConfig, message_params, reply_from_message
-from gtm_pipeline.providers.base import ProviderError, ProviderReply, SkillRequest
+from gtm_pipeline.domain.sources import SourceDoc
+from gtm_pipeline.providers.anthropic_provider import (
+    AnthropicConfig,
+    AnthropicProvider,
+    message_params,
+    reply_from_message,
+)
+from gtm_pipeline.providers.base import Provider, ProviderError, ProviderReply, SkillRequest
 from gtm_pipeline.providers.errors import classify
 from gtm_pipeline.providers.openai_compat import (
     OpenAICompatibleConfig,
+    OpenAICompatibleProvider,
     completion_params,
     reply_from_completion,
 )
@@ -84,6 +93,8 @@ class BatchBackend(Protocol):
     def poll(self, batch_id: str) -> BatchStatus: ...
 
     def results(self, batch_id: str) -> dict[str, ProviderReply | ProviderError]: ...
+
+    def discard(self, batch_id: str) -> None: ...
 
 
 def _unique(calls: Sequence[BatchCall]) -> None:
@@ -142,6 +153,14 @@ class AnthropicBatches:
         except anthropic.AnthropicError as exc:
             raise classify(self.name, exc) from None
         return found
+
+    def discard(self, batch_id: str) -> None:
+        """Delete an ended batch and its results at Anthropic once collected: they quote the
+        prompts' sources and contacts, and would otherwise stay there for 29 days."""
+        try:
+            self._client.messages.batches.delete(batch_id)
+        except anthropic.AnthropicError as exc:
+            raise classify(self.name, exc) from None
 
 
 class OpenAIBatches:
@@ -214,6 +233,17 @@ class OpenAIBatches:
                     found[line["custom_id"]] = exc
         return found
 
+    def discard(self, batch_id: str) -> None:
+        """Delete a collected batch's input, output and error files at the host (they quote the
+        prompts' sources and contacts); the batch record itself holds only ids and counts."""
+        try:
+            batch = self._client.batches.retrieve(batch_id)
+            for file_id in (batch.input_file_id, batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    self._client.files.delete(file_id)
+        except openai.OpenAIError as exc:
+            raise classify(self.name, exc) from None
+
 
 def collect(
     backend: BatchBackend,
@@ -237,3 +267,48 @@ def collect(
         cost = prices.cost(reply.model, reply.usage, batch=True)
         outcomes.append(BatchOutcome(call.custom_id, output, failure, reply, cost))
     return outcomes
+
+
+def supports_batches(provider: Provider) -> bool:
+    """Whether :func:`batch_backend` has a batch API to build beside ``provider``."""
+    return isinstance(provider, (AnthropicProvider, OpenAICompatibleProvider))
+
+
+def batch_backend(provider: Provider) -> BatchBackend | None:
+    """The batch API beside a configured direct provider (same endpoint, model and key), or None
+    where the provider has none to offer (the offline provider answers locally, for nothing).
+    An OpenAI-compatible host may still lack one: that shows at submission (:class:`BatchUnsupported`)."""
+    if isinstance(provider, AnthropicProvider):
+        return AnthropicBatches(provider.name, provider.config, api_key=provider._client.api_key or "")
+    if isinstance(provider, OpenAICompatibleProvider):
+        return OpenAIBatches(provider.name, provider.config, api_key=provider._client.api_key)
+    return None
+
+
+def request_to_json(request: SkillRequest) -> dict[str, Any]:
+    """A request as stored while it waits for its batch (JSON: dates as ISO text)."""
+    data = dataclasses.asdict(request)
+    data["sources"] = [
+        {
+            **dataclasses.asdict(doc),
+            "published_on": doc.published_on.isoformat() if doc.published_on else None,
+            "retrieved_at": doc.retrieved_at.isoformat(),
+        }
+        for doc in request.sources
+    ]
+    return data
+
+
+def request_from_json(data: dict[str, Any]) -> SkillRequest:
+    """:func:`request_to_json` read back: the same request, equal field for field."""
+    sources = [
+        SourceDoc(
+            **{
+                **doc,
+                "published_on": dt.date.fromisoformat(doc["published_on"]) if doc["published_on"] else None,
+                "retrieved_at": dt.datetime.fromisoformat(doc["retrieved_at"]),
+            }
+        )
+        for doc in data["sources"]
+    ]
+    return SkillRequest(**{**data, "sources": sources})

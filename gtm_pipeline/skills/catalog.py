@@ -47,6 +47,10 @@ class GroupSpec(BaseModel):
     follow_up_after_days: int = Field(default=4, ge=1, le=60)
     unresponsive_after_days: int = Field(default=14, ge=1, le=120)
     daily_spend_cap_usd: float | None = Field(default=None, ge=0)
+    # Calls of this group may wait for a provider's batch API (half price at Anthropic, within 24 h):
+    # only when a run asks for it too (a backfill or re-score tagged ``gtm/batch=1``), never for
+    # the fresh prospects an operator waits on. See ``skills.runner`` and ``defs/batches.py``.
+    batch: bool = False
     # Graduation: where a skill of this group moves when it earns autonomy (or loses it), and the bar.
     promote_to: str | None = None
     demote_to: str | None = None

@@ -36,6 +36,11 @@ from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter, RateLimited
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store import Store
+from gtm_pipeline.store.skill_batches import IN_FLIGHT, SkillBatches
+
+# The ``waiting`` of a call queued for its provider's batch API: the prospect's run ends here and the
+# ``skill_batches`` sensor requests another once the batch has ended and the result is journaled.
+BATCHED = "batched"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,12 @@ def input_hash(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]) -
         {"skill": skill.code_version, "inputs": inputs, "sources": sorted(d.content_hash for d in sources)}
     )
     return content_hash(material)
+
+
+def batch_custom_id(skill: Skill, subject: str, digest: str) -> str:
+    """A call's id in a provider batch: a hash of the memoization key (skill code, subject, input),
+    so the same call queued twice is one item, and nothing personal travels to the provider."""
+    return "sk_" + content_hash(f"{skill.code_version}:{subject}:{digest}")[:48]
 
 
 def build_request(skill: Skill, inputs: dict[str, Any], sources: list[SourceDoc]) -> SkillRequest:
@@ -113,11 +124,17 @@ class SkillRunner:
         router: ProviderRouter,
         prices: PriceTable | None = None,
         clock: Clock | None = None,
+        *,
+        batch: bool = False,
     ) -> None:
         self.store = store
         self.router = router
         self.prices = prices or PriceTable({})
         self.clock = clock or SystemClock()
+        # Deferred mode: calls of groups with ``batch: true`` wait for their provider's batch API.
+        # Off by default, so a fresh prospect an operator waits on is never delayed; a backfill or
+        # re-score run switches it on (its ``gtm/batch`` tag, ``defs.names.batch_requested``).
+        self.batch = batch
 
     def run(
         self,
@@ -136,6 +153,10 @@ class SkillRunner:
         known = self._known_outcome(skill, subject, digest, prospect_id)
         if known is not None:
             return known
+        if self.batch and group.batch:
+            deferred = self._defer(skill, subject, digest, request, prospect_id, run_id)
+            if deferred is not None:
+                return deferred
         failure: DeadLetterReason | None = None
         reply: ProviderReply | None = None
         route: list[dict[str, Any]] = []
@@ -168,25 +189,88 @@ class SkillRunner:
             )
             output, failure = parse_reply(skill, reply, sources)
             if output is not None:
-                result = self._result(skill, output, reply, request, sources, attempt, cost)
-                entry = self.store.journal.append(
+                return self.record_result(
+                    skill,
                     subject=subject,
-                    kind="skill_result",
-                    actor=skill.actor,
-                    payload={
-                        "input_hash": digest,
-                        "result": result.model_dump(mode="json"),
-                        "route": route,
-                        "fallback": fallback,
-                    },
-                    dedupe_key=f"skill:{skill.code_version}:{subject}:{digest}:{content_hash(reply.text)[:16]}",
+                    digest=digest,
+                    output=output,
+                    reply=reply,
+                    request=request,
+                    attempt=attempt,
+                    cost=cost,
+                    route=route,
+                    fallback=fallback,
                     run_id=run_id,
                 )
-                return SkillOutcome(
-                    skill, digest, attempt, result, entry, reply=reply, route=route, fallback=fallback
-                )
         assert failure is not None
-        attempts = skill.spec.max_attempts
+        return self.dead_letter(
+            skill,
+            subject=subject,
+            digest=digest,
+            failure=failure,
+            raw_output=reply.text if reply else None,
+            attempts=skill.spec.max_attempts,
+            route=route,
+            prospect_id=prospect_id,
+            run_id=run_id,
+            reply=reply,
+        )
+
+    def record_result(
+        self,
+        skill: Skill,
+        *,
+        subject: str,
+        digest: str,
+        output: SkillOutput[Any],
+        reply: ProviderReply,
+        request: SkillRequest,
+        attempt: int,
+        cost: float,
+        route: list[dict[str, Any]],
+        fallback: bool = False,
+        run_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> SkillOutcome:
+        """Journal a validated result under the call's key (``skill:<code>:<subject>:<input>:``), the
+        key :meth:`_known_outcome` finds: a direct call and a collected batch item record the same way,
+        so a later run reuses either without a call. ``extra``: more payload (a batch's id)."""
+        result = self._result(skill, output, reply, request, request.sources, attempt, cost)
+        entry = self.store.journal.append(
+            subject=subject,
+            kind="skill_result",
+            actor=skill.actor,
+            payload={
+                "input_hash": digest,
+                "result": result.model_dump(mode="json"),
+                "route": route,
+                "fallback": fallback,
+                **(extra or {}),
+            },
+            dedupe_key=f"skill:{skill.code_version}:{subject}:{digest}:{content_hash(reply.text)[:16]}",
+            run_id=run_id,
+        )
+        return SkillOutcome(
+            skill, digest, attempt, result, entry, reply=reply, route=route, fallback=fallback
+        )
+
+    def dead_letter(
+        self,
+        skill: Skill,
+        *,
+        subject: str,
+        digest: str,
+        failure: DeadLetterReason,
+        raw_output: str | None,
+        attempts: int,
+        route: list[dict[str, Any]],
+        prospect_id: str | None,
+        run_id: str | None = None,
+        reply: ProviderReply | None = None,
+    ) -> SkillOutcome:
+        """Every attempt failed: keep the call for the operator (escalated when new or reopened) and
+        journal it, the same for a direct call and a batch item."""
+        group = skill.group.spec
         dead_letter_id, _created = self.store.dead_letters.record(
             prospect_id=prospect_id,
             skill=skill.name,
@@ -196,7 +280,7 @@ class SkillRunner:
             attempts=attempts,
             reason_kind=failure.kind,
             reason=failure.detail,
-            raw_output=reply.text if reply else None,
+            raw_output=raw_output,
         )
         if _created:  # a new (or reopened after a retry) dead letter: the operator must see it
             self.store.escalations.raise_(
@@ -244,6 +328,64 @@ class SkillRunner:
             entry = f"dead_letter:{dead['id']}"
             return SkillOutcome(skill, digest, 0, None, entry, int(dead["id"]), reason, reused=True)
         return None
+
+    def _defer(
+        self,
+        skill: Skill,
+        subject: str,
+        digest: str,
+        request: SkillRequest,
+        prospect_id: str | None,
+        run_id: str | None,
+    ) -> SkillOutcome | None:
+        """Queue the call for its provider's batch API instead of calling: a waiting outcome
+        (``BATCHED``), journaled once per call. Queueing is idempotent (one row per call, keyed by an
+        opaque hash), so a run finding the call already on its way just waits again.
+
+        None hands the call to the direct path: the group's provider has no batch API to offer (the
+        offline provider answers locally, for nothing), or this call already left the batch path
+        (its host has no batch API, or an operator retried its dead letter)."""
+        # The batch clients need both SDKs: imported only when a run defers (the default stays light).
+        from gtm_pipeline.providers.batches import request_to_json, supports_batches
+
+        group = skill.group.spec
+        provider = self.router.preferred(group.providers)
+        if provider is None or not supports_batches(self.router.providers[provider]):
+            return None
+        today = self.clock.now().date()
+        if (
+            group.daily_spend_cap_usd is not None
+            and self.store.spend.on(today, group.name) >= group.daily_spend_cap_usd
+        ):
+            return self._wait_for_budget(skill, subject, digest, today, run_id)
+        item = SkillBatches(self.store).enqueue(
+            custom_id=batch_custom_id(skill, subject, digest),
+            prospect_id=prospect_id,
+            subject=subject,
+            skill=skill.name,
+            skill_version=skill.version,
+            code_version=skill.code_version,
+            group=group.name,
+            provider=provider,
+            input_hash=digest,
+            request=request_to_json(request),
+        )
+        if item.status not in IN_FLIGHT:
+            return None
+        entry = self.store.journal.append(
+            subject=subject,
+            kind="batch_queued",
+            actor=f"rule:batch@1/{group.name}",
+            payload={
+                "group": group.name,
+                "provider": provider,
+                "input_hash": digest,
+                "custom_id": item.custom_id,
+            },
+            dedupe_key=f"batchq:{item.custom_id}",
+            run_id=run_id,
+        )
+        return SkillOutcome(skill, digest, 0, None, entry, waiting=BATCHED)
 
     def _escalate_open_circuits(self, route: list[dict[str, Any]], day: dt.date) -> None:
         """A provider skipped because its circuit is open is an outage the operator must know of."""

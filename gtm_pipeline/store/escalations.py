@@ -38,6 +38,8 @@ KINDS = (
     "rights_overdue",  # a data principal's request is past its due date
     "crm_failed",  # a CRM push, deal poll or erasure delete failed (the store keeps the truth)
     "crm_erasure_handoff",  # an erasure left a contact the team's CRM held before the pipeline
+    "batch_unsupported",  # a host has no batch API: deferred calls were made directly
+    "batch_failed",  # a batch could not be submitted, polled, read or deleted at the provider
     "alert_failed",  # an alert channel did not take a message (the escalation is still in the console)
 )
 

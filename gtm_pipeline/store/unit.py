@@ -16,6 +16,7 @@ hash-chained journal entries.
     store.spend         the spend ledger
     store.ledger        the send ledger (outbox), the sending switch
     store.inbox         the inbox of provider events, stored once and processed once
+    store.skill_batches skill calls queued for the providers' batch APIs, and their batches
     store.escalations   what waits for the operator's acknowledgement
 """
 
@@ -54,6 +55,7 @@ from gtm_pipeline.store.privacy import Privacy
 from gtm_pipeline.store.prospects import Prospects
 from gtm_pipeline.store.rate_buckets import RateBuckets
 from gtm_pipeline.store.reviews import Reviews
+from gtm_pipeline.store.skill_batches import SkillBatches
 from gtm_pipeline.store.source_answers import SourceAnswers
 from gtm_pipeline.store.spend import Spend
 
@@ -74,6 +76,7 @@ class Store:
         self.spend = Spend(self)
         self.ledger = OutreachLedger(self)
         self.inbox = Inbox(self)
+        self.skill_batches = SkillBatches(self)
         self.escalations = Escalations(self)
         self.contacts = Contacts(self)
         self.imports = Imports(self)

@@ -221,6 +221,7 @@ class _Batch:
     results: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""  # OpenAI: the output and error files' ids
     errors: str = ""
+    deleted: bool = False  # Anthropic: deleted by its owner (results gone; the record stays for tests)
 
 
 class AnthropicTwin(TwinServer):
@@ -228,7 +229,8 @@ class AnthropicTwin(TwinServer):
     and the Message Batches API (``/v1/messages/batches``: create, retrieve, results).
 
     A batch ends ``batch_duration`` after its creation on the twin's clock; ``batch_faults`` are
-    consumed one per batch item (a request fault, or ``errored``, ``expired``, ``canceled``)."""
+    consumed one per batch item (a request fault, or ``errored``, ``expired``, ``canceled``). An
+    ended batch can be deleted (``DELETE /v1/messages/batches/{id}``): its results are gone."""
 
     def __init__(
         self,
@@ -252,6 +254,7 @@ class AnthropicTwin(TwinServer):
                 ("POST", "/v1/messages/batches"): self._create_batch,
                 ("GET", "/v1/messages/batches/*"): self._get_batch,
                 ("GET", "/v1/messages/batch-results/*"): self._batch_results,
+                ("DELETE", "/v1/messages/batches/*"): self._delete_batch,
             },
             settings,
         )
@@ -449,16 +452,38 @@ class AnthropicTwin(TwinServer):
         if failed is not None:
             return failed
         batch = self.batches.get(request.path.split("?")[0].rsplit("/", 1)[1])
-        if batch is None:
+        if batch is None or batch.deleted:
             return self._not_found("no such batch")
         return 200, dict(JSON), json.dumps(self._batch_view(batch)).encode()
+
+    def _delete_batch(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:
+        """Deleting an ended batch removes it and its results; one still processing must be
+        canceled first (a 400, as the real API answers)."""
+        failed = self._anthropic_error(request)
+        if failed is not None:
+            return failed
+        batch = self.batches.get(request.path.split("?")[0].rsplit("/", 1)[1])
+        if batch is None or batch.deleted:
+            return self._not_found("no such batch")
+        if self.cache.clock.now() < batch.ends_at:
+            body = {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "a batch in progress cannot be deleted",
+                },
+                "request_id": "req_twin",
+            }
+            return _error(400, body)
+        batch.deleted = True
+        return 200, dict(JSON), json.dumps({"id": batch.id, "type": "message_batch_deleted"}).encode()
 
     def _batch_results(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:
         failed = self._anthropic_error(request)
         if failed is not None:
             return failed
         batch = self.batches.get(request.path.split("?")[0].rsplit("/", 1)[1])
-        if batch is None or self.cache.clock.now() < batch.ends_at:
+        if batch is None or batch.deleted or self.cache.clock.now() < batch.ends_at:
             return self._not_found("no results (yet) for this batch")
         # results are not in request order: callers must match on custom_id
         lines = "".join(json.dumps(line) + "\n" for line in reversed(batch.results))
@@ -490,6 +515,7 @@ class OpenAITwin(TwinServer):
         self.cache = PromptCache(clock or SystemClock())
         self.prefix_cache = prefix_cache  # off: a host that reports no cached tokens (many don't)
         self.files: dict[str, tuple[str, bytes]] = {}
+        self.deleted_files: set[str] = set()  # deleted by their owner: their content is gone
         self.batches: dict[str, _Batch] = {}
         self.batch_duration = batch_duration
         self.batch_faults: deque[str] = deque()
@@ -502,6 +528,7 @@ class OpenAITwin(TwinServer):
                 ("GET", "/v1/files-content/*"): self._file_content,
                 ("POST", "/v1/batches"): self._create_batch,
                 ("GET", "/v1/batches/*"): self._get_batch,
+                ("DELETE", "/v1/files/*"): self._delete_file,
             }
         super().__init__(routes, settings)
 
@@ -627,10 +654,21 @@ class OpenAITwin(TwinServer):
         refused = self._refused(request)
         if refused is not None:
             return refused
-        stored = self.files.get(request.path.split("?")[0].rsplit("/", 1)[1])
-        if stored is None:
+        file_id = request.path.split("?")[0].rsplit("/", 1)[1]
+        stored = self.files.get(file_id)
+        if stored is None or file_id in self.deleted_files:
             return self._bad(404, "no such file")
         return 200, {"content-type": "application/octet-stream"}, stored[1]
+
+    def _delete_file(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        file_id = request.path.split("?")[0].rsplit("/", 1)[1]
+        if file_id not in self.files or file_id in self.deleted_files:
+            return self._bad(404, "no such file")
+        self.deleted_files.add(file_id)
+        return 200, dict(JSON), json.dumps({"id": file_id, "object": "file", "deleted": True}).encode()
 
     def _batch_view(self, batch: _Batch, body: dict[str, Any]) -> dict[str, Any]:
         done = self.cache.clock.now() >= batch.ends_at
