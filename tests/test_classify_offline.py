@@ -92,11 +92,13 @@ def test_a_referral_keeps_the_address_written(services: Services) -> None:
     assert got.category == "referral" and got.referral_to == "jane.doe@example.com"
 
 
-@pytest.mark.parametrize("body", ["Ok", "👍", "k."])
-def test_a_reply_of_a_word_or_an_emoji_is_classified_not_dead_lettered(services: Services, body: str) -> None:
+@pytest.mark.parametrize(("body", "signal"), [("Ok", "Ok"), ("👍", "👍"), ("k.", "k."), ("👍\n\nJane", "👍")])
+def test_a_reply_of_a_word_or_an_emoji_is_classified_not_dead_lettered(
+    services: Services, body: str, signal: str
+) -> None:
     """The whole reply is its evidence: a reply too short to quote a sentence from must not become a
     dead letter (and an escalation) for the operator."""
     got = _classify(services, body)
     assert got.category == "other" and got.decided_by == "skill:classify-reply@1.0.0"
-    assert got.signal == body
+    assert got.signal == signal
     assert services.store.escalations.open() == []

@@ -117,6 +117,9 @@ def test_a_quote_shorter_than_three_characters_grounds_only_a_source_that_says_n
         content_hash=content_hash("Ok"),
     )
     assert evidence_problems([EvidenceRef(source_id="reply", quote="Ok")], [reply]) == []
+    signed = SourceDoc(**{**reply.__dict__, "text": "👍\n\nJane"})
+    assert evidence_problems([EvidenceRef(source_id="reply", quote="👍")], [signed]) == []
+    assert "empty" in evidence_problems([EvidenceRef(source_id="reply", quote="  ")], [reply])[0]
     # "on" occurs in the news text, but two letters out of a sentence ground nothing
     short = evidence_problems([EvidenceRef(source_id="acme/news", quote="on")], [SOURCE])
     assert short and "shorter than 3 characters" in short[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gtm_pipeline.config import load_settings
-from gtm_pipeline.defs.outreach.conversation import HELD_GRACE, held_reason
+from gtm_pipeline.defs.outreach.conversation import HELD_GRACE, held_reason, restarted_if_restored
 from gtm_pipeline.domain.clock import FixedClock
 from gtm_pipeline.outreach.write_lock import serialized_write
 from gtm_pipeline.pipeline.audit import chain_problems
@@ -228,3 +228,35 @@ def test_receivers_storing_side_by_side_never_lose_an_event_to_the_walk(services
     done.set()
     walker.join()
     assert sorted(seen) == sorted(set(seen)) and len(seen) == writers * per_writer
+
+
+def test_a_cursor_from_another_server_restarts_the_walk_instead_of_skipping_new_events(
+    services: Services,
+) -> None:
+    """A store restored into another Postgres server: its transaction ids start elsewhere, so a cursor
+    saved on the old one could sort every new event behind it. The walk starts again (told to the
+    operator); SQLite has no such ids and keeps its cursor."""
+    store = services.store
+    for key in ("svix:a", "svix:b"):
+        store.inbox.add_event(
+            event_key=key,
+            event_type="email.delivered",
+            payload={"type": "email.delivered"},
+            prospect_id=None,
+            touch_id=None,
+            provider_email_id=None,
+        )
+    walked = store.inbox.events_after((0, 0))
+    assert len(walked) == 2
+    assert restarted_if_restored(store, walked[-1][0]) == walked[-1][0]  # this server's own cursor
+    foreign = (10**15, walked[-1][0][1])  # a transaction id this server is far from reaching
+    if store.engine.dialect.name == "postgresql":
+        assert store.inbox.events_after(foreign) == []  # what would happen: nothing new, ever
+        assert restarted_if_restored(store, foreign) == (0, 0)
+        assert [row for (_order, row), _p in store.inbox.events_after((0, 0))] == [
+            row for (_order, row), _p in walked
+        ]
+        [told] = store.escalations.open()
+        assert told.kind == "inbox_held" and "restored into another server" in told.detail
+    else:
+        assert restarted_if_restored(store, foreign) == foreign and store.escalations.open() == []

@@ -34,7 +34,7 @@ class SourceDoc:
     content_hash: str
 
 
-MIN_QUOTE = 3  # characters; a shorter quote must be its whole source
+MIN_QUOTE = 3  # characters; a shorter quote must be a whole line of its source
 
 
 def normalize_for_match(text: str) -> str:
@@ -42,20 +42,28 @@ def normalize_for_match(text: str) -> str:
     return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)).strip()
 
 
+def _lines(doc: SourceDoc) -> set[str]:
+    return {normalize_for_match(line) for line in doc.text.splitlines()}
+
+
 def evidence_problems(evidence: list[EvidenceRef], sources: list[SourceDoc]) -> list[str]:
     """Every way ``evidence`` fails to be grounded in ``sources`` (empty when it holds)."""
     by_id = {doc.source_id: normalize_for_match(doc.text) for doc in sources}
+    docs = {doc.source_id: doc for doc in sources}
     problems: list[str] = []
     for index, ref in enumerate(evidence):
         text = by_id.get(ref.source_id)
         if text is None:
             problems.append(f"evidence[{index}]: source {ref.source_id!r} was not fetched for this prospect")
-        elif (quote := normalize_for_match(ref.quote)) not in text:
+        elif not (quote := normalize_for_match(ref.quote)):
+            problems.append(f"evidence[{index}]: the quote is empty")
+        elif quote not in text:
             problems.append(f"evidence[{index}]: quote does not occur in source {ref.source_id!r}")
-        elif len(quote) < MIN_QUOTE and quote != text:
-            # A character or two occurs in almost any text: it grounds nothing unless it is all
-            # the source says (a reply of "Ok").
+        elif len(quote) < MIN_QUOTE and quote not in _lines(docs[ref.source_id]):
+            # A character or two occurs in almost any text: it grounds nothing unless it is a whole
+            # line of the source (a reply of "Ok", or "👍" above a signature).
             problems.append(
-                f"evidence[{index}]: quote shorter than {MIN_QUOTE} characters and not the whole source"
+                f"evidence[{index}]: quote shorter than {MIN_QUOTE} characters"
+                " and not a whole line of the source"
             )
     return problems

@@ -75,6 +75,10 @@ EventPosition = tuple[int, int]
 _OLDEST_RUNNING: sa.ColumnElement[int] = sa.literal_column(
     "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
 )
+# The id the next transaction of this server will get: no transaction of this server has one as high.
+_NEXT_TRANSACTION: sa.ColumnElement[int] = sa.literal_column(
+    "pg_snapshot_xmax(pg_current_snapshot())::text::bigint", sa.BigInteger
+)
 _EVENT_ID = sa.select(t.inbox.c.id).where(t.inbox.c.event_key == sa.bindparam("event_key"))
 # The same statements as SQL for SQLite's own driver (see ``driver_path.sqlite_driver``).
 _RAW_ADD_EVENT = (
@@ -241,6 +245,28 @@ class Inbox:
                 .limit(limit)
             )
             return [((int(r.commit_order), int(r.id)), r.prospect_id) for r in c.execute(query)]
+
+    def cursor_from_elsewhere(self, after: EventPosition) -> bool:
+        """Whether ``after`` names a transaction this Postgres server has not reached yet: the store
+        was restored into another server (a dump, logical replication), whose transaction ids start
+        elsewhere, so new events could sort behind the cursor and never be walked. Never on SQLite,
+        never for a cursor this server wrote (the walk only passes finished transactions)."""
+        if not after[0]:
+            return False
+        with self.store.reading() as c:
+            if c.dialect.name != "postgresql":
+                return False
+            return bool(c.execute(sa.select(sa.literal(after[0]) >= _NEXT_TRANSACTION)).scalar())
+
+    def restart_commit_order(self) -> int:
+        """After a restore into another server (:meth:`cursor_from_elsewhere`): every stored event is
+        final, so each gets order 0 and the walk starts again from the first row. Walking an event
+        twice costs a run that finds nothing new to do (processing is by each row's status); a
+        missed one would be a reply never read. Rows of transactions still running keep theirs."""
+        with self.store.writing() as c:
+            return int(
+                c.execute(t.inbox.update().where(t.inbox.c.commit_order != 0).values(commit_order=0)).rowcount
+            )
 
     def events_held(self, after: EventPosition) -> tuple[int, dt.datetime | None]:
         """How many stored events wait behind a Postgres transaction that is still running (see

@@ -206,9 +206,10 @@ inbox = sa.Table(
     # The inbox pass that holds the event while its status is ``processing`` (see ``claim_event``).
     sa.Column("claimed_by", sa.String(80)),
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
-    # Postgres: the id of the transaction that stored the row (its default, set by migration 0017),
-    # so the inbox sensor reads rows in commit order (``Inbox.events_after``). SQLite: NULL.
-    sa.Column("commit_order", sa.BigInteger),
+    # Postgres: the id of the transaction that stored the row (its default there is
+    # ``pg_current_xact_id()``, set by migration 0017), so the inbox sensor reads rows in commit order
+    # (``Inbox.events_after``). SQLite, and rows stored before 0017: 0.
+    sa.Column("commit_order", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_inbox_commit_order", "commit_order", "id"),
 )
 

@@ -99,7 +99,7 @@ def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.Se
     """New inbox rows -> runs over exactly the affected prospects (cursor: the last row handled, in
     commit order: ``Inbox.events_after``)."""
     store = gtm.services.store
-    last = position_cursor(context.cursor)
+    last = restarted_if_restored(store, position_cursor(context.cursor))
     rows = store.inbox.events_after(last, MAX_EVENTS_PER_TICK)
     if not rows:
         return dg.SkipReason(held_reason(store, last) or "no new inbox events")
@@ -121,6 +121,25 @@ def inbox_events(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.Se
     return dg.SensorResult(run_requests=tick.requests, cursor=position_text(tick.cursor))
 
 
+def restarted_if_restored(store: Store, last: tuple[int, int]) -> tuple[int, int]:
+    """The cursor to walk from: ``last``, or the first row again when ``last`` comes from another
+    Postgres server (the store was restored there: ``Inbox.cursor_from_elsewhere``), told to the
+    operator. Walking again is idempotent; going on from ``last`` would skip every new event."""
+    if not store.inbox.cursor_from_elsewhere(last):
+        return last
+    rows = store.inbox.restart_commit_order()
+    store.escalations.raise_(
+        "inbox_held",
+        f"inbox_restarted:{position_text(last)}",
+        subject="inbox_events",
+        detail=f"the inbox sensor's cursor ({position_text(last)}) names a transaction this database server "
+        f"has not reached: the store was restored into another server. The walk starts again from the "
+        f"first event ({rows} re-ordered); events already processed are not processed again, but expect "
+        "a burst of conversation runs that find nothing new",
+    )
+    return 0, 0
+
+
 def held_reason(store: Store, last: tuple[int, int]) -> str | None:
     """Why stored events are not requested yet, if a transaction still running holds them back
     (Postgres reads the inbox in commit order); escalated once they have waited past HELD_GRACE."""
@@ -133,8 +152,10 @@ def held_reason(store: Store, last: tuple[int, int]) -> str | None:
             "inbox_held",
             f"inbox_held:{position_text(last)}",
             subject="inbox_events",
-            detail=f"{reason} (the oldest since {oldest:%Y-%m-%d %H:%M} UTC): look for a session idle in "
-            "transaction (pg_stat_activity) and end it; the events are stored and will be processed then",
+            detail=f"{reason} (the oldest since {oldest:%Y-%m-%d %H:%M} UTC): the oldest transaction still "
+            "running on the whole Postgres server holds them, in any database: look for a session idle in "
+            "transaction (pg_stat_activity, every database) or a prepared transaction (pg_prepared_xacts) "
+            "and end it; the events are stored and will be processed then",
         )
     return reason
 

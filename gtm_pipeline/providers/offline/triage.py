@@ -169,13 +169,13 @@ def _segments(doc: SourceDoc) -> list[tuple[Sentence, str]]:
     """The reply cut into sentences and lines: each verbatim (the quotable evidence) with the words
     the cues may read, where text addressed to a model is blanked out."""
     found: list[tuple[Sentence, str]] = []
-    whole = doc.text.strip()
+    lines = {line.strip() for line in doc.text.splitlines()}
     for part in _SEGMENT_END.split(doc.text):
         text = part.strip()
         readable = " ".join(_INJECTION.sub(" ", text).split())
-        # A fragment is kept when it says something; a reply of only "Ok" or "👍" is kept whole,
-        # so even the shortest answer has its evidence (the evidence check admits it as the whole source).
-        if (len(text) >= 3 and len(readable) >= 2) or (text and text == whole):
+        # A fragment is kept when it says something; a line of only "Ok" or "👍" is kept too, so even
+        # the shortest answer has its evidence (the evidence check admits a whole line).
+        if (len(text) >= 3 and len(readable) >= 2) or (text and text in lines):
             found.append((Sentence(doc=doc, text=text), readable))
     return found
 

@@ -8,7 +8,7 @@ records its transaction (``pg_current_xact_id()``, 64-bit, never wraps) and the 
 rows of transactions older than every transaction still running: those rows are final.
 
 Rows stored before this migration are final already and get 0, so a cursor over ids (the old
-format) keeps its meaning. SQLite keeps NULL: its one write lock already orders commits by id.
+format) keeps its meaning. SQLite keeps 0: its one write lock already orders commits by id.
 
 Revision ID: 0017
 Revises: 0016
@@ -27,14 +27,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
+    # A constant default: instant on Postgres (no rewrite of the table under its lock), and every row
+    # already stored (final) gets 0. Then new rows take their transaction's id.
     with op.batch_alter_table("inbox") as batch:
-        batch.add_column(sa.Column("commit_order", sa.BigInteger, nullable=True))
-    if postgres:
-        op.execute("UPDATE inbox SET commit_order = 0")
+        batch.add_column(sa.Column("commit_order", sa.BigInteger, nullable=False, server_default="0"))
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            "ALTER TABLE inbox ALTER COLUMN commit_order SET DEFAULT (pg_current_xact_id()::text::bigint), "
-            "ALTER COLUMN commit_order SET NOT NULL"
+            "ALTER TABLE inbox ALTER COLUMN commit_order SET DEFAULT (pg_current_xact_id()::text::bigint)"
         )
     op.create_index("ix_inbox_commit_order", "inbox", ["commit_order", "id"])
 
