@@ -17,7 +17,14 @@ from hubspot.crm.contacts.exceptions import ApiException
 from gtm_pipeline.config import load_settings
 from gtm_pipeline.crm.csv_export import CsvSink
 from gtm_pipeline.crm.sink import push_key
-from gtm_pipeline.crm.sync import ESCALATION_KIND, HANDOFF_KIND, erase_pass, push_pass
+from gtm_pipeline.crm.sync import (
+    ESCALATION_KIND,
+    HANDOFF_KIND,
+    SEARCH_SETTLE_SECONDS,
+    WAITING,
+    erase_pass,
+    push_pass,
+)
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.privacy import erase
 from gtm_pipeline.store import Store
@@ -53,6 +60,12 @@ def evidence(store: Store, pid: str) -> dict[str, object]:
     return entry.payload
 
 
+def after_search_settles(store: Store, extra_s: int = 1) -> None:
+    """Move the manual clock past the time the CRM's search may lag behind a create."""
+    assert isinstance(store.clock, ManualClock)
+    store.clock.set(store.now() + dt.timedelta(seconds=SEARCH_SETTLE_SECONDS + extra_s))
+
+
 # ------------------------------------------------------------------ 1. creates whose answer was lost
 
 
@@ -69,12 +82,18 @@ def test_a_contact_create_whose_answer_was_lost_is_erased_by_its_tag(store: Stor
     assert EMAIL.split("@")[0] not in push_key(pid, push.id)  # opaque: no personal data in the tag
 
     forget(store, EMAIL)
+    # Right after the lost create the CRM's search cannot be trusted yet: nothing is settled.
+    assert erase_pass(store, sink, crm(twin)).as_dict() == {WAITING: 1}
+    assert twin.emails() == {EMAIL}
+    after_search_settles(store)
     assert erase_pass(store, sink, crm(twin)).outcomes["erased"] == 1
 
     assert twin.emails() == set() and twin.domains() == set()
     assert contact["id"] in twin.archived["contacts"]
     payload = evidence(store, pid)
     assert "found by the push's key" in str(payload["deleted"]) and payload["ids"]["contact"] == contact["id"]  # type: ignore[index]
+    # The note was never sent: the evidence says it was looked for, and how long after the create.
+    assert payload["deleted"]["note"] == f"none found by key after {SEARCH_SETTLE_SECONDS + 1} s"  # type: ignore[index]
 
 
 def test_a_create_that_timed_out_is_erased_even_with_no_id_on_the_row(store: Store) -> None:
@@ -96,6 +115,8 @@ def test_a_create_that_timed_out_is_erased_even_with_no_id_on_the_row(store: Sto
 
         forget(store, EMAIL)
         assert CrmPushes(store).of(pid, "hubspot").status == "erase_due"  # type: ignore[union-attr]
+        assert erase_pass(store, sink_for(twin, store), crm(twin)).outcomes[WAITING] == 1
+        after_search_settles(store)
         assert erase_pass(store, sink_for(twin, store), crm(twin)).outcomes["erased"] == 1
         assert twin.domains() == set()
 
@@ -121,7 +142,10 @@ def test_a_retry_recognises_its_own_lost_creates(store: Store, twin: HubSpotTwin
     assert push.note_id == note["id"]
 
     forget(store, EMAIL)
-    erase_pass(store, sink, crm(twin))
+    # maybe_created stays: a create lost before the retry may have left a duplicate not yet searchable
+    assert erase_pass(store, sink, crm(twin)).outcomes[WAITING] == 1
+    after_search_settles(store)
+    assert erase_pass(store, sink, crm(twin)).outcomes["erased"] == 1
     assert twin.domains() == set() and twin.emails() == set() and twin.notes() == []
 
 
@@ -297,6 +321,113 @@ def test_a_company_shared_by_two_erasures_in_two_passes_is_not_kept_by_each_for_
 
     assert twin.domains() == set()
     assert evidence(store, pid)["deleted"]["company"] == "deleted"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ 4. HubSpot's search lags behind a create
+
+
+def test_the_twin_finds_a_new_object_by_search_only_after_its_lag() -> None:
+    clock = ManualClock(TEST_START)
+    with HubSpotTwin(search_lag_s=30, clock=clock) as twin:
+        client = HubSpot(access_token=twin.token, host=twin.url)
+        made = client.crm.contacts.basic_api.create(
+            simple_public_object_input_for_create={
+                "properties": {"email": "x@y.example", "gtm_push_id": "gtm-k-1"}
+            }
+        )
+        search = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "gtm_push_id", "operator": "EQ", "value": "gtm-k-1"}]}
+            ]
+        }
+        assert client.crm.contacts.search_api.do_search(public_object_search_request=search).results == []
+        assert client.crm.contacts.basic_api.get_by_id(made.id).id == made.id  # read sees it at once
+        clock.set(TEST_START + dt.timedelta(seconds=29))
+        assert client.crm.contacts.search_api.do_search(public_object_search_request=search).results == []
+        clock.set(TEST_START + dt.timedelta(seconds=30))
+        found = client.crm.contacts.search_api.do_search(public_object_search_request=search)
+        assert [o.id for o in found.results] == [made.id]
+
+
+def test_an_erasure_right_after_a_timed_out_create_waits_for_the_search_index(store: Store) -> None:
+    """The contact create times out (HubSpot creates it all the same) and the person is erased seconds
+    later, while HubSpot's search does not find the contact yet: the pass must not record the erasure
+    as done with the contact still in the CRM. It leaves the row due and says why; once the search can
+    be trusted, a pass finds the contact by the push's key and deletes it."""
+    pid = prospect(store, "ledgerly.example", email=EMAIL, reply="interested")
+    assert isinstance(store.clock, ManualClock)
+    with HubSpotTwin(settings=TwinSettings(timeout_sleep_s=0.6), clock=store.clock, search_lag_s=30) as twin:
+        impatient = sink_for(twin, store)
+        impatient.timeout_s = 0.2
+        # company search, company create, contact search; the contact create times out
+        twin.settings.script("ok", "ok", "ok", "timeout")
+        assert push_pass(store, impatient, crm(twin), console_url=CONSOLE).outcomes["failed"] == 1
+        deadline = time.monotonic() + 5
+        while not twin.emails() and time.monotonic() < deadline:  # HubSpot created it all the same
+            time.sleep(0.05)
+        assert twin.emails() == {EMAIL}
+        push = CrmPushes(store).of(pid, "hubspot")
+        assert push is not None and push.contact_id is None and push.maybe_created
+        key = push_key(pid, push.id)
+
+        store.clock.set(TEST_START + dt.timedelta(seconds=5))
+        forget(store, EMAIL)
+        sink = sink_for(twin, store)
+        assert sink.find_tagged("contacts", key) == []  # the lag is real: search cannot see it yet
+        report = erase_pass(store, sink, crm(twin))
+
+        assert report.outcomes["erased"] == 0 and report.outcomes[WAITING] == 1
+        assert twin.emails() == {EMAIL} and twin.domains() == {"ledgerly.example"}  # nothing half-done
+        [why] = report.notes
+        assert f"push {push.id}" in why and "search index" in why and "5 s ago" in why
+        assert "asha" not in why.lower() and "ledgerly" not in why
+        row = CrmPushes(store).of(pid, "hubspot")
+        assert row is not None and row.status == "erase_due" and row.attempts == push.attempts
+        assert "waiting for the CRM's search index" in (row.last_error or "")
+        assert not [e for e in store.journal.entries(pid) if e.kind == "crm_erased"]
+        assert not [e for e in store.escalations.open() if e.kind == ESCALATION_KIND]
+
+        # Later passes inside the grace period still wait: it counts from the create, not the pass.
+        store.clock.set(TEST_START + dt.timedelta(seconds=SEARCH_SETTLE_SECONDS - 1))
+        assert erase_pass(store, sink, crm(twin)).as_dict() == {WAITING: 1}
+        assert sink.find_tagged("contacts", key) != []  # searchable by now, but not yet trusted
+
+        store.clock.set(TEST_START + dt.timedelta(seconds=SEARCH_SETTLE_SECONDS))
+        assert erase_pass(store, sink, crm(twin)).outcomes["erased"] == 1
+
+        assert twin.emails() == set() and twin.domains() == set()
+        payload = evidence(store, pid)
+        deleted = payload["deleted"]
+        assert isinstance(deleted, dict)
+        assert deleted["contact"].startswith("deleted") and "found by the push's key" in deleted["contact"]
+        assert deleted["company"] == "deleted"
+        assert deleted["note"] == f"none found by key after {SEARCH_SETTLE_SECONDS} s"
+        after = CrmPushes(store).of(pid, "hubspot")
+        assert after is not None and after.status == "erased"
+        assert f"note none found by key after {SEARCH_SETTLE_SECONDS} s" in (after.last_error or "")
+
+
+def test_an_erasure_that_overtook_a_push_whose_pass_died_waits_for_the_search_index(store: Store) -> None:
+    """The push's pass sent a create and died before recording anything; the erasure lands while the
+    row is still ``pushing``. The row holds no id, so only the search by key can find the company,
+    and it must not be trusted right after the create either."""
+    pid = prospect(store, "ledgerly.example", email=EMAIL, reply="interested")
+    assert isinstance(store.clock, ManualClock)
+    with HubSpotTwin(clock=store.clock, search_lag_s=30) as twin:
+        sink = sink_for(twin, store)
+        pushes = CrmPushes(store)
+        assert pushes.enqueue(pid, subject_hash=None, system="hubspot", trigger="reply:interested")
+        row = pushes.of(pid, "hubspot")
+        assert row is not None and pushes.claim(row.id, "pass-dead") is not None
+        sink.upsert_company(domain="ledgerly.example", name="Ledgerly", key=push_key(pid, row.id))
+        forget(store, EMAIL)  # the dead pass never settles the row
+
+        assert erase_pass(store, sink, crm(twin)).as_dict() == {WAITING: 1}
+        assert twin.domains() == {"ledgerly.example"}
+        after_search_settles(store)
+        assert erase_pass(store, sink, crm(twin)).outcomes["erased"] == 1
+        assert twin.domains() == set()
+        assert "found by the push's key" in evidence(store, pid)["deleted"]["company"]  # type: ignore[index]
 
 
 def test_the_csv_export_tags_rows_with_the_push_key(tmp_path: Path) -> None:

@@ -12,15 +12,21 @@
 * :func:`erase_pass`: rows an erasure marked ``erase_due`` are claimed (one pass carries each out;
   a dead pass's claim expires), then what the pipeline created is deleted: the note, the contact
   when the pipeline created it, the company when it created it and no other live push uses it, and
-  whatever carries the push's key without its id on the row (a create whose answer was lost). A
-  contact the team's CRM held before the push is never deleted (that would destroy the team's own
-  record): only what the push added to it goes (the note, with its associations), and the operator
-  is told, by an escalation, to carry out that part of the request in the CRM. The outcome (ids and
-  words, no personal data) is kept on the row and journaled as the evidence; a failure is escalated.
+  whatever carries the push's key without its id on the row (a create whose answer was lost). The
+  CRM's search is eventually consistent (HubSpot finds an object only seconds after its create), so
+  for a push with a create whose answer was lost, an empty search proves nothing until
+  :data:`SEARCH_SETTLE_SECONDS` have passed since the push's last create attempt: until then the
+  erasure is left due, untouched, and the pass's report says why it waited; after it, a kind found
+  nowhere is recorded as "none found by key after N s". A contact the team's CRM held before the
+  push is never deleted (that would destroy the team's own record): only what the push added to it
+  goes (the note, with its associations), and the operator is told, by an escalation, to carry out
+  that part of the request in the CRM. The outcome (ids and words, no personal data) is kept on the
+  row and journaled as the evidence; a failure is escalated.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections import Counter
@@ -53,6 +59,12 @@ KINDS = ("note", "contact", "company")
 _PLURAL = {"note": "notes", "contact": "contacts", "company": "companies"}
 # States a prospect can be in once a conversation turned positive or a meeting was booked.
 _AFTER_REPLY = ("replied", "meeting_booked", "meeting_held", "no_show", "won", "lost")
+# How long after a create the CRM's search may still not find the object (HubSpot documents its
+# search as eventually consistent, seconds in practice): before that, a search by the push's key that
+# comes back empty is not proof that nothing carries it. Generous on purpose: an erasure waits at most
+# this long (its deadline is days), while a short one would leave a person's record in the CRM.
+SEARCH_SETTLE_SECONDS = 600
+WAITING = "waiting_for_search_index"
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +74,8 @@ class PassReport:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     prospects: list[str] = field(default_factory=list)
+    # Why a row was left for a later pass (push ids and words, no personal data).
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.outcomes)
@@ -276,8 +290,18 @@ def erase_pass(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport
         if push is None:
             report.outcomes["claimed_elsewhere"] += 1
             continue
+        waited = _since_last_create(push, store.now())
+        if _search_unsettled(push, waited):
+            reason = _why_wait(push, waited)
+            if pushes.mark_erase_waiting(push.id, claimer, reason=reason):
+                report.outcomes[WAITING] += 1
+                report.notes.append(f"{sink.name} push {push.id}: {reason}")
+                log.info("crm erasure of push %s waits: %s", push.id, reason)
+            else:
+                report.outcomes["erase_requeued"] += 1
+            continue
         try:
-            done = _erase_one(pushes, sink, push)
+            done = _erase_one(pushes, sink, push, waited)
         except CrmError as exc:
             if pushes.mark_erase_failed(push.id, claimer, error=str(exc)):
                 store.escalations.raise_(
@@ -293,7 +317,10 @@ def erase_pass(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport
         if done.kept_contact:  # raised first (once per key): a crash before the row settles keeps it
             _hand_over(store, push, done.kept_contact)
             report.outcomes["left_for_operator"] += 1
-        outcome = "; ".join(f"{kind} {','.join(ids)} {done.words[kind]}" for kind, ids in done.ids.items())
+        outcome = "; ".join(
+            " ".join(part for part in (kind, ",".join(done.ids.get(kind, [])), words) if part)
+            for kind, words in done.words.items()
+        )
         if not pushes.mark_erased(push.id, claimer, outcome=outcome):
             # A push that finished late put new ids on the row (due again), or our claim expired
             # and another pass took it: that pass records the outcome, once.
@@ -313,6 +340,34 @@ def erase_pass(store: Store, sink: CrmSink, settings: CrmSettings) -> PassReport
     return report
 
 
+def _since_last_create(push: CrmPush, now: dt.datetime) -> int | None:
+    """Whole seconds since the push's last create attempt (``pushed_at``), None when unknown."""
+    if push.pushed_at is None:
+        return None
+    return max(0, int((now - push.pushed_at).total_seconds()))
+
+
+def _search_unsettled(push: CrmPush, waited: int | None) -> bool:
+    """Whether the CRM's search may still miss what this push created: the erasure relies on it (a
+    create whose answer was lost, or a kind whose id the row lacks) and the push's last create
+    attempt is too recent (or, for a lost answer, of unknown time)."""
+    if push.maybe_created:
+        return waited is None or waited < SEARCH_SETTLE_SECONDS
+    lacking = not (push.note_id and push.contact_id and push.company_id)
+    # ``pushed_at`` on a row lacking ids: an erasure overtook the push in flight (its pass may have died
+    # mid-create); a row that failed on a clear refusal has none, and nothing to wait for.
+    return lacking and waited is not None and waited < SEARCH_SETTLE_SECONDS
+
+
+def _why_wait(push: CrmPush, waited: int | None) -> str:
+    what = "a create whose answer was lost" if push.maybe_created else "a push the erasure overtook"
+    since = "at an unrecorded time" if waited is None else f"{waited} s ago"
+    return (
+        f"waiting for the CRM's search index: {what} was sent {since}, and a search by the push's key"
+        f" is trusted only {SEARCH_SETTLE_SECONDS} s after it (still due)"
+    )
+
+
 @dataclass
 class _Erased:
     """What one erasure did, by kind: the CRM ids it reached and, in words, what became of them."""
@@ -326,9 +381,10 @@ class _Erased:
         self.words[kind] = f"{self.words[kind]}; {what}" if kind in self.words else what
 
 
-def _erase_one(pushes: CrmPushes, sink: CrmSink, push: CrmPush) -> _Erased:
+def _erase_one(pushes: CrmPushes, sink: CrmSink, push: CrmPush, waited: int | None) -> _Erased:
     """Delete what this push created. The ids on the row first; then, for a kind whose id the row
-    lacks (or every kind, when a create's answer was lost), what carries the push's key."""
+    lacks (or every kind, when a create's answer was lost), what carries the push's key. Called for a
+    lost create only once the CRM's search can be trusted (``waited`` seconds since it was sent)."""
     done, key = _Erased(), push_key(push.prospect_id, push.id)
     known = {"note": push.note_id, "contact": push.contact_id, "company": push.company_id}
     tagged = {
@@ -336,6 +392,10 @@ def _erase_one(pushes: CrmPushes, sink: CrmSink, push: CrmPush) -> _Erased:
         for kind in KINDS
         if push.maybe_created or not known[kind]
     }
+    if waited is not None:  # the evidence says a kind was looked for, and when, though none was there
+        for kind in KINDS:
+            if not known[kind] and not tagged.get(kind):
+                done.words[kind] = f"none found by key after {waited} s"
     lost = " (found by the push's key: its id was never recorded)"
     if push.note_id:
         done.add("note", push.note_id, "deleted" if sink.delete_note(push.note_id) else "already gone")

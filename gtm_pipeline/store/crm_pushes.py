@@ -21,7 +21,10 @@ What the row says the CRM holds: the ids, whether the pipeline created the compa
 (``company_created``, ``contact_created``: a matched one was the team's before, and an erasure never
 deletes it), and ``maybe_created``: a create was sent and its answer lost, so the CRM may hold an
 object whose id the row lacks; it carries the push's key (:func:`gtm_pipeline.crm.sink.push_key`)
-and the erasure finds it by that.
+and the erasure finds it by that. A CRM's search is eventually consistent (HubSpot finds a new object
+only seconds after its create), so the erasure trusts that search only once a grace period has passed
+since the push's last create attempt: ``pushed_at`` is that moment (when the push settled, when a
+failed push's create may have been written, or when an erasure overtook a push in flight).
 
 It holds the CRM's opaque object ids, the email *hash*, counts and status words, never an address,
 a name or a reply: no personal data, so an erasure keeps it as the audit of the deletion.
@@ -65,6 +68,8 @@ crm_pushes = sa.Table(
     sa.Column("last_error", sa.String(300)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The push's last create attempt: when it settled, or when a create whose answer was lost was sent
+    # (``maybe_created``); an erasure counts the CRM's search delay from it.
     sa.Column("pushed_at", sa.DateTime(timezone=True)),
     sa.Column("erased_at", sa.DateTime(timezone=True)),
     sa.Column("claimed_by", sa.String(80)),
@@ -180,7 +185,7 @@ class CrmPushes:
     def _keep_for_erasure(self, push_id: int, **ids: object) -> None:
         """A push that finished after an erasure reached its row: what it created is recorded and
         due for deletion, whatever the erasure found on the row (``withheld``: nothing yet)."""
-        p = crm_pushes
+        p, now = crm_pushes, self.store.now()
         with self.store.writing() as c:
             c.execute(
                 p.update()
@@ -189,7 +194,8 @@ class CrmPushes:
                     status=ERASE_DUE,
                     claimed_by=None,
                     claimed_at=None,
-                    updated_at=self.store.now(),
+                    updated_at=now,
+                    pushed_at=now,  # its creates just ended: the CRM's search may not show them yet
                     last_error="erased while it was being pushed",
                     **{k: v for k, v in ids.items() if v is not None},
                 )
@@ -233,6 +239,8 @@ class CrmPushes:
         """Record a failure, with the ids of what the push did create (a retry or an erasure finds
         them); False when an erasure came first (the ids are then kept for it)."""
         made = {k: v for k, v in ids.items() if v is not None}
+        # A create that may have been written: the erasure's search by key waits from now for it.
+        lost = {"pushed_at": self.store.now()} if made.get("maybe_created") else {}
         settled = self._settle(
             push_id,
             claimer,
@@ -240,6 +248,7 @@ class CrmPushes:
             attempts=crm_pushes.c.attempts + 1,
             last_error=error[:300],
             **made,
+            **lost,
         )
         if not settled and made:
             self._keep_for_erasure(push_id, **made)
@@ -310,6 +319,19 @@ class CrmPushes:
             push_id, claimer, status=ERASE_FAILED, attempts=crm_pushes.c.attempts + 1, last_error=error[:300]
         )
 
+    def mark_erase_waiting(self, push_id: int, claimer: str, *, reason: str) -> bool:
+        """Give the erasure back, still due (not failed: nothing went wrong, no attempt is counted):
+        the CRM's search cannot yet be trusted to show what the push may have created. A row with no
+        create time (written before ``pushed_at`` held it) gets now, so its wait has an end."""
+        p = crm_pushes
+        return self._settle_erasure(
+            push_id,
+            claimer,
+            status=ERASE_DUE,
+            last_error=reason[:300],
+            pushed_at=sa.func.coalesce(p.c.pushed_at, sa.literal(self.store.now(), p.c.pushed_at.type)),
+        )
+
     def mark_erase_due(self, prospect_ids: list[str], subject_hash: str | None) -> int:
         """An erasure reaches the CRM: every row of these prospects or of this person that created
         anything there becomes ``erase_due`` (the next CRM pass deletes it and records the outcome);
@@ -333,6 +355,21 @@ class CrmPushes:
         live = p.c.status.not_in(ERASURE_BOUND)
         now = self.store.now()
         with self.store.writing() as c:
+            # A push in flight (or whose pass died mid-create) may have sent a create as late as now
+            # whose id the row lacks: the erasure's search by key waits from now for it (a push that
+            # settles later records its ids and its own time, see ``_keep_for_erasure``).
+            in_flight = c.execute(
+                p.update()
+                .where(sa.or_(*whose), p.c.status == PUSHING)
+                .values(
+                    status=ERASE_DUE,
+                    pushed_at=now,
+                    updated_at=now,
+                    last_error="erasure requested",
+                    claimed_by=None,
+                    claimed_at=None,
+                )
+            ).rowcount
             due = c.execute(
                 p.update()
                 .where(sa.or_(*whose), live, created)
@@ -355,7 +392,7 @@ class CrmPushes:
                     claimed_at=None,
                 )
             )
-        return int(due or 0)
+        return int(due or 0) + int(in_flight or 0)
 
     def of(self, prospect_id: str, system: str) -> CrmPush | None:
         query = sa.select(crm_pushes).where(

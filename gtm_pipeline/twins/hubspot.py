@@ -13,6 +13,12 @@ is written; ``accept_then_fail`` (the request is carried out, then a 500) and ``
 out, but the answer comes after ``timeout_sleep_s``, past the client's timeout): a create whose
 object exists though its caller never learnt the id.
 
+Search lag (``HubSpotTwin(search_lag_s=N)``, or set ``twin.search_lag_s`` while it runs): HubSpot's
+search is eventually consistent, an object created a moment ago is not found by ``/search`` yet
+(its read and list endpoints see it at once). The twin answers a search with only the objects
+created at least ``search_lag_s`` seconds before, on its injected clock (a test's manual clock moves
+it), so code that takes an empty search right after a create as proof of absence is caught.
+
 Properties are checked as HubSpot checks them: a create or a search filter naming a property the
 portal does not define is refused with 400 (``PROPERTY_DOESNT_EXIST``), and ``POST
 /crm/v3/properties/{type}`` defines one (409 when it exists). ``gtm_push_id``, the custom property
@@ -26,6 +32,7 @@ Inspection for tests and the rehearsal: :meth:`HubSpotTwin.domains`, :meth:`emai
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import urllib.parse
@@ -65,11 +72,14 @@ class HubSpotTwin:
     settings: TwinSettings = field(default_factory=TwinSettings)
     clock: Clock = field(default_factory=SystemClock)
     tag_defined: bool = True  # False: the portal does not define ``gtm_push_id`` yet
+    search_lag_s: float = 0.0  # seconds (on ``clock``) before a new object is found by search
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._next = 1000
         self.objects: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in TYPES}
+        # When each object was created, on the twin's clock: what the search lag is counted from.
+        self._created: dict[str, dt.datetime] = {}
         self.archived: dict[str, set[str]] = {kind: set() for kind in TYPES}
         self.defined: dict[str, set[str]] = {
             kind: {n for n in names if self.tag_defined or n != "gtm_push_id"}
@@ -159,7 +169,14 @@ class HubSpotTwin:
             "associations": {},
         }
         self.objects[kind][object_id] = made
+        self._created[object_id] = self.clock.now()
         return made
+
+    def _indexed(self, object_id: str) -> bool:
+        """Whether search finds the object yet (created at least ``search_lag_s`` ago)."""
+        if self.search_lag_s <= 0:
+            return True
+        return self.clock.now() - self._created[object_id] >= dt.timedelta(seconds=self.search_lag_s)
 
     def _route(self, kind: str, handler: Any) -> Any:
         def serve(request: TwinRequest) -> Answer:
@@ -259,6 +276,8 @@ class HubSpotTwin:
             return refused
         found = []
         for obj in self.objects[kind].values():
+            if not self._indexed(obj["id"]):
+                continue  # created too recently for HubSpot's search index
             for group in groups or [{"filters": []}]:
                 filters = group.get("filters") or []
                 if all(
