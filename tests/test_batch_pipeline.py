@@ -5,6 +5,8 @@ prospects' runs, which reuse the results with no call. Failures follow the direc
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -31,7 +33,18 @@ from gtm_pipeline.providers.batches import request_from_json
 from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.skills.runner import BATCHED, build_request
 from gtm_pipeline.store import NewProspect
-from gtm_pipeline.store.skill_batches import DEAD, DIRECT, DONE, QUEUED, SUBMITTED, SkillBatches
+from gtm_pipeline.store.skill_batches import (
+    DEAD,
+    DIRECT,
+    DONE,
+    QUEUED,
+    STALE,
+    SUBMIT_UNKNOWN,
+    SUBMITTED,
+    BatchItem,
+    SkillBatches,
+    skill_batch_items,
+)
 from gtm_pipeline.twins.llm import AnthropicTwin, OpenAITwin
 from gtm_pipeline.twins.server import TwinSettings
 from tests.conftest import TEST_START
@@ -189,7 +202,9 @@ def test_a_deferred_draft_goes_out_in_a_batch_and_the_requested_run_reuses_it_at
         # collected, the batch is deleted at the provider: it quotes the prompts' sources and contact
         assert [b.deleted for b in twins.polish.batches.values()] == [True]
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            assert isinstance(skill_batches(context), dg.SkipReason)  # requested once
+            again = skill_batches(context)  # not run yet: the same request, which Dagster launches once
+        assert isinstance(again, dg.SensorResult)
+        assert [r.run_key for r in again.run_requests or []] == [run_request.run_key]
         calls = twins.polish.requests + twins.bulk.requests
         run = _job("prospect_pipeline_job").execute_in_process(
             instance=instance,
@@ -199,6 +214,8 @@ def test_a_deferred_draft_goes_out_in_a_batch_and_the_requested_run_reuses_it_at
         )
         assert run.success
         assert twins.polish.requests + twins.bulk.requests == calls  # reused: no call at all
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            assert isinstance(skill_batches(context), dg.SkipReason)  # the run marked its items
 
     services = _services()
     try:
@@ -412,3 +429,333 @@ def test_a_run_tagged_for_batches_queues_its_drafts_without_a_call(twins: Twins)
 def test_only_a_run_tagged_for_batches_defers() -> None:
     assert batch_requested({BATCH_TAG: "1"}) and batch_requested({BATCH_TAG: "true"})
     assert not batch_requested({}) and not batch_requested({BATCH_TAG: "0"})
+
+
+# ---------------------------------------------------------------------------- review fixes
+
+
+def _draft_items(services: Services, pid: str) -> list[BatchItem]:
+    items = SkillBatches(services.store)
+    found = [items.get(e.payload["custom_id"]) for e in _batch_queued(services, pid)]
+    return [i for i in found if i is not None and i.skill == "draft-first-touch"]
+
+
+def test_a_stale_item_gets_its_prospect_run_again_which_queues_the_call_under_the_new_skill(
+    twins: Twins,
+) -> None:
+    """B1: the skill changed while its batch ran: the answer is dropped (stale), and the prospect is
+    still requested, so its tagged run queues the call again under the skill's new code."""
+    services = _services()
+    pid = _qualified(services, 4)[0]
+    services.runner.batch = True
+    assert draft_first_touch(services, pid).detail == BATCHED
+    queue = BatchQueue(services)
+    assert sum(queue.run_pass().submitted.values()) >= 1
+    services.close()
+    skill_md = Path(os.environ["GTM_SKILLS_DIR"]) / "writing-copilot" / "draft-first-touch" / "SKILL.md"
+    skill_md.write_text(skill_md.read_text() + "\nKeep it to three sentences.\n")
+    services = _services()
+    try:
+        items = SkillBatches(services.store)
+        [old] = _draft_items(services, pid)
+        assert BatchQueue(services).run_pass().settled[STALE] >= 1
+        assert (items.get(old.custom_id) or old).status == STALE
+        assert pid in [p for _, p in items.settled_unrequested(10)]  # requested, not stranded
+        services.runner.batch = True  # the requested run carries gtm/batch=1
+        assert draft_first_touch(services, pid).detail == BATCHED
+        new = [i for i in _draft_items(services, pid) if i.custom_id != old.custom_id]
+        assert len(new) == 1 and new[0].status == QUEUED and new[0].code_version != old.code_version
+    finally:
+        services.close()
+
+
+def test_a_direct_run_takes_a_still_queued_call_and_the_batch_never_sends_it(twins: Twins) -> None:
+    """B2: an untagged run meeting a call a batch run queued calls it once, itself; no batch pays
+    for it again."""
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        services.runner.batch = False  # e.g. the conversation sensor's run, or an operator's single run
+        before = twins.polish.requests
+        assert draft_first_touch(services, pid).status != "waiting"
+        assert twins.polish.requests - before == 1  # called directly, once
+        [item] = _draft_items(services, pid)
+        assert item.status == DIRECT and item.request == {}
+        assert item.run_requested_at is not None  # the run that took it used it: nothing to request
+        kinds = [e.kind for e in services.store.journal.entries(pid)]
+        assert "batch_direct" in kinds
+        BatchQueue(services).run_pass()
+        sent = {line["custom_id"] for b in twins.polish.batches.values() for line in b.results}
+        assert item.custom_id not in sent
+        results = [e for e in services.store.journal.entries(pid) if e.kind == "skill_result"]
+        assert not [e for e in results if e.payload.get("batch_id")]
+    finally:
+        services.close()
+
+
+def test_a_direct_run_meeting_a_submitted_call_waits_for_the_batch(twins: Twins) -> None:
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        assert sum(BatchQueue(services).run_pass().submitted.values()) >= 1
+        services.runner.batch = False
+        before = twins.polish.requests
+        waiting = draft_first_touch(services, pid)
+        assert (waiting.status, waiting.detail) == ("waiting", BATCHED)
+        assert twins.polish.requests == before  # no second payment
+    finally:
+        services.close()
+
+
+def test_a_batch_result_for_a_call_already_answered_directly_is_paid_but_not_journaled_twice(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B2, collect side: should a direct call answer a call that is in a batch anyway (a run that
+    read the queue before the call was queued), the batch's answer is paid (spend) and dropped."""
+    from gtm_pipeline.skills.runner import SkillRunner
+
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        queue = BatchQueue(services)
+        assert sum(queue.run_pass().submitted.values()) >= 1
+        monkeypatch.setattr(SkillRunner, "_batched_elsewhere", lambda *a, **k: None, raising=False)  # a race
+        services.runner.batch = False
+        assert draft_first_touch(services, pid).status != "waiting"
+        report = queue.run_pass()
+        assert report.settled["duplicate"] == 1
+        [item] = _draft_items(services, pid)
+        assert item.status == DONE
+        results = [e for e in services.store.journal.entries(pid) if e.kind == "skill_result"]
+        drafts = [e for e in results if e.payload["result"]["producer"]["skill"] == "draft-first-touch"]
+        assert len(drafts) == 1 and not drafts[0].payload.get("batch_id")
+        polish = [r for r in services.store.spend.rows() if r["provider"] == "polish"]
+        assert sum(r["calls"] for r in polish) >= 2  # the direct call and the batch item: both paid
+    finally:
+        services.close()
+
+
+def test_a_prospect_erased_while_its_batch_is_read_gets_no_result_written_back(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R5: an erasure between the claim of a batch and the recording of its results: the answer (which
+    quotes the prospect) is dropped; the spend (no personal data) is recorded, it was paid."""
+    import gtm_pipeline.pipeline.batch_queue as batch_queue
+
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        queue = BatchQueue(services)
+        assert sum(queue.run_pass().submitted.values()) >= 1
+        original = batch_queue.collect
+
+        def collect_then_erase(*args, **kwargs):  # type: ignore[no-untyped-def]
+            outcomes = original(*args, **kwargs)
+            erase(services.store, pid, reason="test", now=services.clock.now(), response_days=30, pages=None)
+            return outcomes
+
+        monkeypatch.setattr(batch_queue, "collect", collect_then_erase)
+        report = queue.run_pass()
+        assert report.settled["erased"] >= 1 and not report.settled[DONE]
+        drafts = [
+            e
+            for e in services.store.journal.entries(pid)
+            if e.kind == "skill_result" and e.payload.get("batch_id")
+        ]
+        assert drafts == []
+        polish = [r for r in services.store.spend.rows() if r["provider"] == "polish"]
+        assert polish and polish[0]["calls"] >= 1
+    finally:
+        services.close()
+
+
+def test_a_pass_stops_at_its_time_budget_and_the_next_one_finishes(
+    research_twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B3: a pass runs inside a sensor tick (60 s at most): past its budget it claims nothing more,
+    and what it claimed but did not reach goes back for the next pass."""
+    import gtm_pipeline.pipeline.batch_queue as batch_queue
+
+    services = _services()
+    try:
+        pids = _seed(services, 3)
+        services.runner.batch = True
+        for pid in pids:
+            assert augment(services, pid).status == "waiting"
+        queue = BatchQueue(services)
+        assert queue.run_pass(budget_s=0).submitted == {}  # no time: nothing claimed, all still queued
+        assert SkillBatches(services.store).counts() == {QUEUED: 3}
+        assert sum(queue.run_pass().submitted.values()) == 3
+        ticks = iter(range(0, 10_000, 10))  # each look at the monotonic clock: 10 s later
+        monkeypatch.setattr(batch_queue, "_monotonic", lambda: float(next(ticks)))
+        partial = queue.run_pass(budget_s=25)
+        assert 0 < sum(partial.settled.values()) < 3 and partial.pending == 1
+        counts = SkillBatches(services.store).counts()
+        assert counts.get(SUBMITTED, 0) == 3 - sum(partial.settled.values())  # released, not stuck
+        monkeypatch.undo()
+        assert sum(queue.run_pass().settled.values()) == counts[SUBMITTED]
+        assert SkillBatches(services.store).counts() == {DONE: 3}
+    finally:
+        services.close()
+
+
+def test_a_batch_create_whose_answer_is_lost_is_held_not_sent_again(twins: Twins) -> None:
+    """R1: the batch was made but the answer lost (a 500): no SDK retry, no re-queue (each would make
+    another paid batch holding the prompts); the calls are held, the operator escalated, and a direct
+    run meeting them waits instead of paying a third time."""
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        twins.polish.lose_batch_answers = 3
+        queue = BatchQueue(services)
+        report = queue.run_pass()
+        assert len(twins.polish.batches) == 1  # one create at the provider, not retried by the SDK
+        assert report.unknown >= 1 and not report.submitted and not report.released
+        [item] = _draft_items(services, pid)
+        assert item.status == SUBMIT_UNKNOWN
+        failed = [e for e in services.store.escalations.open() if e.kind == "batch_failed"]
+        assert failed and "submit_unknown" in failed[0].detail
+        queue.run_pass()
+        assert len(twins.polish.batches) == 1  # held: never submitted again by a pass
+        services.runner.batch = False
+        before = twins.polish.requests
+        assert draft_first_touch(services, pid).detail == BATCHED
+        assert twins.polish.requests == before
+        # the operator checked the provider: no batch to wait for; requeued, it goes out once
+        assert SkillBatches(services.store).requeue_unknown([item.id]) == 1
+        twins.polish.lose_batch_answers = 0
+        assert sum(queue.run_pass().submitted.values()) >= 1
+    finally:
+        services.close()
+
+
+def test_an_openai_batch_create_that_fails_deletes_its_uploaded_input(research_twins: Twins) -> None:
+    twins = research_twins
+    services = _services()
+    try:
+        [pid] = _seed(services, 1)
+        services.runner.batch = True
+        assert augment(services, pid).detail == BATCHED
+        twins.bulk.lose_batch_answers = 3
+        report = BatchQueue(services).run_pass()
+        assert len(twins.bulk.batches) == 1 and report.unknown == 1
+        inputs = {f for f, (name, _) in twins.bulk.files.items() if name == "batch.jsonl"}
+        assert inputs and inputs <= twins.bulk.deleted_files  # the prompts are not left at the host
+    finally:
+        services.close()
+
+
+def test_a_claim_taken_over_during_a_create_is_escalated_with_the_batch_id(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gtm_pipeline.providers.batches import AnthropicBatches
+
+    services = _services()
+    try:
+        pid = _qualified(services, 4)[0]
+        services.runner.batch = True
+        assert draft_first_touch(services, pid).detail == BATCHED
+        original = AnthropicBatches.submit
+
+        def slow_submit(self, calls):  # type: ignore[no-untyped-def]
+            batch_id = original(self, calls)
+            with services.store.writing() as c:  # another pass took the claims over meanwhile
+                c.execute(skill_batch_items.update().values(claimed_by="another-pass"))
+            return batch_id
+
+        monkeypatch.setattr(AnthropicBatches, "submit", slow_submit)
+        report = BatchQueue(services).run_pass()
+        [batch_id] = report.submitted
+        assert report.submitted[batch_id] == 0
+        failed = [e for e in services.store.escalations.open() if e.kind == "batch_failed"]
+        assert any(batch_id in e.detail for e in failed)
+    finally:
+        services.close()
+
+
+def test_submission_stops_at_the_groups_daily_spend_cap(twins: Twins, tmp_path: Path) -> None:
+    """B4: the cap is checked when a batch goes out, on each call's estimate (prompt characters / 4 at
+    the input price, max_tokens at the output price, at the batch discount): what does not fit waits
+    in the queue, escalated and journaled as a direct call over the cap is."""
+    services = _services()
+    pids = _qualified(services, 4)[:3]
+    services.runner.batch = True
+    for pid in pids:
+        assert draft_first_touch(services, pid).detail == BATCHED
+    queue = BatchQueue(services)
+    items = SkillBatches(services.store)
+    queued = [i for pid in pids for i in _draft_items(services, pid)]
+    groups = {i.group_name for i in queued}
+    estimate = max(queue._estimate(queue.backend(i.provider), i) for i in queued)  # type: ignore[arg-type]
+    services.close()
+    assert estimate > 0
+    for group in groups:  # room for one call of each group today, not two
+        path = Path(os.environ["GTM_SKILLS_DIR"]) / group / "GROUP.md"
+        cap = f"\ndaily_spend_cap_usd: {estimate * 1.5:.6f}\nmode:"
+        path.write_text(path.read_text().replace("\nmode:", cap, 1))
+    twins.polish.batch_duration = dt.timedelta(hours=1)  # still running at the next pass
+    services = _services()
+    try:
+        queue = BatchQueue(services)
+        report = queue.run_pass()
+        sent = sum(report.submitted.values())
+        drafts = [i for pid in pids for i in _draft_items(services, pid)]
+        assert 1 <= sent <= len(groups) and report.capped >= 1
+        assert sum(1 for i in drafts if i.status == QUEUED) == len(drafts) - sent
+        assert all(i.est_cost_usd for i in drafts if i.status == SUBMITTED)
+        assert [e for e in services.store.escalations.open() if e.kind == "spend_cap"]
+        waits = [e for pid in pids for e in services.store.journal.entries(pid) if e.kind == "spend_cap_wait"]
+        assert len(waits) == len(drafts) - sent
+        assert sum(queue.run_pass().submitted.values()) == 0  # the batch's estimate still counts
+        assert items.counts()[QUEUED] == len(drafts) - sent
+    finally:
+        services.close()
+
+
+def test_the_sensor_leaves_marking_to_the_run_except_for_rows_with_no_prospect(twins: Twins) -> None:
+    """B3: a tick whose run requests Dagster drops (a tick past its timeout) must not strand the
+    prospects: the sensor marks nothing a run should; a row naming no prospect has no run to wait
+    for and is marked at once, or it would come back on every tick."""
+    services = _services()
+    try:
+        items = SkillBatches(services.store)
+        for custom_id in ("sk_noprospect", "sk_prospect"):
+            items.enqueue(
+                custom_id=custom_id,
+                prospect_id=None if custom_id == "sk_noprospect" else "p_unregistered",
+                subject="h_1",
+                skill="draft-first-touch",
+                skill_version="1",
+                code_version="c",
+                group="writing-copilot",
+                provider="polish",
+                input_hash="0" * 64,
+                request={},
+            )
+        claimed = items.claim_queued("polish", "test", limit=5)
+        items.mark_submitted([i.id for i in claimed], "test", "batch_x")
+        for item in items.claim_batch("batch_x", "test"):
+            items.settle(item.id, "test", DONE)
+    finally:
+        services.close()
+    resources = {"gtm": gtm_resource(load_settings())}
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        dg.build_sensor_context(instance=instance, resources=resources) as context,
+    ):
+        assert isinstance(skill_batches(context), dg.SkipReason)
+    services = _services()
+    try:
+        assert [p for _, p in SkillBatches(services.store).settled_unrequested(10)] == ["p_unregistered"]
+    finally:
+        services.close()

@@ -6,13 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from gtm_pipeline.domain.clock import ManualClock
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.store.skill_batches import (
     COLLECTING,
+    DIRECT,
     DONE,
     QUEUED,
+    STALE,
     SUBMIT_LEASE,
+    SUBMIT_UNKNOWN,
     SUBMITTED,
     SkillBatches,
 )
@@ -100,3 +105,62 @@ def test_an_erasure_deletes_only_that_prospects_calls(services: Services) -> Non
     items.enqueue(**_call("sk_other", "polish", "p_b"))
     assert items.erase("p_a") == 2
     assert items.get("sk_other") is not None and items.counts() == {QUEUED: 1}
+
+
+def test_a_stale_item_is_settled_and_its_prospect_requested(services: Services) -> None:
+    items = SkillBatches(services.store)
+    _queue(items, 1)
+    [claimed] = items.claim_queued("polish", "pass-a", limit=5)
+    items.mark_submitted([claimed.id], "pass-a", "batch_1")
+    [mine] = items.claim_batch("batch_1", "pass-a")
+    assert items.settle(mine.id, "pass-a", STALE, "the skill changed while its batch ran")
+    assert items.settled_unrequested(10) == [(mine.id, "p_a")]
+
+
+def test_a_direct_run_takes_a_queued_call_only_before_a_pass_claims_it(services: Services) -> None:
+    items = SkillBatches(services.store)
+    [first, second] = _queue(items, 2)
+    one, two = items.get(first), items.get(second)
+    assert one is not None and two is not None
+    assert items.take_direct(one.id, "direct run") and not items.take_direct(one.id, "again")
+    taken = items.get(first)
+    assert taken is not None and taken.status == DIRECT and taken.request == {}
+    assert taken.run_requested_at is not None and items.settled_unrequested(10) == []
+    [claimed] = items.claim_queued("polish", "pass-a", limit=5)
+    assert claimed.id == two.id and not items.take_direct(two.id, "too late")
+
+
+def test_a_run_marks_its_prospects_settled_items_and_only_those(services: Services) -> None:
+    items = SkillBatches(services.store)
+    _queue(items, 1, prospect="p_a")
+    _queue(items, 1, provider="bulk", prospect="p_b")
+    for provider in ("polish", "bulk"):
+        [claimed] = items.claim_queued(provider, "pass-a", limit=5)
+        items.mark_submitted([claimed.id], "pass-a", f"batch_{provider}")
+        [mine] = items.claim_batch(f"batch_{provider}", "pass-a")
+        items.settle(mine.id, "pass-a", DONE)
+    assert items.mark_run_started(["p_a"]) == 1
+    assert [p for _, p in items.settled_unrequested(10)] == ["p_b"]
+
+
+def test_submitted_estimates_count_against_the_cap_until_collected(services: Services) -> None:
+    items = SkillBatches(services.store)
+    _queue(items, 2)
+    claimed = items.claim_queued("polish", "pass-a", limit=5)
+    items.mark_submitted(
+        [i.id for i in claimed], "pass-a", "batch_1", {claimed[0].id: 0.25, claimed[1].id: 0.5}
+    )
+    assert items.committed_usd("writing-copilot") == pytest.approx(0.75)
+    assert items.committed_usd("research") == 0.0
+    [first, _] = items.claim_batch("batch_1", "pass-a")
+    items.settle(first.id, "pass-a", DONE)
+    assert items.committed_usd("writing-copilot") == pytest.approx(0.5)
+
+
+def test_a_held_create_is_requeued_only_by_the_operator(services: Services) -> None:
+    items = SkillBatches(services.store)
+    _queue(items, 1)
+    [claimed] = items.claim_queued("polish", "pass-a", limit=5)
+    assert items.mark_submit_unknown([claimed.id], "pass-a", "polish: timed out") == 1
+    assert items.claim_queued("polish", "pass-b", limit=5) == [] and items.counts() == {SUBMIT_UNKNOWN: 1}
+    assert items.requeue_unknown([claimed.id]) == 1 and items.counts() == {QUEUED: 1}

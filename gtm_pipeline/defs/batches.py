@@ -6,7 +6,8 @@
   new-prospects sensor, an operator's single run) call directly, so a fresh prospect never waits.
 * ``skill_batches`` sensor: each tick collects the batches that ended (results checked, priced at
   the batch discount, journaled under the direct call's key), submits what is queued (one batch
-  per provider), then requests runs of exactly the prospects whose calls settled: the run reuses
+  per provider, within a time budget: ``PASS_BUDGET_S``), then requests runs of exactly the
+  prospects whose calls settled (a run key per set of rows; the run marks them): the run reuses
   the journaled result with no call, or, for a call handed back to direct calls (a host without a
   batch API), calls it. Those runs carry ``gtm/batch=1`` too, so the next step's calls of a batch
   group (a draft after its profile) are queued in turn instead of made at the list price.
@@ -45,8 +46,11 @@ def skill_batches(context: dg.SensorEvaluationContext, gtm: GtmResource) -> dg.S
         max_runs=MAX_RUNS_PER_TICK,
     )
     report_blocked(services.store, "skill_batches", tick)
-    # Rows up to the tick's end are requested (or name no prospect); the rest wait for a later tick.
-    items.mark_requested([row for row, _ in rows if row <= tick.cursor])
+    # Not marked here: a run marks its prospects' items when it starts (``steps.run_step``), so run
+    # requests Dagster drops (the tick timed out) leave the rows for the next tick, whose requests
+    # carry the same run keys (derived from the rows) and are launched once. Rows naming no
+    # prospect have no run to wait for: marked now, or they would hold every tick's window.
+    items.mark_requested([row for row, prospect in rows if prospect is None and row <= tick.cursor])
     requests = [r.with_replaced_attrs(tags={**r.tags, BATCH_TAG: "1"}) for r in tick.requests]
     if not requests:
         return dg.SkipReason(f"settled batch calls wait for their prospects' partitions ({done.summary()})")

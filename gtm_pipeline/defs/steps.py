@@ -69,6 +69,10 @@ def run_step(
     per_partition = PartitionMetadata(context)
     # A run tagged gtm/batch=1 queues the calls of batch groups for the batch APIs (defs/batches.py).
     services.runner.batch = batch_requested(context.run.tags)
+    if services.runner.batch:
+        # This run is the one the skill_batches sensor requested for its prospects' settled calls
+        # (or an operator's batch run, which uses them as well): marked now, when it really runs.
+        services.store.skill_batches.mark_run_started(list(context.partition_keys))
     # Prospects run concurrently (LLM calls are I/O); metadata is recorded here, in the run's thread.
     for prospect_id, report in run_many(step, services, context.partition_keys, run_id=context.run.run_id):
         statuses[report.status] += 1

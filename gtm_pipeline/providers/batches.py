@@ -125,7 +125,9 @@ class AnthropicBatches:
             for c in calls
         ]
         try:
-            return self._client.messages.batches.create(requests=requests).id
+            # No SDK retry: a create whose answer was lost and is sent again makes a second batch,
+            # paid twice and holding the prompts at Anthropic; the caller holds such calls instead.
+            return self._client.with_options(max_retries=0).messages.batches.create(requests=requests).id
         except anthropic.AnthropicError as exc:
             raise classify(self.name, exc) from None
 
@@ -188,15 +190,39 @@ class OpenAIBatches:
         ]
         payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
         try:
+            # The upload alone creates nothing to pay for: retried as usual.
             uploaded = self._client.files.create(file=("batch.jsonl", io.BytesIO(payload)), purpose="batch")
-            batch = self._client.batches.create(
-                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
-            )
         except openai.NotFoundError:
             raise BatchUnsupported(self.name) from None
         except openai.OpenAIError as exc:
             raise classify(self.name, exc) from None
+        try:
+            # No SDK retry on the create (see AnthropicBatches.submit): one batch per submission.
+            batch = self._client.with_options(max_retries=0).batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+        except openai.OpenAIError as exc:
+            deleted = self._delete_input(uploaded.id)
+            if isinstance(exc, openai.NotFoundError) and deleted:
+                raise BatchUnsupported(self.name) from None
+            error = classify(self.name, exc)
+            if not deleted:  # said in the error the caller escalates: never left there silently
+                error = ProviderError(
+                    f"{error}; its uploaded input file {uploaded.id} could not be deleted at the host",
+                    retryable=error.retryable,
+                    kind=error.kind,
+                )
+            raise error from None
         return batch.id
+
+    def _delete_input(self, file_id: str) -> bool:
+        """A failed create leaves the uploaded prompts (sources, contacts) at the host: deleted.
+        False: the delete failed too (the caller's error says so)."""
+        try:
+            self._client.files.delete(file_id)
+        except openai.OpenAIError:
+            return False
+        return True
 
     def poll(self, batch_id: str) -> BatchStatus:
         try:

@@ -36,7 +36,7 @@ from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter, RateLimited
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store import Store
-from gtm_pipeline.store.skill_batches import IN_FLIGHT, SkillBatches
+from gtm_pipeline.store.skill_batches import IN_FLIGHT, QUEUED, SkillBatches
 
 # The ``waiting`` of a call queued for its provider's batch API: the prospect's run ends here and the
 # ``skill_batches`` sensor requests another once the batch has ended and the result is journaled.
@@ -157,6 +157,10 @@ class SkillRunner:
             deferred = self._defer(skill, subject, digest, request, prospect_id, run_id)
             if deferred is not None:
                 return deferred
+        else:  # a direct run: a call a batch run queued is not paid for twice
+            waiting = self._batched_elsewhere(skill, subject, digest, run_id)
+            if waiting is not None:
+                return waiting
         failure: DeadLetterReason | None = None
         reply: ProviderReply | None = None
         route: list[dict[str, Any]] = []
@@ -383,6 +387,47 @@ class SkillRunner:
                 "custom_id": item.custom_id,
             },
             dedupe_key=f"batchq:{item.custom_id}",
+            run_id=run_id,
+        )
+        return SkillOutcome(skill, digest, 0, None, entry, waiting=BATCHED)
+
+    def _batched_elsewhere(
+        self, skill: Skill, subject: str, digest: str, run_id: str | None
+    ) -> SkillOutcome | None:
+        """A direct run (untagged) meeting a call a batch run queued: never paid twice. Still only
+        queued, the run takes it (compare-and-set to ``direct``) and calls now; already claimed,
+        submitted or being collected, the run waits for the batch's result like the run that queued
+        it (the sensor requests the prospect's run once it settles). None: call directly."""
+        batches = SkillBatches(self.store)
+        custom_id = batch_custom_id(skill, subject, digest)
+        item = batches.get(custom_id)
+        if item is None or item.status not in IN_FLIGHT:
+            return None
+        if item.status == QUEUED and batches.take_direct(item.id, "a direct run called it before its batch"):
+            self.store.journal.append(
+                subject=subject,
+                kind="batch_direct",
+                actor=f"rule:batch@1/{skill.group.spec.name}",
+                payload={
+                    "provider": item.provider,
+                    "custom_id": custom_id,
+                    "reason": "a direct run called it before its batch",
+                },
+                dedupe_key=f"batchdirect:{custom_id}",
+                run_id=run_id,
+            )
+            return None
+        entry = self.store.journal.append(
+            subject=subject,
+            kind="batch_queued",
+            actor=f"rule:batch@1/{skill.group.spec.name}",
+            payload={
+                "group": skill.group.spec.name,
+                "provider": item.provider,
+                "input_hash": digest,
+                "custom_id": custom_id,
+            },
+            dedupe_key=f"batchq:{custom_id}",
             run_id=run_id,
         )
         return SkillOutcome(skill, digest, 0, None, entry, waiting=BATCHED)

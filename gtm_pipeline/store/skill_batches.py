@@ -6,8 +6,12 @@ submits, polls and collects. A row's life:
 
     queued -> submitting (claimed by one pass) -> submitted (in batch ``batch_id``)
            -> collecting (claimed by one pass) -> done | dead | queued again (a failed item retried)
-    queued | submitting -> direct  (the host has no batch API: a normal run calls it directly)
-    collecting -> stale  (the skill changed meanwhile: the next run queues the new call)
+    queued | submitting -> direct  (the host has no batch API, or a direct run took a queued call)
+    submitting -> submit_unknown  (the create's answer was lost: held for the operator)
+    collecting -> stale  (the skill changed meanwhile: its prospect's run queues the new call)
+
+A settled row (done, dead, direct, stale) waits for its prospect's run, which marks it
+(``run_requested_at``) when it starts.
 
 Every move is one conditional UPDATE under the pass's name (the alert deliveries' claim), so two
 sensor ticks, or two processes, at once submit an item once and collect it once; a claim older than
@@ -58,12 +62,21 @@ skill_batch_items = sa.Table(
     sa.Column("settled_at", sa.DateTime(timezone=True)),
     sa.Column("run_requested_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.String(300)),
+    # The submission's cost estimate (dollars, batch price): counted against the group's daily cap
+    # while the batch runs, before its real spend is recorded at collection.
+    sa.Column("est_cost_usd", sa.Float),
 )
 
 QUEUED, SUBMITTING, SUBMITTED, COLLECTING = "queued", "submitting", "submitted", "collecting"
 DONE, DEAD, DIRECT, STALE = "done", "dead", "direct", "stale"
+# A create whose answer was lost (timeout, connection, 5xx): the batch may exist at the provider, so
+# the items are neither queued again (a second, paid submission) nor called directly; the operator
+# is escalated and decides (:meth:`SkillBatches.requeue_unknown` once the provider shows no batch).
+SUBMIT_UNKNOWN = "submit_unknown"
 # A call in one of these is on its way through a batch: a run finding it waits instead of calling.
-IN_FLIGHT = (QUEUED, SUBMITTING, SUBMITTED, COLLECTING)
+IN_FLIGHT = (QUEUED, SUBMITTING, SUBMITTED, COLLECTING, SUBMIT_UNKNOWN)
+# Counted against the group's daily cap until collected (their spend is not recorded yet).
+COMMITTED = (SUBMITTED, COLLECTING, SUBMIT_UNKNOWN)
 # One batch create (an upload and a create for OpenAI, SDK retries included) takes far less; past
 # it the pass is taken for dead and another may submit the items again (possibly twice at the
 # provider: results are journaled under the call's own key, so the second is paid, not used twice).
@@ -96,6 +109,7 @@ class BatchItem:
     settled_at: dt.datetime | None
     run_requested_at: dt.datetime | None
     last_error: str | None
+    est_cost_usd: float | None = None
 
 
 class SkillBatches:
@@ -192,16 +206,75 @@ class SkillBatches:
             )
             return [record(BatchItem, r) for r in rows.fetchall()]
 
-    def mark_submitted(self, ids: list[int], claimer: str, batch_id: str) -> int:
+    def mark_submitted(
+        self, ids: list[int], claimer: str, batch_id: str, estimates: dict[int, float] | None = None
+    ) -> int:
+        """In batch ``batch_id``, with each item's cost estimate (``estimates``: row id -> dollars)."""
+        b = skill_batch_items
+        values: dict[str, Any] = {}
+        if estimates:
+            values["est_cost_usd"] = sa.case(estimates, value=b.c.id, else_=None)
         return self._settle(
             ids,
             claimer,
             SUBMITTING,
             status=SUBMITTED,
             batch_id=batch_id,
-            attempts=skill_batch_items.c.attempts + 1,
+            attempts=b.c.attempts + 1,
             last_error=None,
+            **values,
         )
+
+    def mark_submit_unknown(self, ids: list[int], claimer: str, error: str) -> int:
+        """The create's answer was lost: the batch may exist. Held (not queued, not direct) for the
+        operator, so nothing is paid twice; runs meeting these calls wait."""
+        return self._settle(ids, claimer, SUBMITTING, status=SUBMIT_UNKNOWN, last_error=error[:300])
+
+    def requeue_unknown(self, ids: list[int]) -> int:
+        """The operator found no batch at the provider for these calls: queued again."""
+        b = skill_batch_items
+        query = (
+            b.update()
+            .where(b.c.id.in_(ids), b.c.status == SUBMIT_UNKNOWN)
+            .values(status=QUEUED, updated_at=self.store.now(), last_error=None)
+        )
+        with self.store.writing() as c:
+            return int(c.execute(query).rowcount or 0)
+
+    def committed_usd(self, group: str) -> float:
+        """Estimated dollars of ``group``'s calls submitted and not collected yet: spent for the cap,
+        though not recorded as spend until their results are read."""
+        b = skill_batch_items
+        query = sa.select(sa.func.coalesce(sa.func.sum(b.c.est_cost_usd), 0.0)).where(
+            b.c.group_name == group, b.c.status.in_(COMMITTED)
+        )
+        with self.store.reading() as c:
+            return float(c.execute(query).scalar_one())
+
+    def take_direct(self, item_id: int, reason: str) -> bool:
+        """A direct run takes a still-queued call for itself (compare-and-set from ``queued``): the
+        run calls it now, and no pass submits it too. False: a pass claimed it first (it waits).
+        Requested at once: the run taking it is the run that uses it."""
+        b, now = skill_batch_items, self.store.now()
+        query = (
+            b.update()
+            .where(b.c.id == item_id, b.c.status == QUEUED)
+            .values(
+                status=DIRECT,
+                last_error=reason[:300],
+                settled_at=now,
+                run_requested_at=now,
+                request={},
+                updated_at=now,
+            )
+        )
+        with self.store.writing() as c:
+            return bool(c.execute(query).rowcount)
+
+    def release_collecting(self, ids: list[int], claimer: str) -> int:
+        """Claimed for collection but not reached in this pass (its time budget ran out): back to
+        ``submitted``, collected by the next pass (the batch's results stay at the provider)."""
+        return self._settle(ids, claimer, COLLECTING, status=SUBMITTED)
 
     def release(self, ids: list[int], claimer: str, error: str) -> int:
         """A submission that failed (the host answered 5xx, timed out): back in the queue, with why."""
@@ -278,11 +351,13 @@ class SkillBatches:
 
     def settled_unrequested(self, limit: int) -> list[tuple[int, str | None]]:
         """(row id, prospect id) of items settled since their prospect's last run request, in row
-        order: their prospects need a run to use (or to call directly) what the batch produced."""
+        order: their prospects need a run to use (or to call directly) what the batch produced. A
+        ``stale`` item too: its answer was to an old prompt, and the run (tagged for batches)
+        queues the call under the skill's new code."""
         b = skill_batch_items
         query = (
             sa.select(b.c.id, b.c.prospect_id)
-            .where(b.c.settled_at.is_not(None), b.c.run_requested_at.is_(None), b.c.status != STALE)
+            .where(b.c.settled_at.is_not(None), b.c.run_requested_at.is_(None))
             .order_by(b.c.id)
             .limit(limit)
         )
@@ -296,6 +371,23 @@ class SkillBatches:
         query = (
             b.update()
             .where(b.c.id.in_(ids), b.c.settled_at.is_not(None), b.c.run_requested_at.is_(None))
+            .values(run_requested_at=self.store.now())
+        )
+        with self.store.writing() as c:
+            return int(c.execute(query).rowcount or 0)
+
+    def mark_run_started(self, prospect_ids: list[str]) -> int:
+        """A run tagged for batches started for these prospects: their settled items are requested.
+        Marked by the run itself (``defs.steps.run_step``), not by the sensor, so a tick whose run
+        requests Dagster discards (a sensor timeout) leaves them for the next tick's same run key."""
+        if not prospect_ids:
+            return 0
+        b = skill_batch_items
+        query = (
+            b.update()
+            .where(
+                b.c.prospect_id.in_(prospect_ids), b.c.settled_at.is_not(None), b.c.run_requested_at.is_(None)
+            )
             .values(run_requested_at=self.store.now())
         )
         with self.store.writing() as c:

@@ -247,6 +247,9 @@ class AnthropicTwin(TwinServer):
         self.batches: dict[str, _Batch] = {}
         self.batch_duration = batch_duration
         self.batch_faults: deque[str] = deque()
+        # Creates whose answer is lost: the batch is made, then the client gets a 500 (a proxy or
+        # the connection dropped the answer), the case a client must not retry blindly.
+        self.lose_batch_answers = 0
         self._batch_lock = threading.Lock()
         super().__init__(
             {
@@ -445,7 +448,17 @@ class AnthropicTwin(TwinServer):
                 message = self._message(params, fault, json.dumps(item).encode(), tier="batch")
                 result = {"type": "succeeded", "message": message}
             batch.results.append({"custom_id": item["custom_id"], "result": result})
+        if self._answer_lost():
+            lost = {"type": "api_error", "message": "twin: lost"}
+            return _error(500, {"type": "error", "error": lost, "request_id": None})
         return 200, dict(JSON), json.dumps(self._batch_view(batch)).encode()
+
+    def _answer_lost(self) -> bool:
+        with self._batch_lock:
+            if self.lose_batch_answers <= 0:
+                return False
+            self.lose_batch_answers -= 1
+            return True
 
     def _get_batch(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:
         failed = self._anthropic_error(request)
@@ -519,6 +532,7 @@ class OpenAITwin(TwinServer):
         self.batches: dict[str, _Batch] = {}
         self.batch_duration = batch_duration
         self.batch_faults: deque[str] = deque()
+        self.lose_batch_answers = 0  # as AnthropicTwin's: the batch is made, the answer is a 500
         self._batch_bodies: dict[str, dict[str, Any]] = {}
         self._batch_lock = threading.Lock()
         routes: dict[tuple[str, str], Any] = {("POST", "/v1/chat/completions"): self._completions}
@@ -728,6 +742,11 @@ class OpenAITwin(TwinServer):
         if errors:
             batch.errors = self._store_file(f"{batch.id}_errors.jsonl", "batch_output", _jsonl(errors))["id"]
         self._batch_bodies[batch.id] = body
+        with self._batch_lock:
+            lost = self.lose_batch_answers > 0
+            self.lose_batch_answers -= lost
+        if lost:
+            return _error(500, {"error": {"message": "twin: lost", "type": "server_error", "code": "500"}})
         return 200, dict(JSON), json.dumps(self._batch_view(batch, body)).encode()
 
     def _get_batch(self, request: TwinRequest) -> tuple[int, dict[str, str], bytes]:

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("settled_at", sa.DateTime(timezone=True)),
         sa.Column("run_requested_at", sa.DateTime(timezone=True)),
         sa.Column("last_error", sa.String(300)),
+        sa.Column("est_cost_usd", sa.Float),
     )
 
 
