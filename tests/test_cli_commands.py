@@ -196,3 +196,40 @@ def test_erase_many_from_a_file_goes_on_past_a_bad_line_and_never_echoes_it(home
     store.close()
     assert _gtm(home, "erase", "--file", str(home / "missing.txt")).returncode == 2
     assert "give one address" in _gtm(home, "erase").stderr
+
+
+def test_calls_held_after_a_lost_batch_create_are_listed_and_queued_again_by_the_operator(home: Path) -> None:
+    from gtm_pipeline.store.skill_batches import QUEUED, SUBMIT_UNKNOWN
+
+    store = _store(home)
+    items = store.skill_batches
+    for n in range(2):
+        items.enqueue(
+            custom_id=f"sk_held{n}",
+            prospect_id="p_held",
+            subject="p_held",
+            skill="draft-first-touch",
+            skill_version="1.0.0",
+            code_version="draft-first-touch@1.0.0+abcdef12",
+            group="writing-copilot",
+            provider="polish",
+            input_hash=str(n) * 64,
+            request={"inputs": {}},
+        )
+    claimed = items.claim_queued("polish", "pass-a", limit=5)
+    items.mark_submit_unknown([c.id for c in claimed], "pass-a", "polish: timed out")
+    store.close()
+    status = _gtm(home, "batches", "status", "--json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    told = json.loads(status.stdout)
+    assert told["counts"] == {SUBMIT_UNKNOWN: 2} and {h["why"] for h in told["held"]} == {"polish: timed out"}
+    first = told["held"][0]["id"]
+    assert _gtm(home, "batches", "requeue").returncode == 2  # names nothing: refused, nothing moves
+    done = _gtm(home, "batches", "requeue", str(first))
+    assert done.returncode == 0 and "queued again: 1 of 1" in done.stdout
+    assert _gtm(home, "batches", "requeue", "--all-held").returncode == 0
+    store = _store(home)
+    assert store.skill_batches.counts() == {QUEUED: 2}
+    entries = store.journal.entries("skill_batches")
+    store.close()
+    assert [e.payload["queued"] for e in entries] == [1, 1] and {e.actor for e in entries} == {"operator:cli"}

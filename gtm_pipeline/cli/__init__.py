@@ -56,6 +56,7 @@ def _register() -> None:
     from gtm_pipeline.cli import (  # noqa: F401
         alerts,
         audit,
+        batches,
         evaluate,
         inputs,
         operator,

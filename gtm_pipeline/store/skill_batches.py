@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.store import schema as t
-from gtm_pipeline.store.records import record
+from gtm_pipeline.store.records import record, utc
 
 if TYPE_CHECKING:
     from gtm_pipeline.store.unit import Store
@@ -394,6 +394,20 @@ class SkillBatches:
             return int(c.execute(query).rowcount or 0)
 
     # ------------------------------------------------------------ reading, erasure
+
+    def held(self, limit: int = 200) -> list[tuple[int, str, str, str | None, dt.datetime, str | None]]:
+        """The calls held as ``submit_unknown`` (id, provider, skill, batch id, since, why), oldest
+        first: what the operator checks at the provider before :meth:`requeue_unknown`. Ids and
+        names only; the requests stay in the store."""
+        b = skill_batch_items
+        query = (
+            sa.select(b.c.id, b.c.provider, b.c.skill, b.c.batch_id, b.c.updated_at, b.c.last_error)
+            .where(b.c.status == SUBMIT_UNKNOWN)
+            .order_by(b.c.updated_at, b.c.id)
+            .limit(limit)
+        )
+        with self.store.reading() as c:
+            return [(int(r[0]), str(r[1]), str(r[2]), r[3], utc(r[4]), r[5]) for r in c.execute(query)]
 
     def counts(self) -> dict[str, int]:
         b = skill_batch_items
