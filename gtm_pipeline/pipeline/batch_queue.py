@@ -34,7 +34,6 @@ A pass stops at its time budget (a sensor tick is 60 s at most) and leaves the r
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections import Counter
@@ -55,6 +54,7 @@ from gtm_pipeline.providers.batches import (
     request_from_json,
 )
 from gtm_pipeline.providers.pricing import Price
+from gtm_pipeline.skills import waits
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.skills.runner import parse_reply
 from gtm_pipeline.store import Store
@@ -64,7 +64,6 @@ from gtm_pipeline.store.skill_batches import DEAD, DONE, QUEUED, STALE, BatchIte
 # Items per submitted batch (Anthropic takes 100,000 or 256 MB; OpenAI 50,000 lines or 200 MB): a
 # smaller batch is collected sooner, and one tick's submission stays one short request.
 MAX_ITEMS_PER_BATCH = 2000
-BATCH_ACTOR = "rule:batch@1"
 # Escalation kinds (``store.escalations.KINDS``): calls handed back to direct calls because the host
 # has no batch API; a batch that could not be submitted, polled or read (its calls wait).
 UNSUPPORTED_KIND = "batch_unsupported"
@@ -244,26 +243,15 @@ class BatchQueue:
             else:
                 over.append(item)
         for item in over:
-            self._wait_for_budget(item, today, groups[item.group_name].daily_spend_cap_usd)
+            waits.spend_cap_wait(
+                self.store,
+                group=item.group_name,
+                cap=groups[item.group_name].daily_spend_cap_usd,
+                subject=item.subject,
+                digest=item.input_hash,
+                day=today,
+            )
         return fits, over
-
-    def _wait_for_budget(self, item: BatchItem, day: dt.date, cap: float | None) -> None:
-        """The runner's spend-cap wait, for a call the cap keeps in the queue: escalated once a day per
-        group, journaled once a day per call."""
-        group = item.group_name
-        self.store.escalations.raise_(
-            "spend_cap",
-            f"spend_cap:{group}:{day.isoformat()}",
-            subject=group,
-            detail=f"group {group} reached its daily cap of ${cap}: calls wait",
-        )
-        self.store.journal.append(
-            subject=item.subject,
-            kind="spend_cap_wait",
-            actor=f"rule:spend-cap@1/{group}",
-            payload={"group": group, "day": day.isoformat(), "cap_usd": cap, "input_hash": item.input_hash},
-            dedupe_key=f"spendcap:{group}:{day.isoformat()}:{item.subject}:{item.input_hash}",
-        )
 
     def _hand_to_direct(self, provider: str, claimed: list[BatchItem], why: str) -> None:
         """Never silent: the operator is told (once a day per provider) and each call's journal says
@@ -275,12 +263,13 @@ class BatchQueue:
             f"provider {provider}: {why}; {done} deferred call(s) run as direct calls instead (list price)",
         )
         for item in claimed:
-            self.store.journal.append(
+            waits.batch_direct(
+                self.store,
+                group=item.group_name,
+                provider=provider,
                 subject=item.subject,
-                kind="batch_direct",
-                actor=f"{BATCH_ACTOR}/{item.group_name}",
-                payload={"provider": provider, "custom_id": item.custom_id, "reason": why[:300]},
-                dedupe_key=f"batchdirect:{item.custom_id}",
+                custom_id=item.custom_id,
+                reason=why,
             )
 
     def _escalate(self, kind: str, provider: str, detail: str, *, key: str | None = None) -> None:

@@ -34,6 +34,7 @@ from gtm_pipeline.providers.base import ProviderReply, SkillRequest
 from gtm_pipeline.providers.pricing import PriceTable
 from gtm_pipeline.providers.prompt import prompt_hash
 from gtm_pipeline.providers.routing import AllProvidersFailed, ProviderRouter, RateLimited
+from gtm_pipeline.skills import waits
 from gtm_pipeline.skills.catalog import Skill
 from gtm_pipeline.store import Store
 from gtm_pipeline.store.skill_batches import IN_FLIGHT, QUEUED, SkillBatches
@@ -376,20 +377,7 @@ class SkillRunner:
         )
         if item.status not in IN_FLIGHT:
             return None
-        entry = self.store.journal.append(
-            subject=subject,
-            kind="batch_queued",
-            actor=f"rule:batch@1/{group.name}",
-            payload={
-                "group": group.name,
-                "provider": provider,
-                "input_hash": digest,
-                "custom_id": item.custom_id,
-            },
-            dedupe_key=f"batchq:{item.custom_id}",
-            run_id=run_id,
-        )
-        return SkillOutcome(skill, digest, 0, None, entry, waiting=BATCHED)
+        return self._waiting_for_batch(skill, subject, digest, provider, item.custom_id, run_id)
 
     def _batched_elsewhere(
         self, skill: Skill, subject: str, digest: str, run_id: str | None
@@ -403,31 +391,30 @@ class SkillRunner:
         item = batches.get(custom_id)
         if item is None or item.status not in IN_FLIGHT:
             return None
-        if item.status == QUEUED and batches.take_direct(item.id, "a direct run called it before its batch"):
-            self.store.journal.append(
+        reason = "a direct run called it before its batch"
+        if item.status == QUEUED and batches.take_direct(item.id, reason):
+            waits.batch_direct(
+                self.store,
+                group=skill.group.spec.name,
+                provider=item.provider,
                 subject=subject,
-                kind="batch_direct",
-                actor=f"rule:batch@1/{skill.group.spec.name}",
-                payload={
-                    "provider": item.provider,
-                    "custom_id": custom_id,
-                    "reason": "a direct run called it before its batch",
-                },
-                dedupe_key=f"batchdirect:{custom_id}",
+                custom_id=custom_id,
+                reason=reason,
                 run_id=run_id,
             )
             return None
-        entry = self.store.journal.append(
+        return self._waiting_for_batch(skill, subject, digest, item.provider, custom_id, run_id)
+
+    def _waiting_for_batch(
+        self, skill: Skill, subject: str, digest: str, provider: str, custom_id: str, run_id: str | None
+    ) -> SkillOutcome:
+        entry = waits.batch_queued(
+            self.store,
+            group=skill.group.spec.name,
+            provider=provider,
             subject=subject,
-            kind="batch_queued",
-            actor=f"rule:batch@1/{skill.group.spec.name}",
-            payload={
-                "group": skill.group.spec.name,
-                "provider": item.provider,
-                "input_hash": digest,
-                "custom_id": custom_id,
-            },
-            dedupe_key=f"batchq:{custom_id}",
+            digest=digest,
+            custom_id=custom_id,
             run_id=run_id,
         )
         return SkillOutcome(skill, digest, 0, None, entry, waiting=BATCHED)
@@ -496,23 +483,13 @@ class SkillRunner:
     ) -> SkillOutcome:
         """The group's daily cap is reached: no call, the prospect waits (journaled once a day)."""
         group = skill.group.spec
-        self.store.escalations.raise_(
-            "spend_cap",
-            f"spend_cap:{group.name}:{day.isoformat()}",
-            subject=group.name,
-            detail=f"group {group.name} reached its daily cap of ${group.daily_spend_cap_usd}: calls wait",
-        )
-        entry = self.store.journal.append(
+        entry = waits.spend_cap_wait(
+            self.store,
+            group=group.name,
+            cap=group.daily_spend_cap_usd,
             subject=subject,
-            kind="spend_cap_wait",
-            actor=f"rule:spend-cap@1/{group.name}",
-            payload={
-                "group": group.name,
-                "day": day.isoformat(),
-                "cap_usd": group.daily_spend_cap_usd,
-                "input_hash": digest,
-            },
-            dedupe_key=f"spendcap:{group.name}:{day.isoformat()}:{subject}:{digest}",
+            digest=digest,
+            day=day,
             run_id=run_id,
         )
         return SkillOutcome(
