@@ -82,6 +82,7 @@ def seed_prospects(count: int, *, with_contacts: bool = False) -> list[str]:
     domain), so a qualified prospect gets a first-touch draft, not only a context pack."""
     from gtm_pipeline.config import load_settings
     from gtm_pipeline.domain.ids import prospect_id
+    from gtm_pipeline.pipeline.research import keep_source
     from gtm_pipeline.pipeline.services import Services
     from gtm_pipeline.store import NewProspect
 
@@ -113,16 +114,7 @@ def seed_prospects(count: int, *, with_contacts: bool = False) -> list[str]:
                 payload={},
             )
             for doc in services.corpus.fetch(candidate.domain):
-                services.store.artifacts.add(
-                    prospect_id=pid,
-                    kind="raw_source",
-                    content=doc.text,
-                    source_id=doc.source_id,
-                    url=doc.url,
-                    source_kind=doc.kind,
-                    published_on=doc.published_on,
-                    meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
-                )
+                keep_source(services, pid, doc, {}, run_id=None)
     finally:
         services.close()
     return ids

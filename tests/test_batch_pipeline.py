@@ -27,7 +27,7 @@ from gtm_pipeline.domain.ids import prospect_id
 from gtm_pipeline.pipeline.batch_queue import BatchQueue
 from gtm_pipeline.pipeline.draft import build_context_pack, draft_first_touch
 from gtm_pipeline.pipeline.privacy import erase
-from gtm_pipeline.pipeline.research import augment
+from gtm_pipeline.pipeline.research import augment, keep_source
 from gtm_pipeline.pipeline.services import Services
 from gtm_pipeline.providers.batches import request_from_json
 from gtm_pipeline.providers.pricing import PriceTable
@@ -139,16 +139,7 @@ def _seed(services: Services, count: int) -> list[str]:
             payload={},
         )
         for doc in services.corpus.fetch(candidate.domain):
-            services.store.artifacts.add(
-                prospect_id=pid,
-                kind="raw_source",
-                content=doc.text,
-                source_id=doc.source_id,
-                url=doc.url,
-                source_kind=doc.kind,
-                published_on=doc.published_on,
-                meta={"title": doc.title, "retrieved_at": doc.retrieved_at.isoformat()},
-            )
+            keep_source(services, pid, doc, {}, run_id=None)
         ids.append(pid)
     return ids
 
