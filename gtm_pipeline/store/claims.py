@@ -26,6 +26,10 @@ def claimer() -> str:
     return f"pid{os.getpid()}-{secrets.token_hex(6)}"
 
 
-def claimable(table: sa.Table, free: str, held: str, cutoff: dt.datetime) -> sa.ColumnElement[bool]:
-    """A row free to claim, or held by a claim older than the lease (its process died)."""
-    return sa.or_(table.c.status == free, sa.and_(table.c.status == held, table.c.claimed_at < cutoff))
+def claimable(
+    table: sa.Table, free: str | tuple[str, ...], held: str, cutoff: dt.datetime
+) -> sa.ColumnElement[bool]:
+    """A row free to claim (its status ``free``, or one of them), or held by a claim older than the
+    lease (its process died)."""
+    is_free = table.c.status.in_(free) if isinstance(free, tuple) else table.c.status == free
+    return sa.or_(is_free, sa.and_(table.c.status == held, table.c.claimed_at < cutoff))

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.claims import claimable
 from gtm_pipeline.store.records import record
 
 if TYPE_CHECKING:
@@ -155,13 +156,10 @@ class CrmPushes:
         """Take a row for this pass with one conditional UPDATE: of two passes exactly one gets it.
         None when another pass has it, or it is no longer to push (pushed, withheld, erased)."""
         p, now = crm_pushes, self.store.now()
-        claimable = sa.or_(
-            p.c.status.in_(TO_PUSH), sa.and_(p.c.status == PUSHING, p.c.claimed_at < now - lease)
-        )
         with self.store.writing() as c:
             moved = c.execute(
                 p.update()
-                .where(p.c.id == push_id, claimable)
+                .where(p.c.id == push_id, claimable(p, TO_PUSH, PUSHING, now - lease))
                 .values(status=PUSHING, claimed_by=claimer, claimed_at=now, updated_at=now)
             ).rowcount
             if moved != 1:
@@ -262,8 +260,7 @@ class CrmPushes:
 
     @staticmethod
     def _erasable(now: dt.datetime, lease: dt.timedelta) -> sa.ColumnElement[bool]:
-        p = crm_pushes
-        return sa.or_(p.c.status.in_(TO_ERASE), sa.and_(p.c.status == ERASING, p.c.claimed_at < now - lease))
+        return claimable(crm_pushes, TO_ERASE, ERASING, now - lease)
 
     def erasable(self, system: str, *, limit: int, lease: dt.timedelta = CLAIM_LEASE) -> list[CrmPush]:
         """Rows an erase pass may carry out now (due, failed before, or a dead pass's claim), oldest
@@ -419,7 +416,7 @@ class CrmPushes:
             sa.select(p)
             .where(
                 p.c.system == system,
-                sa.or_(p.c.status.in_(TO_PUSH), sa.and_(p.c.status == PUSHING, p.c.claimed_at < now - lease)),
+                claimable(p, TO_PUSH, PUSHING, now - lease),
             )
             .order_by(p.c.id)
             .limit(limit)

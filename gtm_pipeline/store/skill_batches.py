@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gtm_pipeline.store import schema as t
+from gtm_pipeline.store.claims import claimable
 from gtm_pipeline.store.records import record, utc
 
 if TYPE_CHECKING:
@@ -178,11 +179,7 @@ class SkillBatches:
             return [str(r[0]) for r in c.execute(query)]
 
     def _submittable(self, lease: dt.timedelta) -> sa.ColumnElement[bool]:
-        b = skill_batch_items
-        return sa.or_(
-            b.c.status == QUEUED,
-            sa.and_(b.c.status == SUBMITTING, b.c.claimed_at < self.store.now() - lease),
-        )
+        return claimable(skill_batch_items, QUEUED, SUBMITTING, self.store.now() - lease)
 
     def claim_queued(
         self, provider: str, claimer: str, *, limit: int, lease: dt.timedelta = SUBMIT_LEASE
@@ -302,11 +299,7 @@ class SkillBatches:
             return [(str(p), str(i)) for p, i in c.execute(query)]
 
     def _collectable(self, lease: dt.timedelta) -> sa.ColumnElement[bool]:
-        b = skill_batch_items
-        return sa.or_(
-            b.c.status == SUBMITTED,
-            sa.and_(b.c.status == COLLECTING, b.c.claimed_at < self.store.now() - lease),
-        )
+        return claimable(skill_batch_items, SUBMITTED, COLLECTING, self.store.now() - lease)
 
     def claim_batch(
         self, batch_id: str, claimer: str, *, lease: dt.timedelta = COLLECT_LEASE
